@@ -1,0 +1,53 @@
+# Two commands a newcomer runs: `make demo` and `make test`. Both install what they need, once.
+PYTHON ?= python3.11
+VENV := .venv
+BPY_VERSIONS := 45 50
+BPY_45 := 4.5.15
+BPY_50 := 5.0.1
+STAMP := $(VENV)/.installed
+PIP_FLAGS := --disable-pip-version-check --no-input -q
+
+.PHONY: all demo test test-core test-blender install install-blender addon bench clean
+
+all: test
+
+$(STAMP): requirements/main.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 (see README)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/main.txt
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(STAMP)
+
+.venv-bpy%/.installed: requirements/blender.txt
+	test -x .venv-bpy$*/bin/python || $(PYTHON) -m venv .venv-bpy$*
+	.venv-bpy$*/bin/python -m pip install $(PIP_FLAGS) bpy==$(BPY_$*) -r requirements/blender.txt
+	touch $@
+
+install-blender: $(foreach v,$(BPY_VERSIONS),.venv-bpy$(v)/.installed)
+
+test-core: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+test-blender: $(STAMP) install-blender
+	@for v in $(BPY_VERSIONS); do \
+	  echo "== Blender add-on tests with bpy from .venv-bpy$$v"; \
+	  EAMM_MAIN_PYTHON=$(CURDIR)/$(VENV)/bin/python .venv-bpy$$v/bin/python -m pytest -o addopts="-ra" tests/blender || exit 1; \
+	done
+
+test: test-core test-blender
+
+demo: $(STAMP)
+	$(VENV)/bin/eamm generate --portrait samples/astronaut.png --audio samples/speech.wav \
+	  --emotion samples/happy.npz --strength 1.0 --out demo_out
+	@echo "Demo result: $(CURDIR)/demo_out/result.mp4 (frames in demo_out/frames/)"
+
+addon: $(STAMP)
+	$(VENV)/bin/python scripts/build_addon.py --out dist
+
+bench: $(STAMP)
+	$(VENV)/bin/python bench/prepare_speed.py
+
+clean:
+	rm -rf $(VENV) .venv-bpy45 .venv-bpy50 dist demo_out .pytest_cache

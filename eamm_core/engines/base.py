@@ -1,0 +1,104 @@
+"""The interface both engines implement (design.md, "motion" and "render").
+
+Stage contract, all arrays numpy (see :mod:`eamm_core.types` for shapes and coordinate conventions):
+
+1. ``source_keypoints(crop)``                 -> ``Keypoints`` [1,N,2] / [1,N,2,2]   (kp_s = E_k(crop))
+2. ``audio_keypoints(crop, audio, pose)``     -> ``Keypoints`` [T,N,2]               (kp_a[t] = A2FD(...))
+3. ``emotion_displacements(emotion, kp_a, crop)`` -> ``Keypoints`` [T,3,2]           (Δ[t] on the three
+   face-related keypoints ``face_keypoints``, already multiplied by ``face_weights``)
+4. the pipeline combines ``kp_d[t] = kp_a[t] + α[t]·Δ[t]`` on ``face_keypoints`` (:func:`combine`)
+5. ``render(crop, kp_s, kp_d, indices)``      -> iterator of (frame index, uint8 [256,256,3] RGB)
+
+``emotion`` is an :class:`~eamm_core.types.EmotionClip` or an :class:`~eamm_core.types.EmotionPreset`.
+Engines are deterministic for a given ``EngineOptions.seed``.
+"""
+
+from __future__ import annotations
+
+import abc
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Iterable, Iterator
+
+import numpy as np
+
+from eamm_core.errors import EammError
+from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
+
+ENGINE_NAMES = ("landmark", "neural")
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """Options every engine accepts (engines ignore what does not apply to them)."""
+
+    seed: int = 0
+    blink: bool = True
+    idle_motion: bool = False
+    transcript: str | None = None
+    model_dir: Path | None = None
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
+    precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
+    batch_size: int = 8
+    smooth: bool = True
+    relative: bool = False
+
+
+class Engine(abc.ABC):
+    """One way of turning prepared inputs into frames."""
+
+    name: ClassVar[str]
+    #: indices of the three face-related keypoints the emotion displacements act on
+    face_keypoints: ClassVar[tuple[int, int, int]]
+    #: per-displacement weights applied by the engine itself (the reference uses 0.2, 1, 1)
+    face_weights: ClassVar[tuple[float, float, float]] = (1.0, 1.0, 1.0)
+
+    def __init__(self, options: EngineOptions | None = None):
+        self.options = options or EngineOptions()
+
+    def describe(self) -> dict:
+        """Name, version and model information recorded in the manifest."""
+        return {"engine": self.name}
+
+    @abc.abstractmethod
+    def source_keypoints(self, crop: PortraitCrop) -> Keypoints: ...
+
+    @abc.abstractmethod
+    def audio_keypoints(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> Keypoints: ...
+
+    @abc.abstractmethod
+    def emotion_displacements(
+        self, emotion: EmotionClip | EmotionPreset, kp_audio: Keypoints, crop: PortraitCrop
+    ) -> Keypoints: ...
+
+    @abc.abstractmethod
+    def render(
+        self, crop: PortraitCrop, kp_source: Keypoints, kp_driving: Keypoints, indices: Iterable[int]
+    ) -> Iterator[tuple[int, np.ndarray]]: ...
+
+
+def combine(engine: Engine, kp_audio: Keypoints, displacement: Keypoints | None, strength: np.ndarray) -> Keypoints:
+    """``kp_d[t] = kp_a[t] + α[t]·Δ[t]`` on the engine's face-related keypoints (value and jacobian)."""
+    value = kp_audio.value.copy()
+    jac = kp_audio.jacobian.copy()
+    if displacement is None:
+        return Keypoints(value, jac)
+    alpha = np.asarray(strength, np.float32).reshape(-1)
+    if alpha.shape[0] != value.shape[0]:
+        raise ValueError(f"strength has {alpha.shape[0]} frames, motion has {value.shape[0]}")
+    idx = list(engine.face_keypoints)
+    value[:, idx] += alpha[:, None, None] * displacement.value
+    jac[:, idx] += alpha[:, None, None, None] * displacement.jacobian
+    return Keypoints(value, jac)
+
+
+_MODULES = {"landmark": "eamm_core.engines.landmark", "neural": "eamm_core.engines.neural"}
+
+
+def get_engine(name: str, options: EngineOptions | None = None) -> Engine:
+    """Build an engine by name (``landmark`` or ``neural``); each module exposes ``create(options)``."""
+    if name not in _MODULES:
+        raise EammError(f"unknown engine {name!r}: choose one of {', '.join(ENGINE_NAMES)}")
+    module = importlib.import_module(_MODULES[name])
+    return module.create(options or EngineOptions())

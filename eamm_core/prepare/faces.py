@@ -1,0 +1,203 @@
+"""Faces: the 68-point alignment template, dlib HOG detection + 68 landmarks, similarity alignment.
+
+Everything that finds or aligns a face goes through here so every stage agrees on the same
+template and the same transform conventions:
+
+* landmarks are float32 ``[68,2]`` pixel coordinates (x right, y down) in dlib / iBUG order;
+* a transform is a 3x3 float64 matrix ``M`` mapping homogeneous source pixels to destination
+  pixels (``dst = M @ [x, y, 1]``), so ``warp_to_crop(img, M)`` samples ``img`` at ``M^-1 @ p``.
+
+The dlib models ship inside the ``face_recognition_models`` package; it is located with
+``importlib.util.find_spec`` because importing that package pulls in ``pkg_resources``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from eamm_core.errors import EammError
+
+log = logging.getLogger(__name__)
+
+CROP_SIZE = 256
+#: landmarks used to align a portrait (jaw, brows, nose, right eye, part of the left eye)
+PORTRAIT_ALIGN_POINTS = slice(0, 47)
+#: landmarks used to align emotion-clip frames (jaw, brows, nose: nothing that moves with speech)
+CLIP_ALIGN_POINTS = slice(0, 35)
+#: images larger than this (longest side, px) are scaled down for detection only
+DETECT_MAX_SIDE = 1600
+#: the second, upsample-2 pass is only tried on detection images up to this many pixels
+UPSAMPLE2_MAX_PIXELS = 1400 * 1400
+
+
+@lru_cache(maxsize=1)
+def _template() -> np.ndarray:
+    text = resources.files("eamm_core.data").joinpath("template_68.csv").read_text(encoding="utf-8")
+    rows = [line.split(",") for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    tpl = np.asarray(rows, dtype=np.float32)
+    if tpl.shape != (68, 2):
+        raise EammError(f"the packaged face template has shape {tpl.shape}, expected (68, 2): reinstall eamm")
+    tpl.setflags(write=False)
+    return tpl
+
+
+def load_template() -> np.ndarray:
+    """The 68-point alignment template in 256x256 crop pixels, float32 ``[68,2]`` (a fresh copy)."""
+    return _template().copy()
+
+
+def dlib_model_path(name: str = "shape_predictor_68_face_landmarks.dat") -> Path:
+    """Path of a dlib model file shipped in the ``face_recognition_models`` package."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise EammError("the face landmark model is missing: pip install face-recognition-models")
+    path = Path(list(spec.submodule_search_locations)[0]) / "models" / name
+    if not path.is_file():
+        raise EammError(f"the face landmark model {path} is missing: reinstall face-recognition-models")
+    return path
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face: ``box`` (x0, y0, x1, y1) in image pixels, ``landmarks`` float32 [68,2]."""
+
+    box: tuple[int, int, int, int]
+    landmarks: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return int(self.box[2] - self.box[0])
+
+    @property
+    def area(self) -> int:
+        return int(max(0, self.box[2] - self.box[0]) * max(0, self.box[3] - self.box[1]))
+
+
+class FaceLandmarker:
+    """dlib HOG face detector + 68-point shape predictor. Use :meth:`shared` (thread-safe)."""
+
+    _shared: "FaceLandmarker | None" = None
+    _shared_lock = threading.Lock()
+
+    def __init__(self, predictor_path: Path | None = None):
+        import dlib  # imported lazily: it is slow to load and not every command needs it
+
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._predictor = dlib.shape_predictor(str(predictor_path or dlib_model_path()))
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls) -> "FaceLandmarker":
+        """The process-wide instance (models load once)."""
+        with cls._shared_lock:
+            if cls._shared is None:
+                cls._shared = cls()
+            return cls._shared
+
+    def detect_boxes(self, rgb: np.ndarray, upsample: int | None = None) -> list[tuple[int, int, int, int]]:
+        """Face boxes (x0, y0, x1, y1) in ``rgb`` pixels, largest first.
+
+        ``upsample=None`` picks automatically: large images are scaled down for detection (boxes are
+        mapped back), upsample 1 is tried first and upsample 2 when nothing was found (small faces).
+        """
+        img = _as_uint8_rgb(rgb)
+        h, w = img.shape[:2]
+        factor = min(1.0, DETECT_MAX_SIDE / float(max(h, w)))
+        small = img if factor == 1.0 else cv2.resize(
+            img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
+        gray = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+        passes = [upsample] if upsample is not None else [1, 2]
+        rects = []
+        for ups in passes:
+            if upsample is None and ups >= 2 and gray.size > UPSAMPLE2_MAX_PIXELS:
+                break  # a face too small for upsample 1 in an image this big would be too small anyway
+            with self._lock:
+                rects = list(self._detector(gray, int(ups)))
+            if rects:
+                break
+        boxes = []
+        for r in rects:
+            x0, y0 = max(0, r.left()) / factor, max(0, r.top()) / factor
+            x1, y1 = min(small.shape[1], r.right()) / factor, min(small.shape[0], r.bottom()) / factor
+            boxes.append((int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1))))
+        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+        return boxes
+
+    def landmarks(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """68 landmarks (float32 [68,2]) of the face in ``box``, predicted on the full-resolution image."""
+        img = np.ascontiguousarray(_as_uint8_rgb(rgb))
+        rect = self._dlib.rectangle(int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+        with self._lock:
+            shape = self._predictor(img, rect)
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+    def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[Face]:
+        """Every face in ``rgb`` (uint8 [H,W,3]) with its landmarks, sorted by box area, largest first."""
+        return [Face(box, self.landmarks(rgb, box)) for box in self.detect_boxes(rgb, upsample)]
+
+
+def _as_uint8_rgb(img: np.ndarray) -> np.ndarray:
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        if np.issubdtype(img.dtype, np.floating):
+            img = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        else:
+            img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    return img[:, :, :3]
+
+
+def similarity_transform(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
+    """Least-squares similarity (rotation, uniform scale, translation; no reflection) mapping
+    ``src_pts`` onto ``dst_pts`` (Umeyama 1991). Returns a 3x3 float64 matrix."""
+    src = np.asarray(src_pts, np.float64).reshape(-1, 2)
+    dst = np.asarray(dst_pts, np.float64).reshape(-1, 2)
+    if src.shape != dst.shape or len(src) < 2:
+        raise ValueError(f"similarity_transform needs matching point sets of >= 2 points, got {src.shape}, {dst.shape}")
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    s0, d0 = src - mu_s, dst - mu_d
+    cov = d0.T @ s0 / len(src)
+    u, sig, vt = np.linalg.svd(cov)
+    sign = np.eye(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[1, 1] = -1.0
+    rot = u @ sign @ vt
+    var_s = (s0 ** 2).sum() / len(src)
+    scale = float(np.trace(np.diag(sig) @ sign) / var_s) if var_s > 0 else 1.0
+    m = np.eye(3)
+    m[:2, :2] = scale * rot
+    m[:2, 2] = mu_d - scale * rot @ mu_s
+    return m
+
+
+def apply_transform(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Map points [...,2] with a 3x3 matrix (affine part; similarity/affine only). float32."""
+    p = np.asarray(pts, np.float64)
+    out = p @ m[:2, :2].T + m[:2, 2]
+    return out.astype(np.float32)
+
+
+def warp_to_crop(img: np.ndarray, m: np.ndarray, size: int = CROP_SIZE, *,
+                 border_value: float | tuple = 0, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Resample ``img`` (any dtype, [H,W] or [H,W,C]) into a ``size`` x ``size`` crop where crop pixel
+    ``p`` shows image pixel ``M^-1 p`` (bilinear, constant border, black by default as the reference)."""
+    src = np.ascontiguousarray(img)
+    return cv2.warpAffine(src, np.asarray(m, np.float64)[:2], (int(size), int(size)), flags=interpolation,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+
+
+def align_to_template(landmarks: np.ndarray, points: slice = PORTRAIT_ALIGN_POINTS) -> np.ndarray:
+    """The 3x3 similarity taking image pixels to crop pixels, fitted on ``landmarks[points]``."""
+    tpl = _template()
+    return similarity_transform(np.asarray(landmarks)[points], tpl[points])

@@ -48,21 +48,22 @@ def _open(path: Path):
         return img
 
 
-def _to_unit_float(arr: np.ndarray) -> np.ndarray:
-    """Any integer/float sample array -> float32 in [0,1] (16-bit data keeps its precision)."""
+def _to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Any sample array -> uint8 (16-bit and 32-bit integer data as 0..65535, floats as 0..1)."""
     if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
+        return arr
     if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
+        return arr.astype(np.uint8) * 255
     if np.issubdtype(arr.dtype, np.integer):  # 16-bit grey (I;16) or 32-bit integer (I) data
-        return np.clip(arr.astype(np.float32) / 65535.0, 0.0, 1.0)
-    data = arr.astype(np.float32)
-    peak = 1.0 if float(np.nanmax(data, initial=0.0)) <= 1.0 else 255.0
-    return np.clip(np.nan_to_num(data) / peak, 0.0, 1.0)
+        wide = np.clip(arr, 0, 65535).astype(np.uint32)
+        return ((wide + 128) // 257).astype(np.uint8)
+    data = np.nan_to_num(arr.astype(np.float32))
+    peak = 1.0 if float(data.max(initial=0.0)) <= 1.0 else 255.0
+    return np.clip(data * (255.0 / peak) + 0.5, 0, 255).astype(np.uint8)
 
 
 def _channels(img) -> tuple[np.ndarray, np.ndarray | None]:
-    """PIL image -> (colour float [H,W,3] in [0,1], alpha float [H,W] or None)."""
+    """PIL image -> (colour uint8 [H,W,3], alpha uint8 [H,W] or None)."""
     mode = img.mode
     if mode in ("P", "PA"):
         img = img.convert("RGBA" if ("transparency" in img.info or mode == "PA") else "RGB")
@@ -72,16 +73,14 @@ def _channels(img) -> tuple[np.ndarray, np.ndarray | None]:
         img = img.convert("LA")
     elif mode == "RGBa":
         img = img.convert("RGBA")
-    arr = np.asarray(img)
-    if arr.ndim == 2:
-        grey = _to_unit_float(arr)
-        return np.repeat(grey[:, :, None], 3, axis=2), None
-    data = _to_unit_float(arr)
+    data = _to_uint8(np.asarray(img))
+    if data.ndim == 2:
+        return np.repeat(data[:, :, None], 3, axis=2), None
     if data.shape[2] == 2:  # grey + alpha
         return np.repeat(data[:, :, :1], 3, axis=2), data[:, :, 1]
     if data.shape[2] >= 4:
         return data[:, :, :3], data[:, :, 3]
-    return data[:, :, :3], None
+    return data, None
 
 
 def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
@@ -98,12 +97,10 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
                          f"use an image at least {MIN_SIDE} px on each side")
     if max(w, h) > MAX_SIDE:
         raise InputError(path, f"image is too large ({w}x{h} px)", f"scale it to at most {MAX_SIDE} px per side")
-    colour, alpha = _channels(img)
-    if alpha is not None and float(alpha.min()) >= 1.0:
-        alpha = None
-    if alpha is not None:
-        a = alpha[:, :, None]
-        colour = colour * a + (NEUTRAL_GREY / 255.0) * (1.0 - a)
-        alpha = alpha.astype(np.float32)
-    rgb = np.clip(colour * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(rgb), alpha
+    rgb, alpha8 = _channels(img)
+    if alpha8 is None or int(alpha8.min()) == 255:
+        return np.ascontiguousarray(rgb), None
+    alpha = alpha8.astype(np.float32) / 255.0
+    a = alpha[:, :, None]
+    mixed = rgb.astype(np.float32) * a + NEUTRAL_GREY * (1.0 - a)
+    return np.clip(mixed + 0.5, 0, 255).astype(np.uint8), alpha

@@ -1,0 +1,200 @@
+"""Speed of the neural engine on this machine (docs/benchmarks.md, "Neural engine").
+
+One run measures:
+1. the achievable matrix-multiply rate (fp32 and bf16 ``torch.mm``, GFLOP/s);
+2. frames per second of the full neural pipeline at 256² (E_k on the portrait, A2FD + audio keypoint
+   heads, E_e + P_d per frame, F + G per frame) for
+   - the naïve baseline: one frame at a time, fp32, everything recomputed per frame (the reference
+     demo's ``make_animation_smooth`` loop, including G's full-resolution ``deformed`` output),
+   - the engine's optimized path (``NeuralEngine``): batches, channels-last, source features
+     computed once, no unused outputs), in fp32 and in bf16 (autocast);
+3. FLOPs per frame of each path (``torch.utils.flop_counter``), achieved GFLOP/s and its fraction of
+   the matmul rate, speed ratios, PSNR of bf16 frames against fp32 frames, and the fp32 path's error
+   against the golden reference frame.
+
+Weights: synthetic weights v1 at the released sizes (needs ``../shared``; random init otherwise).
+Usage: ``python bench/neural_speed.py [--frames 8] [--batch 8] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from eamm_core.engines.base import EngineOptions, combine  # noqa: E402
+from eamm_core.engines.neural.engine import NeuralEngine, images_to_tensor  # noqa: E402
+from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors  # noqa: E402
+from eamm_core.types import AudioFeatures, EmotionClip, Keypoints, PortraitCrop, PoseTrack  # noqa: E402
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> float:
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    torch.mm(a, b)
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        torch.mm(a, b)
+        reps += 1
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def make_model(folder: Path) -> Path:
+    from eamm_core.engines.neural import checkpoint
+    from eamm_core.engines.neural.config import released
+    from eamm_core.engines.neural.models.eamm_networks import EammNetworks
+
+    keys, golden = SHARED / "docs" / "eamm_checkpoint_keys.txt", SHARED / "golden" / "eamm_golden_v1.npz"
+    if keys.exists() and golden.exists():
+        from neural_synthetic import write_synthetic_released_model
+
+        kernel = np.load(golden)["w_antialias_kernel_13x13"]
+        return write_synthetic_released_model(folder, keys, kernel)
+    print("note: ../shared not found, using PyTorch's default random init")
+    checkpoint.write_model(folder, EammNetworks(released()).state_dict(), released())
+    return folder
+
+
+def make_inputs(frames: int):
+    golden = SHARED / "golden" / "eamm_golden_v1.npz"
+    rng = np.random.default_rng(0)
+    if golden.exists():
+        z = np.load(golden)
+        img, emo = z["in_source_u8"], z["in_emotion_frames_u8"]
+        windows, pose = z["in_mfcc_windows"][0], z["in_pose"][0]
+    else:
+        img = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)
+        emo = rng.integers(0, 256, (6, 256, 256, 3), dtype=np.uint8)
+        windows = rng.normal(0, 15, (6, 28, 12)).astype(np.float32)
+        pose = np.tile(np.array([[2, -3, 1, 0.0005, 63, 72]], np.float32), (6, 1))
+    idx = np.arange(frames) % len(windows)
+    eye = np.eye(3, dtype=np.float32)
+    crop = PortraitCrop(image=img, mask=np.ones((256, 256), np.float32), landmarks_px=np.zeros((68, 2), np.float32),
+                        source_landmarks_px=np.zeros((68, 2), np.float32), crop_from_source=eye,
+                        source_from_crop=eye, original=img, face_box=(0, 0, 256, 256))
+    audio = AudioFeatures(np.zeros(16000, np.float32), 16000, np.zeros((10, 13)), windows[idx],
+                          np.zeros(frames, np.float32))
+    clip = EmotionClip(emo[idx], emo[idx], np.zeros((frames, 68, 2), np.float32), idx, 25.0, 0)
+    return crop, audio, PoseTrack(pose[idx]), clip
+
+
+def naive_pipeline(net, crop, audio, pose, clip) -> np.ndarray:
+    """The reference demo's order: A2FD once over the clip, then per frame (batch 1, fp32): audio
+    keypoints, emotion net, emotion added to kp 1 (×0.2), 4, 6, full generator incl. ``deformed``."""
+    out = []
+    with torch.inference_mode():
+        src = images_to_tensor(crop.image[None], torch.device("cpu"))
+        kp_s = net.keypoint_detector(src)
+        deco = net.a2fd(src, torch.from_numpy(audio.windows[None]), torch.from_numpy(pose.values[None]))
+        for t in range(deco.shape[1]):
+            kp = net.audio_heads(deco[:, t])
+            emo = net.emotion(images_to_tensor(clip.augmented[t:t + 1], torch.device("cpu")), kp.value, kp.jacobian)
+            v, j = kp.value.clone(), kp.jacobian.clone()
+            for k, d, w in ((1, 0, 0.2), (4, 1, 1.0), (6, 2, 1.0)):
+                v[:, k] += w * emo.displacements.value[:, d]
+                j[:, k] += w * emo.displacements.jacobian[:, d]
+            pred = net.generator(src, KeypointTensors(v, j), KeypointTensors(kp_s.value, kp_s.jacobian)).prediction
+            out.append(pred.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()[0])
+    return np.stack(out)
+
+
+def engine_pipeline(engine: NeuralEngine, crop, audio, pose, clip) -> np.ndarray:
+    """The product path: the Engine interface as the pipeline calls it."""
+    engine.__dict__.pop("_source_cache", None)
+    engine._source_cache = None
+    kp_s = engine.source_keypoints(crop)
+    kp_a = engine.audio_keypoints(crop, audio, pose)
+    delta = engine.emotion_displacements(clip, kp_a, crop)
+    kp_d = combine(engine, kp_a, delta, np.ones(len(kp_a), np.float32))
+    return np.stack([f for _, f in engine.render(crop, kp_s, kp_d, range(len(kp_a)))])
+
+
+def timed(fn, *args) -> tuple[float, np.ndarray]:
+    t0 = time.perf_counter()
+    frames = fn(*args)
+    return time.perf_counter() - t0, frames
+
+
+def flops_per_frame(fn, *args) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        frames = fn(*args)
+    return counter.get_total_flops() / len(frames)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def golden_error(engine: NeuralEngine) -> str:
+    """Max |Δ| of the optimized fp32 generator path against the reference frame (gen_audio_t0_prediction)."""
+    path = SHARED / "golden" / "eamm_golden_v1.npz"
+    if not path.exists():
+        return "golden data not available"
+    import json
+
+    z = np.load(path)
+    crop = make_inputs(1)[0]
+    src, feats = engine.source_tensors(crop)
+    kp_s = KeypointTensors(torch.from_numpy(z["kp_source_value"]), torch.from_numpy(z["kp_source_jacobian"]))
+    kp_d = Keypoints(z["kp_audio_value"][:1], z["kp_audio_jacobian"][:1])
+    err = float((engine.predict(src, feats, kp_s, kp_d).numpy() - z["gen_audio_t0_prediction"]).__abs__().max())
+    tol = json.loads(str(z["meta_json"]))["tolerances"]["gen_audio_t0_prediction"]["atol_stage"]
+    return f"max |diff| {err:.2e} (tolerance {tol:.0e}): {'PASS' if err <= tol else 'FAIL'}"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.frames} frames at 256², batch {args.batch}")
+    mm32, mm16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
+    print(f"matmul (torch.mm 2048²): fp32 {mm32:.1f} GFLOP/s, bf16 {mm16:.1f} GFLOP/s")
+    with tempfile.TemporaryDirectory() as tmp:
+        model = make_model(Path(tmp) / "model")
+        e32 = NeuralEngine(EngineOptions(model_dir=model, device="cpu", batch_size=args.batch))
+        e16 = NeuralEngine(EngineOptions(model_dir=model, device="cpu", batch_size=args.batch, precision="bf16"))
+    inputs = make_inputs(args.frames)
+    small = make_inputs(2)
+    naive_net = e32.net  # same weights; the naive path uses plain (contiguous) inputs and batch 1
+    flops = {"naive fp32": flops_per_frame(naive_pipeline, naive_net, *small),
+             "engine fp32": flops_per_frame(engine_pipeline, e32, *small)}
+    flops["engine bf16"] = flops["engine fp32"]
+    engine_pipeline(e16, *small)  # warm-up (oneDNN primitive creation)
+    results = {}
+    for name, fn, obj in (("naive fp32", naive_pipeline, naive_net), ("engine fp32", engine_pipeline, e32),
+                          ("engine bf16", engine_pipeline, e16)):
+        seconds, frames = timed(fn, obj, *inputs)
+        results[name] = (seconds, frames)
+    rate = {"naive fp32": mm32, "engine fp32": mm32, "engine bf16": mm16}
+    print(f"{'path':<12} {'GFLOP/frame':>11} {'s/frame':>8} {'fps':>7} {'GFLOP/s':>8} {'of matmul':>9}")
+    for name, (seconds, frames) in results.items():
+        fps = len(frames) / seconds
+        achieved = flops[name] * fps / 1e9
+        print(f"{name:<12} {flops[name] / 1e9:>11.1f} {seconds / len(frames):>8.3f} {fps:>7.3f} "
+              f"{achieved:>8.1f} {achieved / rate[name]:>9.0%}")
+    t_naive, t32, t16 = (results[k][0] for k in ("naive fp32", "engine fp32", "engine bf16"))
+    print(f"speed-up engine fp32 / naive fp32: {t_naive / t32:.2f}x")
+    print(f"speed-up engine bf16 / engine fp32: {t32 / t16:.2f}x (target >= 1.6x)")
+    print(f"speed-up engine bf16 / naive fp32: {t_naive / t16:.2f}x")
+    print(f"PSNR bf16 vs fp32 frames: {psnr(results['engine bf16'][1], results['engine fp32'][1]):.1f} dB (target >= 35)")
+    print(f"PSNR engine fp32 vs naive fp32 frames: {psnr(results['engine fp32'][1], results['naive fp32'][1]):.1f} dB")
+    print(f"engine fp32 generator vs golden reference frame: {golden_error(e32)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,376 @@
+"""Quality as the EAMM paper measures it (Table 1, MEAD), on real clips in the self-driving setting.
+
+For each clip (a talking video whose audio belongs to it):
+
+* the source portrait is one frame of the clip (``--source-frame``; default: the frame with the
+  most closed mouth in the first two seconds), cropped by the project's own preparation;
+* the job's audio is the clip's audio, its head pose is extracted from the clip's video, its emotion
+  source is the clip itself; every generated frame ``t`` is compared with the real frame at time
+  ``t / 25 s``, both in the same 256x256 crop (the real frames are warped with the source frame's
+  crop transform, so the real head motion stays visible, as in the generated frames);
+* baselines in the same run: the still source frame repeated; the engine with alpha = 0 (speech
+  only, no emotion); the renderer driven by the real clip's own landmarks (landmark engine only: an
+  upper bound for what the renderer can do); the real clip itself (reference values).
+
+A 10 s run with near-silent audio and alpha = 0 measures how far the landmark shape drifts.
+Writes ``docs/quality.md`` and a side-by-side MP4 per clip (real | generated | difference x3) to
+``--out``. Usage::
+
+    python bench/quality.py --engine landmark
+    python bench/quality.py --engine neural --model ~/eamm_model --clips a.mp4 b.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import logging
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import quality_helpers as H  # noqa: E402
+from eamm_core import metrics as M  # noqa: E402
+from eamm_core.errors import EammError  # noqa: E402
+
+DEFAULT_CLIP = REPO.parent / "shared" / "fixtures" / "talking" / "M030_sad_3_001.mp4"
+PAPER_MEAD = {"ssim": 0.66, "psnr": 29.29, "m_lmd": 2.41, "f_lmd": 2.55}
+FPS = 25.0
+log = logging.getLogger("quality")
+
+
+@dataclass
+class ClipResult:
+    name: str
+    source_frame: int
+    frames: int
+    rows: dict = field(default_factory=dict)  # variant label -> H.Scores
+    seconds: dict = field(default_factory=dict)
+    video: Path | None = None
+    portrait_png: Path | None = None
+
+
+# --- real clip ----------------------------------------------------------------------------------
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> Path:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def _choose_source(clip: Path, requested: int | None) -> int:
+    """The requested frame, or the one with the most closed mouth among the first 2 s (cropped with
+    frame 0's transform just for this choice)."""
+    from eamm_core.prepare.portrait import load_portrait
+    from eamm_core.prepare.video import read_frames
+
+    if requested is not None:
+        return requested
+    first = read_frames(clip, FPS, max_frames=1).frames[0]
+    tmp = _write_png(Path(_tmp_dir()) / "first.png", first)
+    crop = load_portrait(tmp)
+    crops = H.crop_clip(clip, crop.crop_from_source, max_frames=int(2 * FPS))
+    opening = M.mouth_opening(H.crop_landmarks(crops))
+    return int(np.nanargmin(opening))
+
+
+_TMP: list[str] = []
+
+
+def _tmp_dir() -> str:
+    if not _TMP:
+        import tempfile
+
+        _TMP.append(tempfile.mkdtemp(prefix="eamm_quality_"))
+    return _TMP[0]
+
+
+def prepare_real(clip: Path, work: Path, source_frame: int | None):
+    """Source portrait PNG (full-resolution frame), its crop, the real crops and their landmarks."""
+    from eamm_core.prepare.portrait import load_portrait
+    from eamm_core.prepare.video import read_frames
+
+    k = _choose_source(clip, source_frame)
+    frames = read_frames(clip, FPS, max_frames=k + 1).frames
+    if k >= len(frames):
+        raise EammError(f"--source-frame {k} is past the end of {clip.name} ({len(frames)} frames at 25 fps)")
+    portrait = _write_png(work / "source.png", frames[k])
+    crop = load_portrait(portrait)
+    real = H.crop_clip(clip, crop.crop_from_source)
+    real_lm = H.crop_landmarks(real)
+    return k, portrait, crop, real, real_lm
+
+
+# --- generated variants ---------------------------------------------------------------------------
+
+
+def _read_frames_dir(frames_dir: Path) -> np.ndarray:
+    files = sorted(frames_dir.glob("frame_*.png"))
+    if not files:
+        raise EammError(f"the job wrote no frames in {frames_dir}")
+    return np.stack([cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for f in files])
+
+
+def run_engine(out: Path, portrait: Path, audio: Path, *, engine: str, model: Path | None, cache: Path,
+               pose=None, emotion: Path | None = None, strength: float = 1.0) -> np.ndarray:
+    """One job through the project's pipeline; returns its 256 crop frames [T,256,256,3]."""
+    from eamm_core.job import JobSpec
+    from eamm_core.pipeline import run_job
+
+    spec = JobSpec(portrait=portrait, audio=audio, emotion=emotion, pose=pose, strength=strength,
+                   engine=engine, model_dir=model, write_mp4=False)
+    result = run_job(spec, out, cache_dir=cache, resume=False)
+    return _read_frames_dir(result.frames_dir)
+
+
+def render_real_landmarks(crop, real_lm: np.ndarray) -> np.ndarray:
+    """The landmark renderer driven by the real clip's own landmarks (upper bound for the renderer)."""
+    from eamm_core.engines.landmark.render import LandmarkRenderer
+
+    renderer = LandmarkRenderer(crop)
+    lm = real_lm.copy()
+    for t in range(len(lm)):  # a frame whose face was not found holds the previous landmarks
+        if not np.isfinite(lm[t]).all():
+            lm[t] = lm[t - 1] if t else crop.landmarks_px
+    return np.stack([np.asarray(f) for f in renderer.render_many(lm.astype(np.float32))])
+
+
+def _timed(store: dict, key: str, fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        store[key] = time.perf_counter() - t0
+
+
+# --- one clip -----------------------------------------------------------------------------------
+
+MAIN = "engine, α=1, emotion = the clip"
+VARIANTS = ("real clip (reference)", "still source frame", "engine, α=0 (speech + pose only)", MAIN,
+            "renderer driven by the real landmarks (upper bound)")
+
+
+def generate_variants(clip: Path, work: Path, args, crop, real_lm, portrait: Path, times: dict) -> dict:
+    """Every generated sequence for one clip: label -> frames [T,256,256,3]."""
+    from eamm_core.prepare.audio import load_audio
+    from eamm_core.prepare.pose_video import pose_from_video
+
+    num = load_audio(clip).num_frames
+    pose = _timed(times, "pose from video", pose_from_video, clip, num).values
+    common = dict(engine=args.engine, model=args.model, cache=args.out / "cache", pose=pose)
+    out = {VARIANTS[1]: np.repeat(crop.image[None], num, axis=0)}
+    out[VARIANTS[2]] = _timed(times, "job α=0", run_engine, work / "alpha0", portrait, clip, strength=0.0, **common)
+    out[MAIN] = _timed(times, "job α=1", run_engine, work / "alpha1", portrait, clip, emotion=clip,
+                       strength=1.0, **common)
+    if args.engine == "landmark":
+        out[VARIANTS[4]] = _timed(times, "render real landmarks", render_real_landmarks, crop, real_lm)
+    return out
+
+
+def evaluate_clip(clip: Path, args, embedder) -> ClipResult:
+    work = args.out / clip.stem
+    work.mkdir(parents=True, exist_ok=True)
+    times: dict = {}
+    k, portrait, crop, real, real_lm = _timed(times, "real clip crop + landmarks", prepare_real, clip, work,
+                                              args.source_frame)
+    res = ClipResult(name=clip.name, source_frame=k, frames=len(real), seconds=times, portrait_png=portrait)
+    src_lm = H.crop_landmarks([crop.image])[0]
+    variants = {VARIANTS[0]: real}
+    variants.update(generate_variants(clip, work, args, crop, real_lm, portrait, times))
+    t0 = time.perf_counter()
+    for label, frames in variants.items():
+        lm = real_lm if label == VARIANTS[0] else H.crop_landmarks(frames)
+        res.rows[label] = H.evaluate(frames, lm, real, real_lm, crop.image, src_lm, real_lm[k], embedder)
+        log.info("%s / %s: %s", clip.name, label, res.rows[label])
+    times["metrics"] = time.perf_counter() - t0
+    if not args.no_video:
+        res.video = _timed(times, "side-by-side mp4", H.side_by_side, real, variants[MAIN],
+                           args.out / f"{clip.stem}_side_by_side.mp4", clip)
+    return res
+
+
+def measure_drift(portrait: Path, args, seconds: float) -> tuple[M.Drift, int]:
+    """Near-silent audio, α=0, no pose: the landmark shape's drift from the source over ``seconds``."""
+    from eamm_core.prepare.portrait import load_portrait
+
+    work = args.out / "drift"
+    work.mkdir(parents=True, exist_ok=True)
+    wav = H.silent_wav(work / "silence.wav", seconds)
+    frames = run_engine(work / "job", portrait, wav, engine=args.engine, model=args.model,
+                        cache=args.out / "cache", strength=0.0)
+    crop = load_portrait(portrait)
+    src_lm = H.crop_landmarks([crop.image])[0]
+    lm = H.crop_landmarks(frames)
+    ok = np.isfinite(lm).all(axis=(1, 2))
+    return M.shape_drift(lm[ok], src_lm, FPS), int(len(frames))
+
+
+# --- report -------------------------------------------------------------------------------------
+
+HEADER = ("| variant | SSIM ↑ | PSNR ↑ | M-LMD ↓ | F-LMD ↓ | lip r ↑ | lip lag | lip peak r | emotion r ↑ "
+          "| jitter (1 = real) | ID mean ↓ | ID worst ↓ | no face |")
+
+
+def _f(v: float, nd: int = 2) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    if isinstance(v, float) and np.isinf(v):
+        return "∞"
+    return f"{v:.{nd}f}"
+
+
+def score_row(label: str, s: H.Scores) -> str:
+    return (f"| {label} | {_f(s.ssim, 3)} | {_f(s.psnr)} | {_f(s.m_lmd)} | {_f(s.f_lmd)} | {_f(s.lip_corr)} "
+            f"| {s.lip_lag:+d} | {_f(s.lip_peak)} | {_f(s.emotion_corr)} | {_f(s.jitter_ratio)} "
+            f"| {_f(s.id_mean, 3)} | {_f(s.id_worst, 3)} | {s.missing_faces} |")
+
+
+def table(rows: dict) -> list[str]:
+    p = PAPER_MEAD
+    lines = [HEADER, "|" + "---|" * 13,
+             f"| EAMM paper, MEAD (Table 1) | {p['ssim']:.2f} | {p['psnr']:.2f} | {p['m_lmd']:.2f} "
+             f"| {p['f_lmd']:.2f} | – | – | – | – | – | – | – | – |"]
+    lines += [score_row(label, s) for label, s in rows.items()]
+    return lines
+
+
+def versus_paper(s: H.Scores) -> list[str]:
+    """One line per paper metric: reached, or missed by how much."""
+    out = []
+    for key, name, higher in (("ssim", "SSIM", True), ("psnr", "PSNR (dB)", True), ("m_lmd", "M-LMD (px)", False),
+                              ("f_lmd", "F-LMD (px)", False)):
+        ours, paper = getattr(s, key), PAPER_MEAD[key]
+        better = ours >= paper if higher else ours <= paper
+        verdict = "reaches the paper" if better else "misses the paper by"
+        out.append(f"- {name}: {ours:.3f} vs {paper:.2f} — {verdict} "
+                   f"{'' if better else f'{abs(ours - paper):.3f}'}".rstrip() + ".")
+    return out
+
+
+def machine_facts() -> tuple[str, str]:
+    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, check=True).stdout.strip() or "uncommitted"
+    except (OSError, subprocess.CalledProcessError):
+        commit = "uncommitted"
+    return date, commit
+
+
+DEFINITIONS = """\
+## What each column means
+
+All figures are computed in the 256×256 crop the engines work in (the source frame aligned on
+landmarks 0–46 to the template; every real frame is warped with that same transform, so head motion
+stays in both). Landmarks are dlib's 68 points detected in each crop, generated and real alike
+(the paper's protocol: align all frames to the same size, then detect their landmarks).
+
+- **SSIM / PSNR**: mean over frames of SSIM (Wang et al. 2004: Gaussian window σ 1.5, RGB channels
+  averaged) and PSNR (dB) of each generated frame against the real frame at the same time.
+- **M-LMD / F-LMD**: mean distance in pixels between generated and real landmarks: mouth (48–67) and
+  all 68.
+- **lip r / lag / peak r**: Pearson correlation of the generated mouth opening (inner-lip gap) with
+  the real one at lag 0; the lag in frames (±8) where their correlation peaks (positive: the output
+  is late) and the correlation there.
+- **emotion r**: correlation of the brow and eye landmark displacements (17–26, 36–47; head motion
+  removed by a similarity on eye corners and nose) of the output from the source frame with those
+  of the real frames from the same frame.
+- **jitter**: mean landmark acceleration of the output divided by the real clip's (1.0 = as steady
+  as the real clip; below 1 is smoother than real, above 1 shakier).
+- **ID mean / worst**: distance between dlib's face-recognition embedding (ResNet
+  `dlib_face_recognition_resnet_model_v1`) of the source crop and of each output frame; dlib calls
+  two faces the same person below 0.6.
+- **no face**: frames where the detector found no face (landmarks from the previous box) plus
+  frames left out of the identity figure.
+"""
+
+
+def write_report(path: Path, results: list[ClipResult], drift, drift_frames: int, args, total_s: float) -> str:
+    date, commit = machine_facts()
+    lines = ["# Quality against the paper (self-driving setting on real clips)", "",
+             f"Machine: 2-core CPU sandbox · date: {date} · commit: {commit} · engine: `{args.engine}`"
+             f" · bench run time: {total_s:.0f} s", "",
+             f"Command: `python bench/quality.py --engine {args.engine}"
+             + (f" --model {args.model}" if args.model else "") + "`", "",
+             "Every number below is output of that run (`bench/quality.py` writes this file).", ""]
+    for res in results:
+        lines += [f"## Clip `{res.name}` ({res.frames} frames at 25 fps, source = frame {res.source_frame})", ""]
+        lines += table(res.rows) + [""]
+        lines += ["Stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in res.seconds.items()), ""]
+    if len(results) > 1:
+        labels = [lab for lab in VARIANTS if all(lab in r.rows for r in results)]
+        lines += ["## Mean over clips", ""] + table({lab: H.mean_scores([r.rows[lab] for r in results])
+                                                     for lab in labels}) + [""]
+    main = H.mean_scores([r.rows[MAIN] for r in results])
+    lines += [f"## The engine ({MAIN}) against the paper's MEAD row", ""] + versus_paper(main) + [""]
+    if drift is not None:
+        lines += ["## Drift with silent audio (α = 0, no pose, blinks on)", "",
+                  f"{drift_frames} frames (10 s) from near-silent audio (−70 dBFS room tone): landmark shape "
+                  f"distance from the source (px, head motion removed) — first second {drift.start:.2f}, "
+                  f"last second {drift.end:.2f}, worst frame {drift.max:.2f}.", ""]
+    lines += [DEFINITIONS, LIMITS]
+    text = "\n".join(lines).rstrip() + "\n"
+    path.write_text(text, encoding="utf-8")
+    return text
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--engine", choices=("landmark", "neural"), default="landmark")
+    ap.add_argument("--model", type=Path, default=None, help="neural engine model folder")
+    ap.add_argument("--clips", type=Path, nargs="+", default=[DEFAULT_CLIP],
+                    help="talking clips whose audio belongs to their video")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="work folder and side-by-side MP4s")
+    ap.add_argument("--doc", type=Path, default=REPO / "docs" / "quality.md")
+    ap.add_argument("--source-frame", type=int, default=None,
+                    help="25 fps frame used as the portrait (default: most closed mouth in the first 2 s)")
+    ap.add_argument("--drift-seconds", type=float, default=10.0, help="0 skips the drift run")
+    ap.add_argument("--no-video", action="store_true", help="skip the side-by-side MP4s")
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    from eamm_core.identity import FaceEmbedder
+
+    t0 = time.perf_counter()
+    embedder = FaceEmbedder()
+    results = []
+    try:
+        for clip in args.clips:
+            if not clip.is_file():
+                raise EammError(f"clip not found: {clip} (pass talking videos with --clips)")
+            results.append(evaluate_clip(clip, args, embedder))
+        drift, n = (None, 0)
+        if args.drift_seconds > 0:
+            drift, n = measure_drift(results[0].portrait_png, args, args.drift_seconds)
+    except EammError as exc:
+        print(f"quality: {exc}", file=sys.stderr)
+        return 2
+    text = write_report(args.doc, results, drift, n, args, time.perf_counter() - t0)
+    print(text)
+    for res in results:
+        if res.video:
+            print(f"side-by-side: {res.video}")
+    return 0
+
+
+LIMITS = """\
+## What limits it
+
+(written from the figures above; see the text below the tables)
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""Pieces of ``bench/quality.py`` that are worth testing on their own.
+
+* :func:`crop_clip`: the real clip's frames at 25 fps (by time), each warped into the 256x256 crop
+  with ONE similarity (the source portrait's ``crop_from_source``), so the real head keeps its own
+  motion inside the crop, exactly as a generated frame does;
+* :func:`crop_landmarks`: 68 landmarks detected in each 256 crop (generated or real) the same way;
+* :func:`evaluate`: every metric of one generated sequence against the real one;
+* :func:`silent_wav`, :func:`side_by_side`: the bench's inputs and outputs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from eamm_core import metrics as M
+from eamm_core.identity import FaceEmbedder, identity_distances
+from eamm_core.prepare.faces import FaceLandmarker, warp_to_crop
+from eamm_core.prepare.video import iter_frames
+
+
+def crop_clip(path: Path, crop_from_source: np.ndarray, max_frames: int | None = None,
+              fps: float = 25.0) -> np.ndarray:
+    """The clip's frames at ``fps`` (resampled by time) warped with one fixed 3x3 similarity into
+    the 256 crop: uint8 [T,256,256,3]."""
+    crops = [warp_to_crop(rgb, crop_from_source) for _, rgb in iter_frames(path, fps, max_frames)]
+    return np.stack(crops)
+
+
+def crop_landmarks(frames: Iterable[np.ndarray], landmarker: FaceLandmarker | None = None,
+                   fallback_box: Sequence[int] | None = None) -> np.ndarray:
+    """68 landmarks [T,68,2] float64 of the largest face in each crop. A frame where the detector
+    finds nothing reuses the previous frame's box (or ``fallback_box``); NaN if there is none."""
+    lmk = landmarker or FaceLandmarker.shared()
+    box = tuple(fallback_box) if fallback_box is not None else None
+    out = []
+    for frame in frames:
+        faces = lmk.detect(frame, upsample=1)
+        if faces:
+            box = faces[0].box
+            out.append(faces[0].landmarks.astype(np.float64))
+        elif box is not None:
+            out.append(lmk.landmarks(frame, box).astype(np.float64))
+        else:
+            out.append(np.full((68, 2), np.nan))
+    return np.stack(out)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One generated sequence against the real clip (see docs/quality.md for definitions)."""
+
+    frames: int
+    ssim: float
+    psnr: float
+    m_lmd: float
+    f_lmd: float
+    lip_corr: float
+    lip_lag: int
+    lip_peak: float
+    emotion_corr: float
+    jitter_ratio: float
+    id_mean: float
+    id_worst: float
+    missing_faces: int
+
+
+def _finite_psnr_mean(values: list[float]) -> float:
+    arr = np.asarray(values, np.float64)
+    return float(arr.mean()) if np.isfinite(arr).all() else float("inf")
+
+
+def evaluate(gen: np.ndarray, gen_lm: np.ndarray, real: np.ndarray, real_lm: np.ndarray,
+             src_image: np.ndarray, src_lm: np.ndarray, real_ref_lm: np.ndarray,
+             embedder: FaceEmbedder | None) -> Scores:
+    """All metrics of ``gen`` [T,256,256,3] (landmarks ``gen_lm`` [T,68,2]) against ``real``.
+    Frames where either landmark set is missing (NaN) are left out of the landmark metrics."""
+    t = min(len(gen), len(real))
+    gen, gen_lm, real, real_lm = gen[:t], gen_lm[:t], real[:t], real_lm[:t]
+    ok = np.isfinite(gen_lm).all(axis=(1, 2)) & np.isfinite(real_lm).all(axis=(1, 2))
+    g, r = gen_lm[ok], real_lm[ok]
+    lag = M.lag_correlation(M.mouth_opening(g), M.mouth_opening(r))
+    ident = (None if embedder is None else
+             identity_distances(embedder, embedder.embed(src_image, src_lm), gen, list(gen_lm)))
+    return Scores(
+        frames=t,
+        ssim=float(np.mean([M.ssim(a, b) for a, b in zip(gen, real)])),
+        psnr=_finite_psnr_mean([M.psnr(a, b) for a, b in zip(gen, real)]),
+        m_lmd=M.lmd(g, r, M.MOUTH), f_lmd=M.lmd(g, r, M.FACE),
+        lip_corr=lag.corr, lip_lag=lag.lag, lip_peak=lag.peak,
+        emotion_corr=M.emotion_transfer(g, r, src_lm, real_ref_lm),
+        jitter_ratio=M.jitter_ratio(g, r),
+        id_mean=float("nan") if ident is None else ident.mean,
+        id_worst=float("nan") if ident is None else ident.worst,
+        missing_faces=int((~ok).sum()) + (0 if ident is None else ident.missing),
+    )
+
+
+def silent_wav(path: Path, seconds: float, sample_rate: int = 16000, level: float = 3e-4,
+               seed: int = 0) -> Path:
+    """A 16-bit mono WAV of near-silence: room tone at about -70 dBFS (digital zero is refused by
+    the audio loader as "silent", which is right for a job but not what this test needs)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * sample_rate))
+    pcm = np.clip(rng.normal(0.0, level / 3.0, n), -level, level)
+    pcm[0] = level  # make sure the peak is above the loader's silence threshold
+    data = (pcm * 32767.0).round().astype("<i2")
+    with wave.open(str(path), "wb") as wf:
+        wf.setnchannels(1)
+        wf.setsampwidth(2)
+        wf.setframerate(sample_rate)
+        wf.writeframes(data.tobytes())
+    return path
+
+
+def side_by_side(real: np.ndarray, gen: np.ndarray, out_mp4: Path, audio_source: Path | None,
+                 fps: float = 25.0, gain: float = 3.0) -> Path:
+    """real | generated | |difference| x gain, one row per frame, H.264 MP4 with the clip's audio."""
+    import imageio.v2 as imageio
+    import imageio_ffmpeg
+
+    t = min(len(real), len(gen))
+    out_mp4 = Path(out_mp4)
+    silent = out_mp4.with_suffix(".noaudio.mp4")
+    writer = imageio.get_writer(str(silent), fps=fps, codec="libx264", quality=8, macro_block_size=1,
+                                ffmpeg_log_level="error", pixelformat="yuv420p")
+    try:
+        for a, b in zip(real[:t], gen[:t]):
+            diff = np.clip(np.abs(a.astype(np.int16) - b.astype(np.int16)) * gain, 0, 255).astype(np.uint8)
+            row = np.concatenate([a, b, diff], axis=1)
+            for x in (256, 512):
+                row[:, x - 1:x + 1] = 255
+            writer.append_data(row)
+    finally:
+        writer.close()
+    if audio_source is None:
+        silent.replace(out_mp4)
+        return out_mp4
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+           "-i", str(silent), "-i", str(audio_source), "-map", "0:v:0", "-map", "1:a:0?",
+           "-c:v", "copy", "-c:a", "aac", "-shortest", str(out_mp4)]
+    subprocess.run(cmd, check=True, capture_output=True)
+    silent.unlink(missing_ok=True)
+    return out_mp4
+
+
+def mean_scores(rows: list[Scores]) -> Scores:
+    """Field-wise mean over clips (lags rounded; missing faces summed)."""
+    def avg(name: str) -> float:
+        return float(np.nanmean([getattr(r, name) for r in rows]))
+
+    return Scores(frames=sum(r.frames for r in rows), ssim=avg("ssim"), psnr=avg("psnr"), m_lmd=avg("m_lmd"),
+                  f_lmd=avg("f_lmd"), lip_corr=avg("lip_corr"), lip_lag=int(round(avg("lip_lag"))),
+                  lip_peak=avg("lip_peak"), emotion_corr=avg("emotion_corr"),
+                  jitter_ratio=avg("jitter_ratio"), id_mean=avg("id_mean"), id_worst=max(r.id_worst for r in rows),
+                  missing_faces=sum(r.missing_faces for r in rows))

@@ -1,0 +1,180 @@
+"""A small HTTP client for eamm-server (standard library only: urllib, multipart built by hand).
+
+Every failure is a :class:`ClientError` whose ``str`` is one line for a person and whose ``kind``
+tells the UI what to offer (``"not_running"`` → a Start server button, ``"token"`` → preferences).
+The API is described in docs/server.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+class ClientError(Exception):
+    """One-line error for the artist; ``kind`` is not_running, token, input, timeout, protocol or server."""
+
+    def __init__(self, message: str, kind: str = "server", status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status = status
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def token_file() -> Path:
+    """Where eamm-server keeps its token (``EAMM_TOKEN_FILE`` overrides), as in docs/server.md."""
+    override = os.environ.get("EAMM_TOKEN_FILE")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "eamm" / "token"
+
+
+def find_token(explicit: str | None = None) -> tuple[str | None, str]:
+    """The token to send and where it came from (the preference wins over the token file)."""
+    if explicit and explicit.strip():
+        return explicit.strip(), "the add-on preferences"
+    path = token_file()
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None, str(path)
+    return (text or None), str(path)
+
+
+def _multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
+    boundary = "eamm-" + uuid.uuid4().hex
+    safe = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "upload"
+    head = (
+        f"--{boundary}\r\n"
+        f'Content-Disposition: form-data; name="{field}"; filename="{safe}"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n"
+    ).encode("ascii")
+    body = head + data + f"\r\n--{boundary}--\r\n".encode("ascii")
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+class Client:
+    """eamm-server at ``base_url``; ``token`` None reads the token file."""
+
+    def __init__(self, base_url: str = DEFAULT_URL, token: str | None = None, timeout: float = 10.0):
+        self.base_url = (base_url or DEFAULT_URL).rstrip("/")
+        self.token, self.token_source = find_token(token)
+        self.timeout = timeout
+
+    # -- transport ---------------------------------------------------------------------------
+    def _request(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None,
+                 auth: bool = True, timeout: float | None = None) -> tuple[int, bytes, str]:
+        req = urllib.request.Request(self.base_url + path, data=body, method=method)
+        if content_type:
+            req.add_header("Content-Type", content_type)
+        if auth and self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
+                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as exc:
+            raise self._http_error(exc) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise self._network_error(exc) from None
+
+    def _network_error(self, exc: Exception) -> ClientError:
+        reason = getattr(exc, "reason", exc)
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            return ClientError(f"eamm-server at {self.base_url} did not answer in time: it may be busy; "
+                               "try again or restart it", "timeout")
+        if isinstance(reason, ConnectionRefusedError) or "refused" in str(reason).lower():
+            return ClientError(f"eamm-server is not running at {self.base_url}: start it with the Start server "
+                               "button or `eamm-server`", "not_running")
+        return ClientError(f"cannot reach eamm-server at {self.base_url} ({reason}): check the server URL in "
+                           "the add-on preferences", "not_running")
+
+    def _http_error(self, exc: urllib.error.HTTPError) -> ClientError:
+        try:
+            payload = json.loads(exc.read().decode("utf-8"))
+            detail = payload.get("detail") if isinstance(payload, dict) else None
+        except (ValueError, OSError, UnicodeDecodeError):
+            detail = None
+        if isinstance(detail, list):  # a framework validation error: keep the first message
+            detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail[:2])
+        if exc.code in (401, 403):
+            where = self.token_source if self.token else f"{self.token_source} (missing)"
+            return ClientError(f"wrong token for eamm-server at {self.base_url} (token from {where}): paste the "
+                               "token from the server's token file into the add-on preferences", "token", exc.code)
+        if exc.code in (400, 404, 409, 413, 422):
+            return ClientError(str(detail or f"eamm-server refused the request (HTTP {exc.code})"), "input", exc.code)
+        return ClientError(f"eamm-server failed (HTTP {exc.code}): {detail or exc.reason}; see the server's log",
+                           "server", exc.code)
+
+    def _json(self, method: str, path: str, payload=None, *, auth: bool = True) -> dict:
+        body = None if payload is None else json.dumps(payload).encode("utf-8")
+        _, data, _ = self._request(method, path, body=body, content_type="application/json" if body else None,
+                                   auth=auth)
+        if not data:
+            return {}
+        try:
+            return json.loads(data.decode("utf-8"))
+        except ValueError:
+            raise ClientError(f"{self.base_url}{path} did not answer with JSON: is this an eamm-server?",
+                              "protocol") from None
+
+    # -- API ---------------------------------------------------------------------------------
+    def health(self) -> dict:
+        info = self._json("GET", "/health", auth=False)
+        if "api_version" not in info:
+            raise ClientError(f"{self.base_url} is not an eamm-server (no api_version in /health)", "protocol")
+        return info
+
+    def upload(self, path: str | Path, role: str) -> dict:
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise ClientError(f"cannot read the {role} file {path}: {exc.strerror or exc}; check the path",
+                              "input") from None
+        body, ctype = _multipart("file", path.name, data)
+        query = urllib.parse.urlencode({"role": role})
+        _, raw, _ = self._request("POST", f"/v1/uploads?{query}", body=body, content_type=ctype,
+                                  timeout=max(self.timeout, 60.0))
+        return json.loads(raw.decode("utf-8"))
+
+    def submit(self, job: dict) -> dict:
+        return self._json("POST", "/v1/jobs", job)
+
+    def status(self, job_id: str) -> dict:
+        return self._json("GET", f"/v1/jobs/{urllib.parse.quote(job_id)}")
+
+    def cancel(self, job_id: str) -> dict:
+        return self._json("POST", f"/v1/jobs/{urllib.parse.quote(job_id)}/cancel")
+
+    def frame(self, job_id: str, n: int) -> bytes:
+        return self._request("GET", f"/v1/jobs/{urllib.parse.quote(job_id)}/frames/{int(n)}")[1]
+
+    def frames_zip(self, job_id: str, dest: str | Path, start: int | None = None, end: int | None = None) -> Path:
+        """Download the job's frames as a zip to ``dest`` (half-open ``start``/``end`` 25 fps range)."""
+        query = urllib.parse.urlencode({k: v for k, v in (("start", start), ("end", end)) if v is not None})
+        path = f"/v1/jobs/{urllib.parse.quote(job_id)}/frames.zip" + (f"?{query}" if query else "")
+        _, data, _ = self._request("GET", path, timeout=max(self.timeout, 120.0))
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+        return dest

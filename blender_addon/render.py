@@ -1,0 +1,92 @@
+"""Headless EAMM job for render farms: run the scene's job, import the strip, save the .blend.
+
+    blender -b shot.blend --python-exit-code 1 --python <addon>/render.py -- [--server URL] [--out DIR]
+    python render.py shot.blend [--server URL] [--out DIR]        # with the bpy module
+
+Polls in a blocking loop (``bpy.app.timers`` never fire under ``-b``) and prints one line per change.
+Exit status: 0 done, 1 the job failed or was cancelled, 2 bad settings or input, 3 server unreachable
+or wrong token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_JOB, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    args = argv[argv.index("--") + 1:] if "--" in argv else argv[1:]
+    p = argparse.ArgumentParser(prog="render.py", description="Run the scene's EAMM job and import the strip.")
+    p.add_argument("blend", nargs="?", help="the .blend to open (with the bpy module; blender -b opens it itself)")
+    p.add_argument("--server", help="eamm-server URL (default: preferences, $EAMM_SERVER_URL or 127.0.0.1:8765)")
+    p.add_argument("--token", help="server token (default: the server's token file)")
+    p.add_argument("--out", help="output folder for the frames (default: the scene's output folder)")
+    p.add_argument("--scene", help="scene name (default: the active scene)")
+    p.add_argument("--start-server", action="store_true", help="start eamm-server for this job and stop it after")
+    p.add_argument("--timeout", type=float, default=None, help="give up after this many seconds")
+    p.add_argument("--no-save", action="store_true", help="do not save the .blend")
+    return p.parse_args(args)
+
+
+def load_addon() -> dict:
+    """The add-on's modules from the folder this script lives in (registered unless an installed copy is)."""
+    import bpy
+
+    here = Path(__file__).resolve().parent
+    if str(here.parent) not in sys.path:
+        sys.path.insert(0, str(here.parent))
+    pkg = importlib.import_module(here.name)
+    if not hasattr(bpy.types.Scene, "eamm"):
+        pkg.register()
+    names = ("client", "jobs", "operators", "preferences", "state")
+    return {name: importlib.import_module(f"{here.name}.{name}") for name in names}
+
+
+def run(opts: argparse.Namespace, log=print) -> int:
+    import bpy
+
+    if opts.blend:
+        bpy.ops.wm.open_mainfile(filepath=str(Path(opts.blend).resolve()))
+    mods = load_addon()
+    jobs, state, client_mod, operators = mods["jobs"], mods["state"], mods["client"], mods["operators"]
+    scene = bpy.data.scenes[opts.scene] if opts.scene else bpy.context.scene
+    if opts.out:
+        scene.eamm.output_dir = str(Path(opts.out).resolve())
+    prefs = mods["preferences"].get()
+    client = client_mod.Client(opts.server or prefs.server_url, token=opts.token or prefs.token or None)
+    started = False
+    try:
+        if opts.start_server:
+            operators.start_server()
+            started = True
+            jobs.wait_for_server(client, 60.0)
+        jobs.run_blocking(scene, client, log=log, timeout=opts.timeout)
+    except client_mod.ClientError as exc:
+        log(f"EAMM: error: {exc}")
+        return EXIT_SERVER if exc.kind in ("not_running", "token", "timeout", "protocol") else EXIT_INPUT
+    except state.AddonError as exc:
+        log(f"EAMM: error: {exc}")
+        return EXIT_JOB if exc.kind in ("job", "timeout") else EXIT_INPUT
+    finally:
+        if started:
+            operators.stop_server()
+    log(f"EAMM: {scene.eamm.message}")
+    if not opts.no_save:
+        if not bpy.data.filepath:
+            log("EAMM: error: the .blend has no file name, so it was not saved")
+            return EXIT_INPUT
+        bpy.ops.wm.save_mainfile()
+        log(f"EAMM: saved {bpy.data.filepath}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(sys.argv if argv is None else argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""The landmark engine: EAMM's motion representation computed from 68 landmarks, no trained weights.
+
+* ``source_keypoints``: the crop's landmarks in the ten groups of :mod:`.groups` (J = identity).
+* ``audio_keypoints``: driven landmarks -- mouth and jaw from phones -> visemes (:mod:`.mouth`),
+  seeded blinks (:mod:`.blink`), head pose through the 3D mean face (:mod:`.pose`) -- as keypoints.
+* ``emotion_displacements``: the clip's (or preset's) upper-face displacements from the actor's
+  neutral (:mod:`.emotion`) on the three face-related keypoints, mapped to the portrait's face size
+  and orientation and to the driven head's per-frame orientation.
+* ``render``: keypoints -> driven landmarks (:func:`.groups.landmarks_from_keypoints`), lids and
+  lips kept from crossing, then :class:`.render.LandmarkRenderer`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from eamm_core.engines.base import Engine
+from eamm_core.engines.landmark import emotion as emo
+from eamm_core.engines.landmark.blink import apply_blinks, blink_curve
+from eamm_core.engines.landmark.groups import (
+    FACE_KEYPOINTS, GROUP_NAMES, keypoints_from_landmarks, landmarks_from_keypoints)
+from eamm_core.engines.landmark.mouth import apply_mouth, mouth_track
+from eamm_core.engines.landmark.phonemes import PhoneSegments, phones_for_audio
+from eamm_core.engines.landmark.pose import repose_sequence, target_poses
+from eamm_core.errors import EammError
+from eamm_core.geometry.head3d import estimate_pose
+from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
+
+log = logging.getLogger(__name__)
+
+ENGINE_VERSION = "1"
+#: points that follow the head but not speech or blinks: brows, nose bridge, eye corners
+HEAD_POINTS = list(range(17, 31)) + [36, 39, 42, 45]
+#: a closed eye keeps this fraction of its source opening; lips never cross
+MIN_EYE_OPEN = 0.08
+PX_TO_NORM = 2.0 / 255.0
+
+
+class LandmarkEngine(Engine):
+    """Default engine (see the module docstring and docs/engine-landmark.md)."""
+
+    name = "landmark"
+    face_keypoints = FACE_KEYPOINTS
+    face_weights = (1.0, 1.0, 1.0)
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.last_phones: PhoneSegments | None = None
+        self.last_emotion_reference: str | None = None
+
+    def describe(self) -> dict:
+        return {"engine": self.name, "version": ENGINE_VERSION, "keypoints": list(GROUP_NAMES),
+                "face_keypoints": list(FACE_KEYPOINTS), "phones": "pocketsphinx en-us (bundled)"}
+
+    # --- motion --------------------------------------------------------------------------------
+
+    def source_keypoints(self, crop: PortraitCrop) -> Keypoints:
+        src = _landmarks(crop)
+        return keypoints_from_landmarks(src, src[None])
+
+    def phones(self, audio: AudioFeatures) -> PhoneSegments:
+        """Timed phones of the speech (the slow part of the motion stage; a pure function of the
+        samples and ``options.transcript``)."""
+        phones = phones_for_audio(audio.samples, self.options.transcript)
+        self.last_phones = phones
+        return phones
+
+    def driven_landmarks(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> np.ndarray:
+        """Driven landmarks [T,68,2] (crop pixels): mouth, jaw, blinks, head pose."""
+        src = _landmarks(crop)
+        n = audio.num_frames
+        track = mouth_track(self.phones(audio), audio.loudness, n)
+        drv = apply_mouth(src, track)
+        drv = apply_blinks(drv, blink_curve(n, self.options.seed, self.options.blink))
+        portrait = estimate_pose(src)
+        targets = target_poses(pose, portrait, n, idle=self.options.idle_motion, seed=self.options.seed)
+        return repose_sequence(drv, portrait, targets)
+
+    def audio_keypoints(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> Keypoints:
+        return keypoints_from_landmarks(_landmarks(crop), self.driven_landmarks(crop, audio, pose))
+
+    # --- emotion -------------------------------------------------------------------------------
+
+    def emotion_displacements(self, emotion: EmotionClip | EmotionPreset, kp_audio: Keypoints,
+                              crop: PortraitCrop, neutral: EmotionClip | None = None) -> Keypoints:
+        """Δ[t] on the three face-related keypoints (value in [-1,1] units, jacobian)."""
+        n = len(kp_audio)
+        unit = self._unit_displacements(emotion, neutral)
+        dv, dj = _fit_frames(unit.value, n), _fit_frames(unit.jacobian, n)
+        src = _landmarks(crop)
+        scale, rot, _ = emo.similarity(emo.mean_face_3d()[emo.STABLE_POINTS, :2], src[emo.STABLE_POINTS])
+        head = _head_linear(src, landmarks_from_keypoints(src, kp_audio))  # [T,2,2]
+        dv_px = np.einsum("tij,tkj->tki", head, scale * np.einsum("ij,tkj->tki", rot, dv))
+        dj_portrait = np.einsum("ij,tkjl,ml->tkim", rot, dj, rot)
+        dj_drv = np.einsum("tij,tkjl->tkil", head, dj_portrait)
+        return Keypoints((dv_px * PX_TO_NORM).astype(np.float32), dj_drv.astype(np.float32))
+
+    def _unit_displacements(self, emotion, neutral) -> Keypoints:
+        if isinstance(emotion, EmotionPreset):
+            self.last_emotion_reference = f"emotion preset {emotion.name}: " + str(
+                emotion.meta.get("reference", "neutral reference chosen when the preset was made"))
+            return emotion.displacements
+        if not isinstance(emotion, EmotionClip):
+            raise EammError(f"the landmark engine cannot use an emotion of type {type(emotion).__name__}")
+        neutral_lm = None if neutral is None else neutral.landmarks_px
+        kp, _, ref = emo.clip_displacements(emotion.landmarks_px, neutral_lm)
+        self.last_emotion_reference = ref.detail
+        log.info("emotion %s: %s", getattr(emotion.path, "name", "clip"), ref.detail)
+        return kp
+
+    # --- render --------------------------------------------------------------------------------
+
+    def driving_landmarks(self, crop: PortraitCrop, kp_driving: Keypoints) -> np.ndarray:
+        """Keypoints -> driven landmarks [T,68,2] with lids and lips kept from crossing."""
+        src = _landmarks(crop)
+        return constrain(src, landmarks_from_keypoints(src, kp_driving))
+
+    def render(self, crop: PortraitCrop, kp_source: Keypoints, kp_driving: Keypoints,
+               indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        from eamm_core.engines.landmark.render import LandmarkRenderer
+
+        renderer = LandmarkRenderer(crop)
+        lm = self.driving_landmarks(crop, kp_driving)
+        for i in indices:
+            if not 0 <= int(i) < len(lm):
+                raise EammError(f"frame {i} is outside the motion's {len(lm)} frames")
+            yield int(i), renderer.render(lm[int(i)])
+
+
+def _landmarks(crop: PortraitCrop) -> np.ndarray:
+    lm = np.asarray(crop.landmarks_px, np.float64)
+    if lm.shape != (68, 2) or not np.isfinite(lm).all():
+        raise EammError(f"the portrait crop needs 68 finite landmarks, got shape {lm.shape}")
+    return lm
+
+
+def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
+    """Ping-pong extend or cut [N,...] to n frames."""
+    from eamm_core.prepare.pose import extend_ping_pong
+
+    return extend_ping_pong(np.asarray(x, np.float64), n)
+
+
+def _head_linear(src: np.ndarray, drv: np.ndarray) -> np.ndarray:
+    """Per-frame 2x2 linear part [T,2,2] of the affine map src -> drv on :data:`HEAD_POINTS`."""
+    s = src[HEAD_POINTS] - src[HEAD_POINTS].mean(0)
+    d = drv[:, HEAD_POINTS] - drv[:, HEAD_POINTS].mean(1, keepdims=True)
+    cross = np.einsum("tni,nj->tij", d, s)
+    return cross @ np.linalg.inv(s.T @ s)
+
+
+def constrain(src: np.ndarray, drv: np.ndarray) -> np.ndarray:
+    """Keep each eye at least :data:`MIN_EYE_OPEN` of its source opening (measured across the lid
+    axis) and the lower inner lip from rising above the upper one."""
+    out = np.array(drv, np.float64, copy=True)
+    for upper, lower in (([37, 38], [41, 40]), ([43, 44], [47, 46]), ([61, 62, 63], [67, 66, 65])):
+        is_eye = len(upper) == 2
+        floor = MIN_EYE_OPEN * (src[lower, 1] - src[upper, 1]) if is_eye else np.zeros(len(upper))
+        gap = out[:, lower, 1] - out[:, upper, 1]
+        short = np.maximum(floor[None] - gap, 0.0)
+        out[:, upper, 1] -= short / 2.0
+        out[:, lower, 1] += short / 2.0
+    return out.astype(np.float32)

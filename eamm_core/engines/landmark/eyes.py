@@ -1,0 +1,187 @@
+"""Eyelids: a closing eye is covered by its lid, not squashed.
+
+The mesh warp alone would squeeze the iris when the upper lid (37, 38 / 43, 44) comes down, and
+wherever the landmarks sit a little inside the visible eye (common on paintings) it would drag
+bits of eyeball down with the lid. So, whenever a driven eye is narrower than the source eye:
+
+1. the eye's **interior** is drawn again with the eye's rigid motion only (the similarity taking
+   the source eye corners onto the driven ones), inside the driven eye outline: the iris keeps its
+   shape and the lid passes over it;
+2. the **lid** is painted from where the open lid was (the source upper lid carried by the same
+   rigid motion, a little higher to cover the lashes) down to the driven upper lid, in the skin
+   colour sampled, column by column, from the band above the source eye, gently shaded;
+3. a thin dark **lash line** is drawn along the driven upper lid.
+
+Everything is feathered and fades in with the amount of closure, so a blink over 3-4 frames reads
+as a lid coming down; at a full blink only lid skin and the lash line remain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: (outer corner, inner corner, upper lid, lower lid) in the order along the eye, per eye
+EYES = ((36, 39, (37, 38), (41, 40)), (42, 45, (43, 44), (47, 46)))
+#: an eye narrower than this fraction of its source opening is redrawn (interior, lid, lashes)
+CLOSING = 0.98
+#: closure (1 - opening ratio) over which the lid paint fades in
+LID_FADE = 0.15
+PAD = 3
+PROFILE_SAMPLES = 16
+
+
+@dataclass(frozen=True)
+class EyeSource:
+    """Source data of one eye: corners, lid landmark indices, opening (px), lid colour profile
+    [PROFILE_SAMPLES,3] from corner to corner, lash colour [3] (float32 RGB)."""
+
+    corners: tuple[int, int]
+    upper: tuple[int, int]
+    lower: tuple[int, int]
+    opening: float
+    lid: np.ndarray
+    lash: np.ndarray
+
+
+def eye_opening(lm: np.ndarray, upper, lower) -> float:
+    return float(np.mean([np.hypot(*(lm[lo] - lm[up])) for up, lo in zip(upper, lower)]))
+
+
+def _axes(lm: np.ndarray, a: int, b: int):
+    pa, pb = lm[a].astype(np.float64), lm[b].astype(np.float64)
+    width = float(np.hypot(*(pb - pa))) or 1.0
+    ux = (pb - pa) / width
+    return pa, ux, np.array([-ux[1], ux[0]]), width
+
+
+def _lid_curve(lm, a, mid, b, origin, ux, uy, s):
+    idx = [a, *mid, b]
+    rel = lm[idx].astype(np.float64) - origin
+    ps, pt = rel @ ux, rel @ uy
+    order = np.argsort(ps, kind="stable")
+    return np.interp(s, ps[order], pt[order])
+
+
+def _band(img, origin, ux, uy, s, t_curve, offsets) -> np.ndarray:
+    """Pixels of ``img`` along the curve ``t_curve(s)`` shifted by each of ``offsets`` (px, +down)."""
+    h, w = img.shape[:2]
+    rows = []
+    for off in offsets:
+        pts = origin + np.outer(s, ux) + np.outer(t_curve + off, uy)
+        xy = np.clip(np.round(pts).astype(int), 0, (w - 1, h - 1))
+        rows.append(img[xy[:, 1], xy[:, 0]])
+    return np.stack(rows)
+
+
+def _sample_eye(image: np.ndarray, lm: np.ndarray, a: int, b: int, upper, lower, opening: float):
+    """Lid colour profile (skin just above the upper lid blended with the skin under the eye, which
+    a closed, forward-facing lid resembles) and lash colour (darkest pixels of the lid margin)."""
+    origin, ux, uy, width = _axes(lm, a, b)
+    s = np.linspace(0.1, 0.9, PROFILE_SAMPLES) * width
+    img = image.astype(np.float32)
+    o = max(opening, 3.0)
+    up_t = _lid_curve(lm, a, upper, b, origin, ux, uy, s)
+    low_t = _lid_curve(lm, a, lower, b, origin, ux, uy, s)
+    above = np.median(_band(img, origin, ux, uy, s, up_t, -o * np.linspace(0.45, 0.9, 4)), axis=0)
+    below = np.median(_band(img, origin, ux, uy, s, low_t, o * np.linspace(0.5, 1.0, 4)), axis=0)
+    lid = 0.45 * above + 0.55 * below
+    lid = cv2.GaussianBlur(lid[None], (0, 0), 2.0, borderType=cv2.BORDER_REPLICATE)[0]
+    edge = _band(img, origin, ux, uy, s, up_t, -o * np.linspace(0.0, 0.3, 4)).reshape(-1, 3)
+    lum = edge @ np.array([0.299, 0.587, 0.114], np.float32)
+    lash = edge[lum <= np.percentile(lum, 25)].mean(0) * 0.8
+    return lid.astype(np.float32), lash.astype(np.float32)
+
+
+def prepare_eyes(image: np.ndarray, src_lm: np.ndarray) -> tuple[EyeSource, ...]:
+    """Per-eye source data (the constructor's part of the work)."""
+    out = []
+    for a, b, up, lo in EYES:
+        opening = eye_opening(src_lm, up, lo)
+        lid, lash = _sample_eye(image, src_lm, a, b, up, lo, opening)
+        out.append(EyeSource((a, b), up, lo, opening, lid, lash))
+    return tuple(out)
+
+
+def _similarity(src_a, src_b, dst_a, dst_b) -> np.ndarray:
+    """2x3 similarity taking the segment src_a-src_b onto dst_a-dst_b."""
+    s, d = complex(*(src_b - src_a)), complex(*(dst_b - dst_a))
+    z = d / s if abs(s) > 1e-9 else 1.0
+    rot = np.array([[z.real, -z.imag], [z.imag, z.real]])
+    t = dst_a - rot @ src_a
+    return np.hstack([rot, t[:, None]])
+
+
+def _smooth_step(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, drv_lm: np.ndarray,
+                      eyes: tuple[EyeSource, ...]) -> None:
+    """Redraw, in place on ``out`` (uint8 [256,256,3]), every eye that closes (see module doc)."""
+    for eye in eyes:
+        if eye.opening <= 1e-3:
+            continue
+        ratio = eye_opening(drv_lm, eye.upper, eye.lower) / eye.opening
+        if ratio >= CLOSING:
+            continue
+        a, b = eye.corners
+        fwd = _similarity(src_lm[a], src_lm[b], drv_lm[a], drv_lm[b])
+        rigid_src = src_lm @ fwd[:, :2].T + fwd[:, 2]  # source eye carried by the eye's motion
+        box = _box(np.vstack([drv_lm[a:a + 6], rigid_src[a:a + 6]]), eye.opening, out.shape)
+        if box is None:
+            continue
+        _draw_interior(out, source, drv_lm[a:a + 6], fwd, box)
+        _draw_lid(out, drv_lm, rigid_src, eye, box, 1.0 - ratio)
+
+
+def _box(pts: np.ndarray, opening: float, shape) -> tuple[int, int, int, int] | None:
+    x0, y0 = np.floor(pts.min(0) - (PAD, PAD + 0.5 * opening)).astype(int)
+    x1, y1 = np.ceil(pts.max(0) + PAD + 1).astype(int)
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
+    return (x0, y0, x1, y1) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
+
+
+def _draw_interior(out, source, poly, fwd, box) -> None:
+    x0, y0, x1, y1 = box
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    if not mask.any():
+        return
+    back = cv2.invertAffineTransform(fwd)
+    back[:, 2] += back[:, :2] @ np.array([x0, y0], np.float64)  # patch pixel -> source pixel
+    patch = cv2.warpAffine(source, back, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    region = out[y0:y1, x0:x1]
+    alpha = mask.astype(np.float32)[..., None] / 255.0
+    region[:] = np.clip(region + alpha * (patch.astype(np.float32) - region) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> None:
+    """Lid skin from the open lid's place down to the driven lid, and the lash line along it."""
+    x0, y0, x1, y1 = box
+    a, b = eye.corners
+    origin, ux, uy, width = _axes(drv_lm, a, b)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    s = (xs - origin[0]) * ux[0] + (ys - origin[1]) * ux[1]
+    t = (xs - origin[0]) * uy[0] + (ys - origin[1]) * uy[1]
+    t_lid = _lid_curve(drv_lm, a, eye.upper, b, origin, ux, uy, s)
+    t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s) - 0.2 * eye.opening
+    u = np.clip(s / width, 0.0, 1.0)
+    across = _smooth_step(s / 1.5 + 0.5) * _smooth_step((width - s) / 1.5 + 0.5)
+    span = np.maximum(t_lid - t_open, 1e-3)
+    feather = np.maximum(0.5 * span, 2.0)
+    inside = _smooth_step((t - t_open) / feather) * _smooth_step(t_lid - t + 0.5) * across
+    prof = np.linspace(0.1, 0.9, PROFILE_SAMPLES)
+    lid = np.stack([np.interp(u, prof, eye.lid[:, c]) for c in range(3)], axis=-1)
+    f = np.clip((t - t_open) / span, 0.0, 1.0)
+    lid *= (0.93 + 0.1 * np.sin(np.pi * f))[..., None]  # the lid bulges a little toward the light
+    alpha = (inside * _smooth_step(closure / LID_FADE)).astype(np.float32)
+    lash = np.exp(-0.5 * ((t - t_lid + 0.4) / 0.7) ** 2) * across * min(1.0, 0.4 + closure)
+    col = lid + lash[..., None] * (eye.lash - lid)
+    alpha = np.maximum(alpha, (lash * _smooth_step(closure / LID_FADE)).astype(np.float32))[..., None]
+    region = out[y0:y1, x0:x1]
+    region[:] = np.clip(region + alpha * (col - region) + 0.5, 0, 255).astype(np.uint8)

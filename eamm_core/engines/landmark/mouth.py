@@ -1,0 +1,180 @@
+"""Timed phones + loudness -> per-frame mouth shapes -> driven mouth and jaw landmarks.
+
+Coarticulation follows the idea of Cohen & Massaro's dominance functions (1993): every phone's
+viseme target has a dominance that is flat over the phone and decays (Gaussian, ``SPREAD_S``)
+outside it; the mouth shape at any instant is the dominance-weighted mean of the targets around
+it. The blend is evaluated at 100 Hz and averaged over each 40 ms output frame, ``LEAD_S`` early
+(the mouth leads the sound: on real speech the opening correlates best with loudness about two
+frames ahead). Bilabials (P, B, M) then force the lips shut on the frame nearest their centre, even
+in fast speech. Loudness scales the opening (louder = wider) and silence returns to rest (lips
+closed, jaw relaxed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from eamm_core.engines.landmark.phonemes import PhoneSegments
+from eamm_core.engines.landmark.visemes import REST, VISEMES, MouthShape, viseme_of
+
+FPS = 25.0
+GRID_HZ = 100.0
+LEAD_S = 0.06
+SPREAD_S = 0.035
+#: loudness (normalised to the clip's own range) below which a frame is silent
+SILENCE_LEVEL = 0.12
+#: opening gain at the quietest and loudest voiced frames
+GAIN_RANGE = (0.45, 1.35)
+LEAD_FRAMES = 1
+
+
+@dataclass(frozen=True)
+class MouthTrack:
+    """Per-frame mouth shape, arrays [T] float64 (see :class:`~.visemes.MouthShape` for units)."""
+
+    open: np.ndarray
+    width: np.ndarray
+    round: np.ndarray
+    raise_: np.ndarray
+    tuck: np.ndarray
+    closed: np.ndarray  # bool
+
+    def __len__(self) -> int:
+        return int(self.open.shape[0])
+
+    @classmethod
+    def rest(cls, num_frames: int) -> "MouthTrack":
+        z = np.zeros(num_frames)
+        return cls(z.copy(), np.ones(num_frames), z.copy(), z.copy(), z.copy(), np.zeros(num_frames, bool))
+
+
+def _segment_shapes(phones: PhoneSegments) -> list[MouthShape]:
+    names = [viseme_of(p) for p in phones.labels]
+    shapes = []
+    for i, name in enumerate(names):
+        if name == "HH":  # /h/ takes the shape of the following sound (or the previous one)
+            nxt = next((n for n in names[i + 1:] if n not in ("HH", "sil")), None)
+            prev = next((n for n in reversed(names[:i]) if n not in ("HH", "sil")), None)
+            name = nxt or prev or "sil"
+            shapes.append(VISEMES[name].__class__(**{**VISEMES[name].__dict__, "closed": False,
+                                                     "dominance": 0.3}))
+        else:
+            shapes.append(VISEMES[name])
+    return shapes
+
+
+def _blend(phones: PhoneSegments, shapes: list[MouthShape], grid: np.ndarray) -> np.ndarray:
+    """Dominance-weighted targets on ``grid`` (seconds) -> [len(grid), 5] (open, width, round,
+    raise, tuck)."""
+    if not shapes:
+        return np.tile([REST.open, REST.width, REST.round, REST.raise_, REST.tuck], (len(grid), 1))
+    starts, ends = np.asarray(phones.starts), np.asarray(phones.ends)
+    centre, half = (starts + ends) / 2.0, np.maximum((ends - starts) / 2.0, 1e-3)
+    dist = np.maximum(np.abs(grid[:, None] - centre[None, :]) - half[None, :], 0.0)
+    dom = np.array([s.dominance for s in shapes])[None, :] * np.exp(-(dist / SPREAD_S) ** 2)
+    dom += 1e-9
+    targets = np.array([[s.open, s.width, s.round, s.raise_, s.tuck] for s in shapes])
+    return dom @ targets / dom.sum(1, keepdims=True)
+
+
+def _normalised_loudness(loudness: np.ndarray) -> np.ndarray:
+    loud = np.asarray(loudness, np.float64)
+    if loud.size == 0:
+        return loud
+    lo, hi = np.percentile(loud, 5), np.percentile(loud, 97)
+    if hi - lo < 1e-3:
+        return np.ones_like(loud) if hi > 0.3 else np.zeros_like(loud)
+    return np.clip((loud - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _closure_frames(phones: PhoneSegments, shapes: list[MouthShape], num_frames: int) -> np.ndarray:
+    closed = np.zeros(num_frames, bool)
+    for s, a, b in zip(shapes, phones.starts, phones.ends):
+        if s.closed:
+            first = int(np.floor((a - LEAD_S) * FPS + 0.5))
+            last = int(np.floor((b - LEAD_S) * FPS - 0.5))
+            mid = int(np.floor(((a + b) / 2.0 - LEAD_S) * FPS))
+            for k in range(min(first, mid), max(last, mid) + 1):
+                if 0 <= k < num_frames:
+                    closed[k] = True
+    return closed
+
+
+def mouth_track(phones: PhoneSegments, loudness: np.ndarray, num_frames: int) -> MouthTrack:
+    """Per-frame mouth shapes for ``num_frames`` 25 fps frames from timed phones and the per-frame
+    loudness (``AudioFeatures.loudness``)."""
+    shapes = _segment_shapes(phones)
+    sub = int(GRID_HZ / FPS)
+    grid = (np.arange(num_frames * sub) + 0.5) / GRID_HZ + LEAD_S
+    p = _blend(phones, shapes, grid).reshape(num_frames, sub, 5).mean(1)
+    loud = _normalised_loudness(loudness)
+    loud = np.pad(loud, (0, max(0, num_frames - loud.size)))[:num_frames]
+    ahead = np.concatenate([loud[LEAD_FRAMES:], np.repeat(loud[-1:], LEAD_FRAMES)]) if loud.size else loud
+    voiced = np.maximum(loud, ahead)
+    gain = GAIN_RANGE[0] + (GAIN_RANGE[1] - GAIN_RANGE[0]) * voiced
+    silent = voiced < SILENCE_LEVEL
+    gain = np.where(silent, 0.0, gain)
+    gain = np.convolve(np.pad(gain, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    open_ = p[:, 0] * gain
+    raise_ = p[:, 3] * np.minimum(gain, 1.0)
+    closed = _closure_frames(phones, shapes, num_frames) | (silent & (p[:, 0] * gain < 0.02))
+    open_ = np.where(closed, 0.0, open_)
+    return MouthTrack(open_, p[:, 1], p[:, 2], raise_, p[:, 4], closed)
+
+
+def inter_ocular(lm: np.ndarray) -> float:
+    """Distance between the eye centres (pixels) of landmarks [68,2]."""
+    lm = np.asarray(lm, np.float64)
+    return float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+
+
+UPPER_OUTER, LOWER_OUTER = [49, 50, 51, 52, 53], [55, 56, 57, 58, 59]
+UPPER_INNER, LOWER_INNER = [61, 62, 63], [67, 66, 65]
+CORNERS = [48, 54, 60, 64]
+
+
+def inner_gap(lm: np.ndarray) -> np.ndarray:
+    """Mean inner-lip gap (pixels) of landmarks [...,68,2]."""
+    lm = np.asarray(lm, np.float64)
+    return (lm[..., LOWER_INNER, 1] - lm[..., UPPER_INNER, 1]).mean(-1)
+
+
+def apply_mouth(src_lm: np.ndarray, track: MouthTrack) -> np.ndarray:
+    """Driven landmarks [T,68,2] (crop pixels, float64): ``src_lm`` [68,2] with the lips and jaw
+    moved to each frame's mouth shape (in crop axes; the crop is upright by construction)."""
+    src = np.asarray(src_lm, np.float64)
+    iod = inter_ocular(src)
+    n = len(track)
+    out = np.repeat(src[None], n, axis=0)
+    g0 = max(float(inner_gap(src)), 0.0)
+    gap = track.open * iod
+    dy_up = -0.12 * np.maximum(gap - g0, 0.0) - track.raise_ * iod
+    dy_lo = gap - g0 + dy_up
+    cx = src[48:68, 0].mean()
+    w = track.width * (1.0 - 0.2 * track.round)
+    mouth = list(range(48, 68))
+    out[:, mouth, 0] = cx + w[:, None] * (src[mouth, 0] - cx)
+    out[:, UPPER_OUTER + UPPER_INNER, 1] += dy_up[:, None]
+    out[:, LOWER_OUTER + LOWER_INNER, 1] += dy_lo[:, None]
+    out[:, CORNERS, 1] += (0.5 * dy_lo + 0.5 * dy_up)[:, None]  # what the two lip keypoints give
+    pout = 0.035 * iod * track.round
+    out[:, UPPER_OUTER, 1] -= pout[:, None]
+    out[:, LOWER_OUTER, 1] += pout[:, None]
+    tuck = 0.05 * iod * track.tuck  # F/V: the lower lip rolls up under the upper teeth
+    out[:, LOWER_OUTER, 1] -= tuck[:, None]
+    _move_jaw(src, out, dy_lo)
+    return out
+
+
+def _move_jaw(src: np.ndarray, out: np.ndarray, dy_lo: np.ndarray) -> None:
+    """The jaw follows the lower lip: the chin fully, the jaw line fading out toward the ears."""
+    drop = 0.85 * dy_lo
+    chin_y = src[8, 1]
+    for side in (range(0, 6), range(11, 17)):
+        ix = list(side)
+        top = min(src[0, 1], src[16, 1])
+        f = np.clip((src[ix, 1] - top) / max(chin_y - top, 1e-6), 0.0, 1.0) ** 1.5
+        out[:, ix, 1] += drop[:, None] * f[None, :]
+    out[:, 6:11, 1] += drop[:, None]

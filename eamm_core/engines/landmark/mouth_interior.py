@@ -1,0 +1,209 @@
+"""Mouth interior: what shows between the lips where the source has no pixels for it.
+
+When the driven inner-lip polygon (60-67) opens wider than the source's, the warp maps the gap
+onto the source's lip line. This module paints, in the mouth's own frame (x along the mouth
+corners, y down), on top of the warped frame and with a feathered edge:
+
+* a **cavity**: dark and warm (colours derived from the portrait's own lips, so paintings keep
+  their palette), darker toward the throat (centre, back);
+* the **upper teeth**: fixed to the skull (their edge is the source's lip line carried by the head's
+  motion, slightly lower), so their visible height follows the upper lip's raise; shaded darker
+  toward the mouth corners and under the lip, with faint gaps between incisors; colour from the
+  brightest pixels of the portrait's eye whites (same light as the face);
+* the **lower teeth** and the **tongue** when the jaw opens wide.
+
+The synthetic interior is faded out when the source mouth is itself open (its own teeth and cavity
+are then stretched by the warp instead) and faded in as the driven gap exceeds the source gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+UPPER_IN = [60, 61, 62, 63, 64]
+LOWER_IN = [60, 67, 66, 65, 64]
+PAIRS = ((61, 67), (62, 66), (63, 65))
+PAD = 2
+#: source gap (fraction of mouth width) below which the source interior is unusable, and above
+#: which the source's own interior is used entirely
+SOURCE_CLOSED, SOURCE_OPEN = 0.05, 0.14
+#: driven gap growth (fraction of mouth width) over which the synthetic interior fades in
+FADE_IN = 0.03
+#: upper teeth edge below the lip line at rest (fraction of mouth width)
+TEETH_DROP = 0.05
+
+
+@dataclass(frozen=True)
+class MouthSource:
+    """Per-portrait mouth data: colours (float32 RGB 0-255), source gap, lip line in source pixels."""
+
+    cavity_deep: np.ndarray
+    cavity_edge: np.ndarray
+    tongue: np.ndarray
+    teeth: np.ndarray
+    gap: float
+    lip_line: np.ndarray  # [5,2] midline of the inner lips, corner to corner
+    synth_weight: float
+
+
+def mouth_axes(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Origin (mid corners), unit x (48 -> 54), unit y (down) and mouth width."""
+    a, b = lm[48].astype(np.float64), lm[54].astype(np.float64)
+    width = float(np.hypot(*(b - a))) or 1.0
+    ux = (b - a) / width
+    return 0.5 * (a + b), ux, np.array([-ux[1], ux[0]]), width
+
+
+def inner_gap(lm: np.ndarray) -> float:
+    """Mean opening of the inner lips along the mouth's vertical, as a fraction of mouth width."""
+    _, _, uy, width = mouth_axes(lm)
+    return float(np.mean([(lm[lo] - lm[up]) @ uy for up, lo in PAIRS])) / width
+
+
+def _polygon_pixels(image: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32)], 1)
+    return image[mask.astype(bool)].reshape(-1, 3).astype(np.float32)
+
+
+def _teeth_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
+    """Ivory tinted by the portrait's colour grade, as bright as the brightest eye whites or a
+    little darker than the skin's highlights, whichever is brighter (teeth sit in the mouth's shade)."""
+    luma = np.array([0.299, 0.587, 0.114], np.float32)
+    face = _polygon_pixels(image, lm[np.r_[0:17, 26:16:-1]])
+    skin = np.percentile(face, 90, axis=0).astype(np.float32) if len(face) else np.full(3, 200, np.float32)
+    level = 0.8 * float(skin @ luma)
+    eyes = np.vstack([_polygon_pixels(image, lm[36:42]), _polygon_pixels(image, lm[42:48])])
+    if len(eyes) >= 8:
+        lum = eyes @ luma
+        level = max(level, float(eyes[lum >= np.percentile(lum, 75)].mean(0) @ luma))
+    tint = (np.maximum(skin, 1.0) / max(float(skin.mean()), 1.0)) ** 0.25
+    ivory = np.array([1.0, 0.97, 0.9], np.float32) * tint
+    return np.clip(ivory * (level / float(ivory @ luma)), 0, 255).astype(np.float32)
+
+
+def _hermite(xp: np.ndarray, yp: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Smooth (Catmull-Rom style) curve through (xp, yp), xp increasing; clamped outside."""
+    xp = np.maximum.accumulate(np.asarray(xp, np.float64))
+    h = np.maximum(np.diff(xp), 1e-6)
+    sec = np.diff(yp) / h
+    m = np.concatenate([[sec[0]], 0.5 * (sec[:-1] + sec[1:]), [sec[-1]]])
+    xc = np.clip(x, xp[0], xp[-1])
+    i = np.clip(np.searchsorted(xp, xc, side="right") - 1, 0, len(h) - 1)
+    u = (xc - xp[i]) / h[i]
+    u2, u3 = u * u, u * u * u
+    return ((2 * u3 - 3 * u2 + 1) * yp[i] + (u3 - 2 * u2 + u) * h[i] * m[i]
+            + (-2 * u3 + 3 * u2) * yp[i + 1] + (u3 - u2) * h[i] * m[i + 1])
+
+
+def prepare_mouth(image: np.ndarray, src_lm: np.ndarray) -> MouthSource:
+    """Colours and geometry of the source mouth (the constructor's part of the work)."""
+    lm = np.asarray(src_lm, np.float64)
+    outer = _polygon_pixels(image, lm[48:60])
+    lips = np.median(outer, axis=0) if len(outer) else np.array([150, 80, 80], np.float32)
+    lips = lips.astype(np.float32)
+    gap = inner_gap(lm)
+    upper, lower = lm[UPPER_IN], lm[LOWER_IN]
+    line = 0.5 * (upper + lower)
+    w = 1.0 - float(np.clip((gap - SOURCE_CLOSED) / (SOURCE_OPEN - SOURCE_CLOSED), 0.0, 1.0))
+    warm = np.array([1.0, 0.55, 0.5], np.float32)
+    return MouthSource(cavity_deep=lips * warm * 0.16, cavity_edge=lips * warm * 0.42,
+                       tongue=lips * np.array([0.95, 0.62, 0.62], np.float32), teeth=_teeth_colour(image, lm),
+                       gap=gap, lip_line=line, synth_weight=w)
+
+
+def _curve(s_pts: np.ndarray, t_pts: np.ndarray, s: np.ndarray) -> np.ndarray:
+    order = np.argsort(s_pts, kind="stable")
+    return _hermite(s_pts[order], t_pts[order], s)
+
+
+def _smooth_step(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: MouthSource) -> None:
+    """Paint the interior in place on ``out`` (uint8 [256,256,3]) for driven landmarks ``drv_lm``;
+    ``head`` is the 2x3 affine of the head's motion (source -> driven pixels)."""
+    gap = inner_gap(drv_lm)
+    alpha = src.synth_weight * float(np.clip((gap - src.gap) / FADE_IN, 0.0, 1.0))
+    if alpha <= 0.0:
+        return
+    inner = drv_lm[60:68].astype(np.float64)
+    h, w = out.shape[:2]
+    x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - PAD, 0)
+    x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + PAD + 1, (w, h))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    origin, ux, uy, width = mouth_axes(drv_lm)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    s = (xs - origin[0]) * ux[0] + (ys - origin[1]) * ux[1]
+    t = (xs - origin[0]) * uy[0] + (ys - origin[1]) * uy[1]
+    rel = drv_lm.astype(np.float64) - origin
+    ps, pt = rel @ ux, rel @ uy
+    t_up = _curve(ps[UPPER_IN], pt[UPPER_IN], s)
+    t_low = _curve(ps[LOWER_IN], pt[LOWER_IN], s)
+    s_lo, s_hi = ps[60], ps[64]
+    inside = (_smooth_step(t - t_up + 0.5) * _smooth_step(t_low - t + 0.5)
+              * _smooth_step(s - s_lo + 0.5) * _smooth_step(s_hi - s + 0.5))
+    colour = _interior_colour(s, t, t_up, t_low, (s_lo, s_hi), width, head, origin, ux, uy, src)
+    a = (alpha * inside).astype(np.float32)[..., None]
+    region = out[y0:y1, x0:x1]
+    region[:] = np.clip(region + a * (colour - region) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _interior_colour(s, t, t_up, t_low, s_range, width, head, origin, ux, uy, src: MouthSource) -> np.ndarray:
+    """RGB float32 [h,w,3] of cavity, tongue and teeth at mouth-frame coordinates (s, t)."""
+    s_lo, s_hi = s_range
+    centre = 0.5 * (s_lo + s_hi)
+    half = max(0.5 * (s_hi - s_lo), 1.0)
+    r = np.clip(np.abs(s - centre) / half, 0.0, 1.0)
+    open_h = np.maximum(t_low - t_up, 1e-3)
+    f = np.clip((t - t_up) / open_h, 0.0, 1.0)
+    # the cavity: deepest at the corners and the back, catching a little light low in the middle
+    light = 0.6 * f * f * (1.0 - r * r)
+    col = src.cavity_deep + light[..., None] * (src.cavity_edge - src.cavity_deep)
+    gap_px = float(np.max(open_h))
+    # tongue: a low dome resting behind the lower teeth, visible when the jaw opens wide
+    dome = np.sqrt(np.clip(1.0 - (r / 0.85) ** 2, 0.0, 1.0))
+    tongue_h = float(np.clip(0.6 * (gap_px - 0.18 * width), 0.0, 0.16 * width))
+    if tongue_h > 0.3:
+        top = t_low - tongue_h * dome
+        tongue_a = _smooth_step((t - top) / 2.5) * (dome > 0)
+        shade = 0.55 + 0.4 * np.clip((t - top) / max(tongue_h, 1.0), 0.0, 1.0)
+        col = col + tongue_a[..., None] * (src.tongue * shade[..., None] - col)
+    col = _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src)
+    return _upper_teeth(col, s, t, t_up, width, head, origin, ux, uy, r, src)
+
+
+def _seams(s: np.ndarray, centre: float, tooth: float, depth: float) -> np.ndarray:
+    """Multiplicative shading with thin dark seams between teeth ``tooth`` px wide."""
+    phase = (s - centre) / tooth
+    return 1.0 - depth * np.exp(-0.5 * ((phase - np.round(phase)) * tooth / 0.6) ** 2)
+
+
+def _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src: MouthSource) -> np.ndarray:
+    """Lower incisors behind the lower lip, shown once the jaw is wide open, receding at the sides."""
+    low_h = float(np.clip(0.5 * (gap_px - 0.25 * width), 0.0, 0.045 * width))
+    if low_h <= 0.3:
+        return col
+    arch = np.clip(1.0 - (r / 0.6) ** 2, 0.0, 1.0)
+    band = _smooth_step(t - (t_low - low_h * arch) + 0.5) * (arch > 0)
+    shade = (0.8 - 0.25 * r) * _seams(s, centre, 0.08 * width, 0.2)
+    warm = src.teeth * np.array([1.0, 0.95, 0.88], np.float32)
+    return col + band[..., None] * (warm * shade[..., None] - col)
+
+
+def _upper_teeth(col, s, t, t_up, width, head, origin, ux, uy, r, src: MouthSource) -> np.ndarray:
+    """Upper teeth hang from the skull: their edge is the source lip line moved by the head."""
+    line = src.lip_line @ head[:, :2].T + head[:, 2] - origin
+    t_edge = _curve(line @ ux, line @ uy, s) + TEETH_DROP * width
+    centre_s = float(np.mean(line @ ux))
+    band = _smooth_step(t_edge - t + 0.5) * _smooth_step((0.8 - r) / 0.2)
+    shade = 1.0 - 0.45 * r * r
+    shade = shade * (1.0 - 0.3 * np.exp(-np.maximum(t - t_up, 0.0) / 1.2))  # under-lip shadow
+    shade = shade * _seams(s, centre_s, 0.12 * width, 0.18)
+    return col + band[..., None] * (src.teeth * shade[..., None] - col)

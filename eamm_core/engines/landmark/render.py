@@ -1,0 +1,83 @@
+"""The landmark engine's renderer: driven 68 landmarks -> a 256x256 frame of the portrait.
+
+``LandmarkRenderer(crop)`` does all per-portrait work once (mesh, anchors, colours, buffers);
+``render(drv_lm_px)`` then costs one map build, one ``cv2.remap`` and two small patches (eyes,
+mouth interior), a few milliseconds on one CPU core. Output is deterministic: the same crop and
+landmarks give the same bytes. See docs/engine-landmark.md, section "Renderer".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from eamm_core.engines.landmark import eyes, mouth_interior, warp
+from eamm_core.errors import EammError
+from eamm_core.types import PortraitCrop
+
+log = logging.getLogger(__name__)
+
+SIZE = warp.SIZE
+#: driven landmarks farther than this outside the crop (px) are refused as nonsense
+MAX_OUTSIDE = 2.0 * SIZE
+
+
+class LandmarkRenderer:
+    """Renders the portrait ``crop`` with its face moved to driven landmark positions.
+
+    Not thread-safe (it reuses buffers): use one renderer per thread.
+    """
+
+    def __init__(self, crop: PortraitCrop, *, smooth_sigma: float = warp.SMOOTH_SIGMA,
+                 interpolation: int = cv2.INTER_CUBIC):
+        image = np.asarray(crop.image)
+        if image.shape != (SIZE, SIZE, 3) or image.dtype != np.uint8:
+            raise EammError(f"the portrait crop must be uint8 {SIZE}x{SIZE}x3, got {image.dtype} {image.shape}")
+        lm = np.asarray(crop.landmarks_px, np.float64)
+        if lm.shape != (68, 2) or not np.all(np.isfinite(lm)):
+            raise EammError(f"the portrait crop needs 68 finite landmarks, got shape {lm.shape}")
+        self.source = np.ascontiguousarray(image)
+        self.src_lm = lm
+        self.mesh = warp.build_mesh(lm)
+        self.field = warp.WarpField(self.mesh, smooth_sigma)
+        self.interpolation = interpolation
+        self.eyes = eyes.prepare_eyes(self.source, lm)
+        self.mouth = mouth_interior.prepare_mouth(self.source, lm)
+        self._up = -warp.face_frame(lm)[1]  # unit vector toward the top of the head
+        log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
+                  len(self.mesh.src), len(self.mesh.triangles), self.mouth.gap)
+
+    def _check(self, drv_lm_px: np.ndarray) -> np.ndarray:
+        drv = np.asarray(drv_lm_px, np.float64)
+        if drv.shape != (68, 2):
+            raise EammError(f"driven landmarks must be [68,2] crop pixels, got shape {drv.shape}")
+        if not np.all(np.isfinite(drv)):
+            raise EammError("driven landmarks contain NaN or infinite values (a bug in the motion stage)")
+        if np.any(drv < -MAX_OUTSIDE) or np.any(drv > SIZE + MAX_OUTSIDE):
+            raise EammError("driven landmarks lie far outside the 256x256 crop (a bug in the motion stage)")
+        return drv
+
+    def render(self, drv_lm_px: np.ndarray) -> np.ndarray:
+        """The frame (uint8 [256,256,3] RGB) for driven landmarks ``drv_lm_px`` [68,2] in crop pixels."""
+        drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
+        lm = drv_pts[:68]
+        sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1)]
+        map_x, map_y = self.field.compute(drv_pts, sharp)
+        frame = cv2.remap(self.source, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
+        eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
+        mouth_interior.draw_mouth(frame, lm, head, self.mouth)
+        return frame
+
+    def _lid_region(self, eye_pts: np.ndarray, which: int) -> np.ndarray:
+        """The driven eye and the lid above it (kept out of the field's strong smoothing, so a
+        lid coming down carries its lashes with it)."""
+        up = eye_pts + self.eyes[which].opening * 1.2 * self._up
+        return cv2.convexHull(np.vstack([eye_pts, up]).astype(np.float32)).reshape(-1, 2)
+
+    def render_many(self, drv_lm: Iterable[np.ndarray] | np.ndarray) -> Iterator[np.ndarray]:
+        """Frames for a sequence of driven landmarks ([T,68,2] array or any iterable of [68,2]), lazily."""
+        for lm in drv_lm:
+            yield self.render(lm)

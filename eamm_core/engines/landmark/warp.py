@@ -1,0 +1,386 @@
+"""Dense backward warp of the portrait crop driven by moved 68-point landmarks.
+
+The field is piecewise affine on a triangle mesh over the 68 landmarks plus anchors:
+
+* **forehead** points above the brows that follow the head (an affine fitted on landmarks that
+  speech and expressions hardly move: temples, nose, eye corners);
+* a **head ring** around face and hair that follows the head partly (less near the crop border);
+* the **crop border**, fixed, so the background and the corners of the crop never move.
+
+The mesh is a Delaunay triangulation of the source points with the mouth and eyes held open
+(so the inner-lip and eye polygons are triangulated on their own and a closed source mouth gives
+degenerate source triangles: warping the lips apart maps the gap onto the lip line instead of
+smearing lip pixels across it); the lip, eye and jaw outlines are enforced as mesh edges.
+
+Per frame: anchors are driven, crossings of lips/lids are clamped, any triangle the driven shape
+would turn inside out is relaxed (Laplacian smoothing of the displacement of its vertices), each
+driven triangle is rasterised into a triangle-id image (``cv2.fillConvexPoly``) and the backward
+map ``source = A[id] @ (x, y, 1)`` is gathered. The displacement is then smoothed outside the eyes
+and mouth (a Gaussian on the displacement keeps affine motion exact and removes the creases of
+the piecewise-affine field along mesh edges) and ``cv2.remap`` resamples the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.spatial import Delaunay
+
+SIZE = 256
+N_LM = 68
+#: landmarks that speech and expressions hardly move: the head's rigid motion is fitted on them
+STABLE = np.array([0, 1, 2, 14, 15, 16, 27, 28, 29, 30, 31, 33, 35, 36, 39, 42, 45])
+INNER_LIP = list(range(60, 68))
+OUTER_LIP = list(range(48, 60))
+RIGHT_EYE = list(range(36, 42))
+LEFT_EYE = list(range(42, 48))
+JAW = list(range(0, 17))
+#: (upper, lower) landmark pairs that must not cross: inner lips, then eyelids
+LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+LID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
+#: fraction of the head's motion the ring around the head follows (hair moves, background less)
+RING_FOLLOW = 0.6
+#: distance (px) from the crop border over which the ring's motion fades to zero
+RING_BORDER_FADE = 40.0
+BORDER_STEP = 32
+#: Gaussian sigma (px) of the displacement smoothing outside eyes and mouth
+SMOOTH_SIGMA = 3.0
+#: a lighter smoothing (px) inside eyes and mouth: rounds the corners of the lip polygon
+SHARP_SIGMA = 1.2
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """Triangle mesh of one portrait. ``src`` [V,2] float64: 68 landmarks, then forehead, ring and
+    border anchors (index ranges ``forehead``, ``ring``, ``border``). ``triangles`` [F,3] int32,
+    counter-clockwise in the (opened) layout; ``collapsible`` [F] bool marks triangles inside the
+    inner lips or an eye, which may shrink to nothing. ``neighbours``: per vertex, adjacent vertices."""
+
+    src: np.ndarray
+    triangles: np.ndarray
+    collapsible: np.ndarray
+    ref_area: np.ndarray
+    forehead: np.ndarray
+    ring: np.ndarray
+    ring_weight: np.ndarray
+    border: np.ndarray
+    neighbours: tuple
+
+
+def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Unit x (subject's right eye -> left eye, image right), unit y (down) and inter-ocular distance."""
+    el, er = lm[RIGHT_EYE].mean(0), lm[LEFT_EYE].mean(0)
+    d = er - el
+    iod = float(np.hypot(*d)) or 1.0
+    ex = d / iod
+    return ex, np.array([-ex[1], ex[0]]), iod
+
+
+def _forehead_points(lm: np.ndarray) -> np.ndarray:
+    ex, ey, iod = face_frame(lm)
+    brows = lm[[17, 19, 21, 22, 24, 26]]
+    mid = 0.5 * (lm[21] + lm[22])
+    base = np.vstack([brows, mid[None]])
+    return np.vstack([base - 0.45 * iod * ey, base - 0.95 * iod * ey])
+
+
+def _ring_points(lm: np.ndarray, n: int = 20) -> np.ndarray:
+    ex, ey, iod = face_frame(lm)
+    chin = lm[8]
+    top = 0.5 * (lm[21] + lm[22]) - 1.5 * iod * ey
+    centre = 0.5 * (chin + top)
+    ry = 0.5 * float(np.hypot(*(chin - top))) * 1.2
+    rx = 0.5 * float(np.hypot(*(lm[16] - lm[0]))) * 1.4
+    ang = np.arange(n) * (2 * np.pi / n)
+    return centre + np.outer(rx * np.cos(ang), ex) + np.outer(ry * np.sin(ang), ey)
+
+
+def _border_points() -> np.ndarray:
+    """Fixed points just outside the crop (every ``BORDER_STEP`` px) so every pixel is covered."""
+    lo, hi = -1.0, float(SIZE)
+    ticks = [lo] + list(range(BORDER_STEP, SIZE, BORDER_STEP)) + [hi]
+    pts = {(float(t), e) for t in ticks for e in (lo, hi)} | {(e, float(t)) for t in ticks for e in (lo, hi)}
+    return np.array(sorted(pts), np.float64)
+
+
+def _opened(lm: np.ndarray) -> np.ndarray:
+    """The landmarks with mouth and eyes held open (topology only)."""
+    out = lm.copy()
+    ex, ey, iod = face_frame(lm)
+    for up, low, o_up, o_low in ((61, 67, 50, 58), (62, 66, 51, 57), (63, 65, 52, 56)):
+        gap = float((out[low] - out[up]) @ ey)
+        need = 0.08 * iod - gap
+        if need > 0:
+            out[up] -= 0.5 * need * ey
+            out[low] += 0.5 * need * ey
+        d_up = float((out[up] - lm[o_up]) @ ey)  # inner upper lip stays below the outer one
+        if d_up < 0.02 * iod:
+            out[up] += (0.02 * iod - d_up) * ey
+        d_low = float((lm[o_low] - out[low]) @ ey)
+        if d_low < 0.02 * iod:
+            out[low] -= (0.02 * iod - d_low) * ey
+    for up, low in LID_PAIRS:
+        gap = float((out[low] - out[up]) @ ey)
+        if gap < 0.1 * iod:
+            out[up] -= (0.1 * iod - gap) * ey
+    return out
+
+
+def _keep_apart(points: np.ndarray, fixed: np.ndarray, min_dist: float) -> np.ndarray:
+    """Indices of ``points`` farther than ``min_dist`` from ``fixed`` and from each kept point."""
+    keep: list[int] = []
+    for i, p in enumerate(points):
+        others = np.vstack([fixed] + [points[keep]] if keep else [fixed])
+        if np.min(np.hypot(*(others - p).T)) > min_dist:
+            keep.append(i)
+    return np.array(keep, dtype=int)
+
+
+def build_mesh(landmarks_px: np.ndarray) -> Mesh:
+    """The mesh of one portrait from its 68 crop-pixel landmarks (deterministic)."""
+    lm = np.asarray(landmarks_px, np.float64).reshape(N_LM, 2)
+    fore = _forehead_points(lm)
+    fore = fore[np.all((fore > 4) & (fore < SIZE - 5), axis=1)]
+    fore = fore[_keep_apart(fore, lm, 6.0)]
+    ring = np.clip(_ring_points(lm), 10.0, SIZE - 11.0)
+    ring = ring[_keep_apart(ring, np.vstack([lm, fore]), 12.0)]
+    border = _border_points()
+    src = np.vstack([lm, fore, ring, border])
+    n_f, n_r = len(fore), len(ring)
+    idx_f = np.arange(N_LM, N_LM + n_f)
+    idx_r = np.arange(N_LM + n_f, N_LM + n_f + n_r)
+    idx_b = np.arange(N_LM + n_f + n_r, len(src))
+    layout = src.copy()
+    layout[:N_LM] = _opened(lm)
+    tris = _triangulate(layout)
+    areas = _signed_areas(layout, tris)
+    inner = [set(INNER_LIP), set(RIGHT_EYE), set(LEFT_EYE)]
+    collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()])
+    dist = np.minimum.reduce([src[idx_r, 0] + 1, src[idx_r, 1] + 1, SIZE - src[idx_r, 0], SIZE - src[idx_r, 1]])
+    ring_w = RING_FOLLOW * np.clip(dist / RING_BORDER_FADE, 0.0, 1.0)
+    return Mesh(src=src, triangles=tris, collapsible=collapsible, ref_area=areas, forehead=idx_f,
+                ring=idx_r, ring_weight=ring_w, border=idx_b, neighbours=_neighbours(tris, len(src)))
+
+
+def _signed_areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def _neighbours(tris: np.ndarray, n: int) -> tuple:
+    nb: list[set] = [set() for _ in range(n)]
+    for a, b, c in tris.tolist():
+        nb[a] |= {b, c}
+        nb[b] |= {a, c}
+        nb[c] |= {a, b}
+    return tuple(np.array(sorted(s), dtype=int) for s in nb)
+
+
+def _required_edges() -> list[tuple[int, int]]:
+    edges = []
+    for ring in (INNER_LIP, OUTER_LIP, RIGHT_EYE, LEFT_EYE):
+        edges += [(ring[i], ring[(i + 1) % len(ring)]) for i in range(len(ring))]
+    edges += [(JAW[i], JAW[i + 1]) for i in range(len(JAW) - 1)]
+    return edges
+
+
+def _triangulate(layout: np.ndarray) -> np.ndarray:
+    """Delaunay on ``layout``, counter-clockwise, with the lip/eye/jaw outlines forced in as edges."""
+    tris = Delaunay(layout).simplices.astype(np.int64)
+    area = _signed_areas(layout, tris)
+    tris[area < 0] = tris[area < 0][:, [0, 2, 1]]
+    tri_list = [list(t) for t in tris.tolist()]
+    for a, b in _required_edges():
+        _force_edge(layout, tri_list, a, b)
+    out = np.array(tri_list, dtype=np.int32)
+    keep = np.abs(_signed_areas(layout, out)) > 1e-9
+    return out[keep]
+
+
+def _orient(p, q, r) -> float:
+    return float((q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0]))
+
+
+def _crosses(pts, a, b, c, d) -> bool:
+    if len({a, b, c, d}) < 4:
+        return False
+    pa, pb, pc, pd = pts[a], pts[b], pts[c], pts[d]
+    return (_orient(pa, pb, pc) * _orient(pa, pb, pd) < 0) and (_orient(pc, pd, pa) * _orient(pc, pd, pb) < 0)
+
+
+def _edges_of(tri_list) -> set:
+    return {tuple(sorted((t[i], t[(i + 1) % 3]))) for t in tri_list for i in range(3)}
+
+
+def _force_edge(pts: np.ndarray, tri_list: list, a: int, b: int, max_iter: int = 200) -> None:
+    """Make (a, b) an edge of the triangulation by flipping the edges that cross it (Sloan 1993)."""
+    for _ in range(max_iter):
+        edges = _edges_of(tri_list)
+        if tuple(sorted((a, b))) in edges:
+            return
+        crossing = [e for e in sorted(edges) if _crosses(pts, a, b, e[0], e[1])]
+        flipped = False
+        for u, v in crossing:
+            if _flip(pts, tri_list, u, v):
+                flipped = True
+                break
+        if not flipped:
+            return
+
+
+def _flip(pts: np.ndarray, tri_list: list, u: int, v: int) -> bool:
+    """Flip edge (u, v) shared by two triangles when their quadrilateral is convex."""
+    pair = [i for i, t in enumerate(tri_list) if u in t and v in t]
+    if len(pair) != 2:
+        return False
+    t1, t2 = tri_list[pair[0]], tri_list[pair[1]]
+    p = next(x for x in t1 if x not in (u, v))
+    q = next(x for x in t2 if x not in (u, v))
+    # the quad p-u-q-v is convex when p and q lie on opposite sides of uv and u, v on opposite sides of pq
+    if not (_orient(pts[u], pts[v], pts[p]) * _orient(pts[u], pts[v], pts[q]) < 0
+            and _orient(pts[p], pts[q], pts[u]) * _orient(pts[p], pts[q], pts[v]) < 0):
+        return False
+    new = [[p, q, u], [q, p, v]]
+    for t in new:
+        if _orient(pts[t[0]], pts[t[1]], pts[t[2]]) < 0:
+            t[1], t[2] = t[2], t[1]
+    tri_list[pair[0]], tri_list[pair[1]] = new
+    return True
+
+
+def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Least-squares 2x3 affine taking ``src`` [N,2] onto ``dst`` [N,2]."""
+    a = np.hstack([src, np.ones((len(src), 1))])
+    sol = np.linalg.solve(a.T @ a + 1e-9 * np.eye(3), a.T @ dst)
+    return sol.T
+
+
+def drive_points(mesh: Mesh, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All mesh vertices [V,2] for driven landmarks (anchors follow the head, the border stays;
+    crossed lips/lids clamped, folds relaxed) and the head's 2x3 affine (source -> driven)."""
+    src = mesh.src
+    drv = src.copy()
+    drv[:N_LM] = drv_lm
+    head = fit_affine(src[STABLE], drv[STABLE])
+    moved = src @ head[:, :2].T + head[:, 2]
+    drv[mesh.forehead] = moved[mesh.forehead]
+    w = mesh.ring_weight[:, None]
+    drv[mesh.ring] = src[mesh.ring] + w * (moved[mesh.ring] - src[mesh.ring])
+    _unclash(drv)
+    _relax_folds(mesh, drv)
+    return drv, head
+
+
+def _unclash(drv: np.ndarray) -> None:
+    """Lips and lids that cross are clamped: crossed inner lips meet halfway, a lid stops at the other."""
+    ex, ey, _ = face_frame(drv[:N_LM])
+    for up, low in LIP_PAIRS:
+        if float((drv[up] - drv[low]) @ ey) > 0:
+            drv[up] = drv[low] = 0.5 * (drv[up] + drv[low])
+    for up, low in LID_PAIRS:
+        over = float((drv[up] - drv[low]) @ ey)
+        if over > 0:
+            drv[up] -= over * ey
+
+
+def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60) -> None:
+    """Smooth the displacement of vertices of inverted triangles until none is inverted.
+
+    Anchors give way first (the driven landmarks are what the motion asked for); landmarks are
+    relaxed only when moving anchors is not enough (e.g. a chin driven past the crop border)."""
+    fixed = np.zeros(len(drv), bool)
+    fixed[mesh.border] = True
+    anchor = np.zeros(len(drv), bool)
+    anchor[N_LM:] = True
+    tris = mesh.triangles
+    limit = np.where(mesh.collapsible, -1e-6, 0.02 * mesh.ref_area)
+    for it in range(iterations):
+        bad = _signed_areas(drv, tris) < limit
+        if not bad.any():
+            return
+        verts = np.unique(tris[bad])
+        verts = verts[~fixed[verts]]
+        if it < iterations // 2 and anchor[verts].any():
+            verts = verts[anchor[verts]]
+        disp = drv - mesh.src
+        for v in verts.tolist():
+            drv[v] = mesh.src[v] + 0.5 * disp[v] + 0.5 * disp[mesh.neighbours[v]].mean(0)
+        inner = np.concatenate([mesh.forehead, mesh.ring])
+        drv[inner] = np.clip(drv[inner], 2.0, SIZE - 3.0)
+
+
+class WarpField:
+    """Backward map builder for one mesh; reuses its buffers (not thread-safe: one per thread)."""
+
+    def __init__(self, mesh: Mesh, smooth_sigma: float = SMOOTH_SIGMA):
+        self.mesh = mesh
+        self.sigma = float(smooth_sigma)
+        ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+        self.gx, self.gy = xs, ys
+        self.tid = np.empty((SIZE, SIZE), np.int32)
+        n = len(mesh.triangles)
+        self.coef = np.zeros((n + 1, 6), np.float32)
+        self.coef[n] = 0.0  # no displacement for pixels no triangle covers
+        self.dx = np.empty((SIZE, SIZE), np.float32)
+        self.dy = np.empty((SIZE, SIZE), np.float32)
+        self.tmp = np.empty((SIZE, SIZE), np.float32)
+        self.sharp = np.zeros((SIZE, SIZE), np.float32)
+
+    def affines(self, drv: np.ndarray) -> np.ndarray:
+        """Per triangle 2x3 affine (flattened [F,6]) taking driven to source; NaN where degenerate."""
+        tris = self.mesh.triangles
+        d = drv[tris]  # [F,3,2]
+        s = self.mesh.src[tris]
+        m = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # rows (x, y, 1)
+        det = np.linalg.det(m)
+        ok = np.abs(det) > 1e-6
+        inv = np.zeros_like(m)
+        inv[ok] = np.linalg.inv(m[ok])
+        a = np.einsum("fjk,fki->fji", inv, s)  # [F,3,2]: [x y 1] @ a = source
+        out = a.transpose(0, 2, 1).reshape(-1, 6)
+        out[~ok] = np.nan
+        return out
+
+    def compute(self, drv: np.ndarray, sharp_polys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Backward maps (map_x, map_y) float32 [256,256] for driven mesh vertices ``drv`` [V,2].
+        ``sharp_polys``: driven polygons (eyes, mouth) where the displacement is not smoothed."""
+        coef = self.affines(drv)
+        n = len(coef)
+        self.coef[:n] = np.nan_to_num(coef)
+        self.coef[:n, 0] -= 1.0  # displacement = affine - identity
+        self.coef[:n, 4] -= 1.0
+        self.tid.fill(n)
+        area = _signed_areas(drv, self.mesh.triangles)
+        pts16 = np.round(drv * 16.0).astype(np.int32)
+        for f in np.flatnonzero(np.isfinite(coef[:, 0]) & (area > 1e-3)).tolist():
+            cv2.fillConvexPoly(self.tid, pts16[self.mesh.triangles[f]], f, cv2.LINE_8, 4)
+        tid = self.tid.ravel()
+        dx, dy, tmp = self.dx, self.dy, self.tmp
+        for out, k in ((dx, 0), (dy, 3)):
+            np.take(self.coef[:, k], tid, out=tmp.ravel())
+            np.multiply(tmp, self.gx, out=out)
+            np.take(self.coef[:, k + 1], tid, out=tmp.ravel())
+            tmp *= self.gy
+            out += tmp
+            np.take(self.coef[:, k + 2], tid, out=tmp.ravel())
+            out += tmp
+        if self.sigma > 0:
+            dx, dy = self._smooth(dx, dy, sharp_polys)
+        return dx + self.gx, dy + self.gy
+
+    def _smooth(self, dx: np.ndarray, dy: np.ndarray, sharp_polys: list[np.ndarray]):
+        sdx = cv2.GaussianBlur(dx, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
+        sdy = cv2.GaussianBlur(dy, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
+        if not sharp_polys:
+            return sdx, sdy
+        self.sharp.fill(0.0)
+        cv2.fillPoly(self.sharp, [np.round(p * 16).astype(np.int32) for p in sharp_polys], 1.0,
+                     cv2.LINE_AA, 4)
+        w = cv2.GaussianBlur(self.sharp, (0, 0), self.sigma)
+        np.clip(w * 1.5, 0.0, 1.0, out=w)
+        if SHARP_SIGMA > 0:
+            dx = cv2.GaussianBlur(dx, (0, 0), SHARP_SIGMA, borderType=cv2.BORDER_REPLICATE)
+            dy = cv2.GaussianBlur(dy, (0, 0), SHARP_SIGMA, borderType=cv2.BORDER_REPLICATE)
+        return sdx + w * (dx - sdx), sdy + w * (dy - sdy)

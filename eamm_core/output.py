@@ -1,0 +1,247 @@
+"""Output of a job: numbered PNG frames written as they are made, the MP4 with the audio muxed,
+and ``manifest.json`` (design.md, "output").
+
+Every file is written under a temporary name in the same folder and renamed into place, so a frame
+or manifest that has its final name is complete; a crash never leaves a truncated file behind a
+valid name (and :func:`png_is_complete` re-checks anyway on resume).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from eamm_core import MODEL_FPS, __version__
+from eamm_core.errors import EammError
+
+log = logging.getLogger(__name__)
+
+FRAME_PATTERN = "frame_%06d.png"
+_FRAME_RE = re.compile(r"^frame_(\d{6,})\.png$")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def png_is_complete(path: Path) -> bool:
+    """True when ``path`` starts with the PNG signature and ends with the IEND chunk."""
+    try:
+        size = path.stat().st_size
+        if size < len(_PNG_SIGNATURE) + len(_PNG_IEND):
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(len(_PNG_SIGNATURE))
+            fh.seek(size - len(_PNG_IEND))
+            tail = fh.read()
+        return head == _PNG_SIGNATURE and tail == _PNG_IEND
+    except OSError:
+        return False
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """RGB uint8 [H,W,3] -> PNG bytes (fast compression: frames are intermediate files)."""
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
+    if not ok:
+        raise EammError("could not encode a frame as PNG")
+    return buf.tobytes()
+
+
+def read_png(path: Path) -> np.ndarray:
+    """A frame written by :class:`FrameWriter` -> RGB uint8 [H,W,3]."""
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise EammError(f"frame {path} is unreadable")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+class FrameWriter:
+    """``frame_%06d.png`` files in one folder, numbered by absolute 25 fps frame index."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def path(self, index: int) -> Path:
+        return self.folder / (FRAME_PATTERN % index)
+
+    def write(self, index: int, rgb: np.ndarray) -> Path:
+        path = self.path(index)
+        atomic_write_bytes(path, encode_png(rgb))
+        return path
+
+    def indices_on_disk(self) -> list[int]:
+        found = (_FRAME_RE.match(p.name) for p in self.folder.iterdir())
+        return sorted(int(m.group(1)) for m in found if m)
+
+    def complete(self, indices: Iterable[int]) -> set[int]:
+        """The subset of ``indices`` whose PNG exists and is complete."""
+        return {i for i in indices if png_is_complete(self.path(i))}
+
+    def remove(self, indices: Iterable[int]) -> int:
+        count = 0
+        for i in indices:
+            self.path(i).unlink(missing_ok=True)
+            count += 1
+        return count
+
+    def clear_partials(self) -> None:
+        """Remove temporary files a killed run left behind."""
+        for p in self.folder.glob(".frame_*.part"):
+            p.unlink(missing_ok=True)
+
+
+class BackgroundWriter:
+    """Runs frame writes (PNG encoding, paste-back) on one worker thread, in submission order, so
+    the render of the next frame overlaps them; at most ``max_pending`` frames wait in memory.
+    An error in a write is raised by the next :meth:`submit` or by :meth:`close`."""
+
+    def __init__(self, max_pending: int = 8):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eamm-writer")
+        self._pending: list = []
+        self.max_pending = max_pending
+
+    def submit(self, fn, *args) -> None:
+        self._pending.append(self._pool.submit(fn, *args))
+        while len(self._pending) > self.max_pending or (self._pending and self._pending[0].done()):
+            self._pending.pop(0).result()
+
+    def close(self) -> None:
+        """Wait for every submitted write; re-raise the first error."""
+        try:
+            while self._pending:
+                self._pending.pop(0).result()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary bundled with imageio-ffmpeg."""
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def encode_mp4(
+    frames_dir: Path,
+    audio_path: Path | None,
+    out_path: Path,
+    fps: float = MODEL_FPS,
+    start: int = 0,
+    count: int | None = None,
+    *,
+    crf: int = 18,
+) -> Path:
+    """Encode ``frames_dir/frame_%06d.png`` (from frame ``start``, ``count`` frames) to an H.264
+    yuv420p MP4 with the audio muxed as AAC from ``start / fps`` seconds; odd sizes are padded to even.
+
+    The audio is padded with silence if shorter than the frames and cut to the frames' duration.
+    Written to a temporary name and renamed.
+    """
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.stem}.part.mp4")
+    args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-framerate", f"{fps:g}", "-start_number", str(start), "-i", str(Path(frames_dir) / FRAME_PATTERN)]
+    if audio_path is not None:
+        # seek the audio to the first frame's time; pad with silence and cut to the frames' length
+        afilter = "apad" + (f",atrim=duration={count / fps:.6f}" if count is not None else "")
+        args += ["-ss", f"{start / fps:.6f}", "-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0",
+                 "-af", afilter, "-c:a", "aac", "-b:a", "160k", "-shortest"]
+    if count is not None:
+        args += ["-frames:v", str(count)]
+    args += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
+             "-crf", str(crf), "-pix_fmt", "yuv420p", "-r", f"{fps:g}", "-movflags", "+faststart",
+             "-f", "mp4", str(tmp)]
+    log.debug("ffmpeg: %s", args)
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise EammError(f"could not encode {out_path.name} with ffmpeg ({last}); the PNG frames are kept in {frames_dir}")
+    os.replace(tmp, out_path)
+    return out_path
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What ffmpeg reports about a video file."""
+
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    fps: float
+    has_audio: bool
+    audio_codec: str | None
+    frames: int
+    duration_s: float
+
+
+def probe_video(path: Path) -> VideoInfo:
+    """Codec, pixel format, size, fps, audio and frame count of a video (via ``ffmpeg -i``)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0",
+                           "-c", "copy", "-f", "null", "-"], capture_output=True, text=True)
+    err = proc.stderr
+    video = re.search(r"Stream #\S+.*?: Video: (\w+).*?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+).*?, ([\d.]+) fps", err)
+    if proc.returncode != 0 or video is None:
+        raise EammError(f"{path} is not a readable video")
+    audio = re.search(r"Stream #\S+.*?: Audio: (\w+)", err)
+    frames = re.findall(r"frame=\s*(\d+)", err)
+    dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", err)
+    duration = int(dur.group(1)) * 3600 + int(dur.group(2)) * 60 + float(dur.group(3)) if dur else 0.0
+    return VideoInfo(video.group(1), video.group(2), int(video.group(3)), int(video.group(4)),
+                     float(video.group(5)), audio is not None, audio.group(1) if audio else None,
+                     int(frames[-1]) if frames else 0, duration)
+
+
+def write_manifest(path: Path, data: dict) -> Path:
+    """Write the manifest as indented JSON, atomically."""
+    atomic_write_bytes(Path(path), (json.dumps(data, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8"))
+    return Path(path)
+
+
+def read_manifest(path: Path) -> dict | None:
+    """The manifest at ``path``, or None when missing or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def versions() -> dict[str, str]:
+    """Versions recorded in the manifest (packages that shape the frames)."""
+    out = {"eamm": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "opencv-python-headless", "scipy", "torch", "dlib-bin", "pocketsphinx", "imageio-ffmpeg"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return out

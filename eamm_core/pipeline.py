@@ -1,0 +1,466 @@
+"""One job from the artist's files to frames, MP4 and manifest (design.md, "One job").
+
+``run_job`` runs any :class:`~eamm_core.engines.base.Engine` through
+
+prepare (crop, audio) → motion (kp_s, kp_a) → emotion (Δ) → combine with α → render → paste-back →
+encode → manifest,
+
+with every stage before the combination cached by content hash (:mod:`eamm_core.cache`): changing
+only the strength re-runs only the combination and the render. Frames are PNGs written as they are
+made (``frames/frame_%06d.png``, absolute 25 fps index); a killed or cancelled job resumes from the
+frames on disk when run again with the same inputs and parameters (the *job key* in the manifest).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from eamm_core import MODEL_FPS
+from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
+                             file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
+                             unpack_keypoints)
+from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve, strength_per_frame
+from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
+from eamm_core.errors import EammError, InputError
+from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
+from eamm_core.output import BackgroundWriter, FrameWriter, encode_mp4, read_manifest, read_png, versions, write_manifest
+from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+MP4_NAME = "result.mp4"
+MANIFEST_FORMAT = 1
+#: code whose changes invalidate cached prepare results / motion / rendered frames
+PREPARE_CODE = ("eamm_core.prepare",)
+MOTION_CODE = ("eamm_core.prepare", "eamm_core.engines", "eamm_core.geometry", "eamm_core.presets", "eamm_core.curves")
+RENDER_CODE = ("eamm_core.engines", "eamm_core.render", "eamm_core.geometry", "eamm_core.output")
+
+
+def engine_options(spec: JobSpec) -> EngineOptions:
+    """The engine options a job spec implies."""
+    return EngineOptions(seed=spec.seed, blink=spec.blink, idle_motion=spec.idle_motion,
+                         transcript=spec.transcript, model_dir=spec.model_dir, device=spec.device,
+                         precision=spec.precision)
+
+
+@dataclass
+class _Motion:
+    """Everything the render reads."""
+
+    crop: PortraitCrop
+    kp_source: Keypoints
+    kp_driving: Keypoints
+    num_frames: int
+
+
+@dataclass
+class _Keys:
+    crop: str = ""
+    audio: str = ""
+    motion: str = ""
+    emotion: str | None = None
+    job: str = ""
+    hashes: dict = field(default_factory=dict)
+
+
+def run_job(
+    spec: JobSpec,
+    out_dir: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    cache_dir: Path | None = None,
+    resume: bool = True,
+    engine: Engine | None = None,
+    use_cache: bool = True,
+) -> JobResult:
+    """Run ``spec`` into ``out_dir`` (layout in docs/cli.md) and return what was written.
+
+    ``cache_dir`` defaults to ``$EAMM_CACHE`` or ``~/.cache/eamm`` (``use_cache=False``: none).
+    ``cancel`` is checked between stages and after every frame: the job stops, keeps its frames and
+    returns a result with ``cancelled=True``. ``resume=False`` re-renders every frame. ``engine``
+    overrides the engine named by ``spec.engine`` (an already built one, e.g. kept by a server;
+    the job's options are set on it).
+    Raises :class:`EammError` (one line) for bad input; the manifest then records the failure and
+    no frame already written is removed.
+    """
+    root = (cache_dir or default_cache_dir()) if use_cache else None
+    runner = _JobRunner(spec, Path(out_dir), Cache(root), progress, cancel or threading.Event(), engine)
+    return runner.run(resume)
+
+
+class _JobRunner:
+    def __init__(self, spec, out_dir, cache, progress, cancel, engine):
+        self.spec: JobSpec = spec
+        self.out_dir: Path = out_dir
+        self.cache: Cache = cache
+        self.progress_cb = progress
+        self.cancel: threading.Event = cancel
+        self.engine: Engine | None = engine
+        self.keys = _Keys()
+        self.cached: list[str] = []
+        self.timings: dict[str, float] = {}
+        self.warnings: list[str] = []
+        self.manifest: dict = {}
+        self.frames = FrameWriter(out_dir / "frames")
+        self.pasted = FrameWriter(out_dir / "pasted") if spec.paste_back else None
+        self.range = (0, 0)
+
+    # --- driver -----------------------------------------------------------------------------
+
+    def run(self, resume: bool) -> JobResult:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return self._run(resume)
+        except EammError as exc:
+            self._finish_manifest("failed", error=str(exc))
+            raise
+
+    def _run(self, resume: bool) -> JobResult:
+        t0 = time.perf_counter()
+        self._report("prepare", 0, 3, "reading the portrait and the audio")
+        crop = self._stage_crop()
+        audio = self._stage_audio()
+        num_frames = audio.num_frames
+        self.range = self._frame_range(num_frames)
+        alpha = strength_per_frame(self.spec.strength, num_frames)
+        if self.engine is None:
+            self.engine = get_engine(self.spec.engine, engine_options(self.spec))
+        else:  # an engine kept by the caller (server worker, tests) runs with this job's options
+            self.engine.options = engine_options(self.spec)
+        self._compute_keys(num_frames, alpha)
+        self.timings["prepare"] = time.perf_counter() - t0
+        todo = self._resume_plan(resume, crop)
+        self._start_manifest(num_frames, alpha)
+        if todo and not self._cancelled():
+            motion = self._stage_motion(crop, audio, alpha)
+            if not self._cancelled():
+                self._render(motion, todo)
+        if self._cancelled():
+            self._finish_manifest("cancelled")
+            return self._result(cancelled=True)
+        mp4 = self._encode()
+        self._finish_manifest("done", mp4=mp4)
+        self._report("done", self._count_done(), self.range[1] - self.range[0], "finished")
+        return self._result(mp4=mp4)
+
+    def _report(self, stage: str, done: int, total: int, message: str = "") -> None:
+        if self.progress_cb is not None:
+            self.progress_cb(Progress(stage, done, total, message))
+
+    def _cancelled(self) -> bool:
+        return self.cancel.is_set()
+
+    def _frame_range(self, num_frames: int) -> tuple[int, int]:
+        start = int(self.spec.frame_start)
+        end = num_frames if self.spec.frame_end is None else min(int(self.spec.frame_end), num_frames)
+        if start < 0:
+            raise InputError(None, f"frame_start {start} is negative", "use 0 or more", field="frame_start")
+        if start >= end:
+            raise InputError(None, f"frame range {start}..{end} is empty (the audio has {num_frames} frames at 25 fps)",
+                             f"choose frames between 0 and {num_frames}", field="frame_end")
+        return start, end
+
+    # --- cached stages ----------------------------------------------------------------------
+
+    def _stage_crop(self) -> PortraitCrop:
+        path = Path(self.spec.portrait)
+        if not path.is_file():
+            raise InputError(path, "portrait file not found", "check the path")
+        sha = file_sha256(path)
+        self.keys.hashes["portrait"] = sha
+        self.keys.crop = canonical_key({"stage": "crop", "portrait": sha, "face_index": self.spec.face_index,
+                                        "code": code_fingerprint(*PREPARE_CODE)})
+        hit = self.cache.get("crop", self.keys.crop)
+        if hit is not None:
+            self.cached.append("crop")
+            crop = replace(unpack_crop(hit), path=path)
+        else:
+            from eamm_core.prepare.portrait import load_portrait
+
+            crop = load_portrait(path, face_index=self.spec.face_index)
+            self.cache.put("crop", self.keys.crop, pack_crop(crop))
+        self.warnings += list(crop.warnings)
+        return crop
+
+    def _stage_audio(self) -> AudioFeatures:
+        path = Path(self.spec.audio)
+        if not path.is_file():
+            raise InputError(path, "audio file not found", "check the path")
+        sha = file_sha256(path)
+        self.keys.hashes["audio"] = sha
+        self.keys.audio = canonical_key({"stage": "audio", "audio": sha, "code": code_fingerprint(*PREPARE_CODE)})
+        hit = self.cache.get("audio", self.keys.audio)
+        if hit is not None:
+            self.cached.append("audio")
+            audio = replace(unpack_audio(hit), path=path)
+        else:
+            from eamm_core.prepare.audio import load_audio
+
+            audio = load_audio(path)
+            self.cache.put("audio", self.keys.audio, pack_audio(audio))
+        self.warnings += list(audio.warnings)
+        return audio
+
+    def _compute_keys(self, num_frames: int, alpha: np.ndarray) -> None:
+        spec, engine = self.spec, self.engine
+        pose_hash = self._pose_hash()
+        opts = engine.options
+        motion_parts = {"stage": "motion", "engine": engine.describe(), "crop": self.keys.crop,
+                        "audio": self.keys.audio, "pose": pose_hash, "smooth_pose": spec.smooth_pose,
+                        "options": {"seed": opts.seed, "blink": opts.blink, "idle_motion": opts.idle_motion,
+                                    "transcript": opts.transcript, "smooth": opts.smooth, "relative": opts.relative,
+                                    "precision": opts.precision},
+                        "engine_class": f"{type(engine).__module__}.{type(engine).__qualname__}",
+                        "code": code_fingerprint(*MOTION_CODE, type(engine).__module__)}
+        self.keys.motion = canonical_key(motion_parts)
+        self.keys.emotion = None
+        if spec.emotion is not None:
+            self.keys.hashes["emotion"] = _input_hash(Path(spec.emotion), "emotion")
+            if spec.emotion_neutral is not None:
+                self.keys.hashes["emotion_neutral"] = _input_hash(Path(spec.emotion_neutral), "emotion_neutral")
+            self.keys.emotion = canonical_key({"stage": "emotion", "emotion": self.keys.hashes["emotion"],
+                                               "neutral": self.keys.hashes.get("emotion_neutral"),
+                                               "seed": spec.seed, "frames": num_frames, "motion": self.keys.motion})
+        self.keys.hashes["strength"] = array_sha256(alpha)
+        self.keys.job = canonical_key({"stage": "job", "motion": self.keys.motion, "emotion": self.keys.emotion,
+                                       "strength": self.keys.hashes["strength"],
+                                       "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
+
+    def _pose_hash(self) -> str:
+        pose = self.spec.pose
+        if pose is None:
+            h = "none"
+        elif isinstance(pose, np.ndarray):
+            h = "array:" + array_sha256(np.asarray(pose, np.float32))
+        else:
+            h = "file:" + _input_hash(Path(pose), "pose")
+        self.keys.hashes["pose"] = h
+        return h
+
+    def _stage_motion(self, crop: PortraitCrop, audio: AudioFeatures, alpha: np.ndarray) -> _Motion:
+        t0 = time.perf_counter()
+        self._report("motion", 0, 2, "source and audio keypoints")
+        hit = self.cache.get("motion", self.keys.motion)
+        if hit is not None:
+            self.cached.append("motion")
+            kp_s, kp_a = unpack_keypoints(hit, "source"), unpack_keypoints(hit, "audio")
+        else:
+            pose = self._load_pose(audio.num_frames)
+            kp_s = self.engine.source_keypoints(crop)
+            kp_a = self.engine.audio_keypoints(crop, audio, pose)
+            self.cache.put("motion", self.keys.motion, {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio")})
+        if len(kp_a) != audio.num_frames:
+            raise EammError(f"engine {self.engine.name} returned {len(kp_a)} frames of motion for {audio.num_frames}")
+        self._report("motion", 1, 2, "emotion displacements")
+        delta = self._stage_emotion(crop, kp_a, audio.num_frames)
+        self.timings["motion"] = time.perf_counter() - t0
+        return _Motion(crop, kp_s, combine(self.engine, kp_a, delta, alpha), audio.num_frames)
+
+    def _load_pose(self, num_frames: int):
+        from eamm_core.prepare.pose import load_pose
+
+        pose = self.spec.pose
+        if pose is not None and not isinstance(pose, np.ndarray) and is_keyed_curve(Path(pose)):
+            pose = load_pose_curve(Path(pose))
+        if isinstance(pose, np.ndarray):
+            arr = np.asarray(pose, np.float32).reshape(-1, 6)
+            pose = hold_to_length(arr, num_frames)
+        track = load_pose(pose, num_frames, smooth=self.spec.smooth_pose)
+        return track
+
+    def _stage_emotion(self, crop: PortraitCrop, kp_audio: Keypoints, num_frames: int) -> Keypoints | None:
+        if self.keys.emotion is None:
+            return None
+        hit = self.cache.get("emotion", self.keys.emotion)
+        if hit is not None:
+            self.cached.append("emotion")
+            return unpack_keypoints(hit, "delta")
+        emotion, neutral = self._load_emotion(num_frames)
+        method = self.engine.emotion_displacements
+        if neutral is not None and "neutral" in inspect.signature(method).parameters:
+            delta = method(emotion, kp_audio, crop, neutral=neutral)
+        else:
+            delta = method(emotion, kp_audio, crop)
+        self.warnings += list(getattr(emotion, "warnings", ()) or ())
+        self.cache.put("emotion", self.keys.emotion, pack_keypoints(delta, "delta"))
+        return delta
+
+    def _load_emotion(self, num_frames: int):
+        path = Path(self.spec.emotion)
+        if path.suffix.lower() == ".npz":
+            from eamm_core.presets import load_preset
+
+            return load_preset(path), None
+        from eamm_core.prepare.emotion import load_emotion_clip
+
+        emotion = load_emotion_clip(path, num_frames, seed=self.spec.seed)
+        neutral = None
+        if self.spec.emotion_neutral is not None:
+            neutral = load_emotion_clip(Path(self.spec.emotion_neutral), num_frames, seed=self.spec.seed, augment=False)
+        return emotion, neutral
+
+    # --- frames -----------------------------------------------------------------------------
+
+    def _resume_plan(self, resume: bool, crop: PortraitCrop) -> list[int]:
+        """Frame indices still to render; frames of a different job in the folders are removed."""
+        start, end = self.range
+        wanted = range(start, end)
+        old = read_manifest(self.out_dir / MANIFEST)
+        same_job = resume and old is not None and old.get("job_key") == self.keys.job
+        for writer in (self.frames, self.pasted):
+            if writer is not None:
+                writer.clear_partials()
+        if not same_job:
+            stale = [i for i in self.frames.indices_on_disk() if not start <= i < end]
+            self.frames.remove(stale)
+            if self.pasted is not None:
+                self.pasted.remove([i for i in self.pasted.indices_on_disk() if not start <= i < end])
+            return list(wanted)
+        done = self.frames.complete(wanted)
+        if self.pasted is not None:
+            self._paste_existing(crop, sorted(done - self.pasted.complete(done)))
+        todo = [i for i in wanted if i not in done]
+        if len(todo) < len(wanted):
+            self.cached.append("frames")
+            log.info("resuming: %d of %d frames already written", len(wanted) - len(todo), len(wanted))
+        return todo
+
+    def _paste_existing(self, crop: PortraitCrop, indices: list[int]) -> None:
+        if not indices:
+            return
+        from eamm_core.render.paste_back import paste_back
+
+        for i in indices:
+            self.pasted.write(i, paste_back(crop, read_png(self.frames.path(i))))
+
+    def _render(self, motion: _Motion, todo: list[int]) -> None:
+        """Render ``todo`` in order; PNGs are written on a worker thread while the next frame renders.
+        Progress (frames on disk) is reported from this thread; cancel is checked after each frame."""
+        t0 = time.perf_counter()
+        start, end = self.range
+        total = end - start
+        written = [total - len(todo)]
+        self._report("render", written[0], total, "rendering frames")
+        frames = self.engine.render(motion.crop, motion.kp_source, motion.kp_driving, todo)
+        writer = BackgroundWriter(max_pending=4)
+        try:
+            for index, rgb in frames:
+                reported = written[0]
+                writer.submit(self._write_frame, motion.crop, index, rgb, written)
+                if written[0] != reported:
+                    self._report("render", written[0], total, f"frame {index}")
+                if self._cancelled():
+                    break
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+            writer.close()  # every frame rendered so far is on disk before we go on (or fail)
+        self._report("render", written[0], total, "frames written")
+        self.timings["render"] = time.perf_counter() - t0
+
+    def _write_frame(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
+        """Runs on the writer thread: the PNG, then the pasted PNG."""
+        self.frames.write(index, rgb)
+        if self.pasted is not None:
+            from eamm_core.render.paste_back import paste_back
+
+            self.pasted.write(index, paste_back(crop, rgb))
+        written[0] += 1
+
+    def _count_done(self) -> int:
+        start, end = self.range
+        writer = self.pasted or self.frames
+        return len(writer.complete(range(start, end)) & self.frames.complete(range(start, end)))
+
+    def _encode(self) -> Path | None:
+        start, end = self.range
+        if not self.spec.write_mp4:
+            return None
+        missing = (end - start) - self._count_done()
+        if missing:
+            raise EammError(f"{missing} frames are missing in {self.frames.folder}; run the job again to finish them")
+        t0 = time.perf_counter()
+        self._report("encode", 0, 1, "encoding the MP4")
+        source = self.pasted.folder if self.pasted is not None else self.frames.folder
+        mp4 = encode_mp4(source, Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, end - start)
+        self.timings["encode"] = time.perf_counter() - t0
+        return mp4
+
+    # --- manifest and result ----------------------------------------------------------------
+
+    def _start_manifest(self, num_frames: int, alpha: np.ndarray) -> None:
+        spec, start, end = self.spec, *self.range
+        strength = float(alpha[0]) if np.ndim(spec.strength) == 0 else [round(float(a), 6) for a in alpha]
+        self.manifest = {
+            "format": MANIFEST_FORMAT,
+            "state": "running",
+            "job_key": self.keys.job,
+            "engine": self.engine.describe(),
+            "seed": spec.seed,
+            "inputs": self._inputs_record(),
+            "parameters": {"strength": strength, "strength_sha256": self.keys.hashes["strength"],
+                           "paste_back": spec.paste_back, "blink": spec.blink, "idle_motion": spec.idle_motion,
+                           "transcript": spec.transcript, "face_index": spec.face_index,
+                           "smooth_pose": spec.smooth_pose, "device": spec.device, "precision": spec.precision},
+            "fps": MODEL_FPS,
+            "audio_frames": num_frames,
+            "frame_start": start,
+            "frame_end": end,
+            "frame_count": 0,
+            "frames": "frames/frame_%06d.png",
+            "pasted": "pasted/frame_%06d.png" if spec.paste_back else None,
+            "mp4": None,
+            "cache_keys": {"crop": self.keys.crop, "audio": self.keys.audio, "motion": self.keys.motion,
+                           "emotion": self.keys.emotion},
+            "cached_stages": [],
+            "versions": versions(),
+            "started": _now(),
+        }
+        write_manifest(self.out_dir / MANIFEST, {**self.manifest, "warnings": self.warnings})
+
+    def _inputs_record(self) -> dict:
+        spec, h = self.spec, self.keys.hashes
+        rec = {"portrait": {"path": str(spec.portrait), "sha256": h["portrait"]},
+               "audio": {"path": str(spec.audio), "sha256": h["audio"]}}
+        if spec.emotion is not None:
+            rec["emotion"] = {"path": str(spec.emotion), "sha256": h["emotion"]}
+        if spec.emotion_neutral is not None:
+            rec["emotion_neutral"] = {"path": str(spec.emotion_neutral), "sha256": h["emotion_neutral"]}
+        pose = spec.pose
+        rec["pose"] = None if pose is None else {
+            "path": None if isinstance(pose, np.ndarray) else str(pose), "hash": h["pose"]}
+        return rec
+
+    def _finish_manifest(self, state: str, *, mp4: Path | None = None, error: str | None = None) -> None:
+        if not self.manifest:  # failed before the job was known: nothing to record beside the frames
+            return
+        self.manifest.update(state=state, frame_count=self._count_done(), cached_stages=list(self.cached),
+                             mp4=mp4.name if mp4 else None, warnings=list(self.warnings), error=error,
+                             timings_s={k: round(v, 3) for k, v in self.timings.items()}, finished=_now())
+        write_manifest(self.out_dir / MANIFEST, self.manifest)
+
+    def _result(self, *, mp4: Path | None = None, cancelled: bool = False) -> JobResult:
+        return JobResult(out_dir=self.out_dir, frames_dir=self.frames.folder, frame_count=self._count_done(),
+                         first_frame=self.range[0], mp4=mp4, manifest=self.out_dir / MANIFEST,
+                         warnings=list(self.warnings), cancelled=cancelled, cached_stages=list(self.cached))
+
+
+def _input_hash(path: Path, role: str) -> str:
+    if not path.exists():
+        raise InputError(path, f"{role.replace('_', ' ')} file not found", "check the path")
+    return file_sha256(path)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,145 @@
+"""Emotion reference clip -> :class:`~eamm_core.types.EmotionClip` (reference §1.6 + the paper).
+
+1. Frames are taken at 25 fps by time (:mod:`eamm_core.prepare.video`), from a video or a folder.
+2. Each frame's face (largest) gets 68 landmarks; a least-squares similarity on landmarks 0-34
+   (jaw, brows, nose: nothing that moves with speech) maps it onto the template -> 256x256 crop.
+   A frame without a face reuses the nearest earlier landmarks (a warning counts them).
+3. A clip shorter than the audio is extended by ping-pong, a longer one is cut.
+4. Test-time augmentation (what the neural emotion network reads), all random numbers drawn from
+   one ``numpy.random.default_rng(seed)`` in a fixed order, so a seed fixes the result:
+
+   * temporal perturbation: output frame t shows aligned frame ``clip(t + U{-2..2}, 0, T-1)``;
+   * mouth occlusion: pixels x in [85,185), y in [160,220) replaced by uniform noise, per frame;
+   * horizontal flip of the whole clip with probability 0.5;
+   * perspective warp per frame: tilt ``pers`` in [20,30) px and enlargement ``enlarge`` in
+     [20,40) px, each with a random sign, about a random axis; border pixels replicated.
+
+   The reference also rotates the whole clip by up to 30 degrees; the paper and this product do not.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from eamm_core.errors import InputError
+from eamm_core.prepare.common import file_sha256
+from eamm_core.prepare.faces import (CLIP_ALIGN_POINTS, CROP_SIZE, FaceLandmarker, align_to_template,
+                                     apply_transform, warp_to_crop)
+from eamm_core.prepare.pose import extend_ping_pong
+from eamm_core.prepare.video import MODEL_FPS, iter_frames
+from eamm_core.types import EmotionClip
+
+log = logging.getLogger(__name__)
+
+MOUTH_BOX = (85, 160, 185, 220)  # x0, y0, x1, y1 in the 256 crop (MouthCrop centre 135,190, 100x60)
+TEMPORAL_RADIUS = 2
+PERS_RANGE = (20, 30)
+ENLARGE_RANGE = (20, 40)
+#: frames are scaled to at most this (longest side) for face detection; landmarks use full res
+DETECT_SIDE = 640
+#: a clip must show a face within this many frames (one second at 25 fps)
+MAX_LEADING_WITHOUT_FACE = 25
+NO_FACE_FIX = "use a clip where one face is visible, frontal and at least 80 px wide"
+
+
+def _frame_landmarks(landmarker: FaceLandmarker, frame: np.ndarray) -> np.ndarray | None:
+    h, w = frame.shape[:2]
+    factor = min(1.0, DETECT_SIDE / float(max(h, w)))
+    small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
+                                                    interpolation=cv2.INTER_AREA)
+    # clip faces are usually large: the cheap pass without upsampling first, then the full search
+    boxes = landmarker.detect_boxes(small, upsample=0) or landmarker.detect_boxes(small)
+    if not boxes:
+        return None
+    box = tuple(int(round(v / factor)) for v in boxes[0])
+    return landmarker.landmarks(frame, box)
+
+
+def align_clip(path: Path, num_frames: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Read and align the clip: (aligned uint8 [N,256,256,3], landmarks_px [N,68,2], source_index [N],
+    warnings). Frames without a face reuse the previous landmarks."""
+    landmarker = FaceLandmarker.shared()
+    aligned, marks, sources, pending = [], [], [], []
+    last, missing = None, 0
+    for src, frame in iter_frames(path, MODEL_FPS, num_frames):
+        lm = _frame_landmarks(landmarker, frame)
+        if lm is None:
+            missing += 1
+            if last is None:
+                pending.append((src, np.array(frame)))
+                if len(pending) >= MAX_LEADING_WITHOUT_FACE:
+                    break
+                continue
+            lm = last
+        if last is None and pending:  # frames before the first face take its landmarks
+            for p_src, p_frame in pending:
+                _append_aligned(p_frame, lm, p_src, aligned, marks, sources)
+            pending = []
+        last = lm
+        _append_aligned(frame, lm, src, aligned, marks, sources)
+    if not aligned:
+        raise InputError(path, "no face found", NO_FACE_FIX)
+    warnings = []
+    if missing:
+        warnings.append(f"no face in {missing} of {len(aligned)} frames of {path.name}; "
+                        "those frames reuse the nearest landmarks")
+    return np.stack(aligned), np.stack(marks), np.asarray(sources, np.int64), warnings
+
+
+def _append_aligned(frame, lm, src, aligned, marks, sources) -> None:
+    m = align_to_template(lm, CLIP_ALIGN_POINTS)
+    aligned.append(warp_to_crop(frame, m, CROP_SIZE))
+    marks.append(apply_transform(m, lm))
+    sources.append(int(src))
+
+
+def _perspective(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    h, w = img.shape[:2]
+    pers = float(rng.integers(*PERS_RANGE)) * (1.0 if rng.random() < 0.5 else -1.0)
+    enlarge = float(rng.integers(*ENLARGE_RANGE)) * (1.0 if rng.random() < 0.5 else -1.0)
+    vertical_axis = rng.random() < 0.5
+    e, p = enlarge / 2.0, pers / 2.0
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    if vertical_axis:  # left edge shorter, right edge longer (or the reverse): a turn left/right
+        dst = [[-e, -e + p], [w + e, -e - p], [w + e, h + e + p], [-e, h + e - p]]
+    else:  # top edge shorter, bottom longer (or the reverse): a nod
+        dst = [[-e + p, -e], [w + e - p, -e], [w + e + p, h + e], [-e - p, h + e]]
+    m = cv2.getPerspectiveTransform(src, np.float32(dst))
+    return cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def augment_clip(aligned: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The seeded test-time augmentation (module docstring). Returns (augmented uint8 [T,256,256,3],
+    picked int [T]: the aligned frame each output frame was drawn from, flipped: whether the clip
+    was mirrored)."""
+    rng = np.random.default_rng(seed)
+    t = len(aligned)
+    picked = np.clip(np.arange(t) + rng.integers(-TEMPORAL_RADIUS, TEMPORAL_RADIUS + 1, size=t), 0, t - 1)
+    flip = bool(rng.random() < 0.5)
+    x0, y0, x1, y1 = MOUTH_BOX
+    out = np.empty_like(aligned)
+    for i in range(t):
+        img = aligned[picked[i]].copy()
+        img[y0:y1, x0:x1] = rng.integers(0, 256, size=(y1 - y0, x1 - x0, img.shape[2]), dtype=np.uint8)
+        if flip:
+            img = img[:, ::-1]
+        out[i] = _perspective(np.ascontiguousarray(img), rng)
+    return out, picked, flip
+
+
+def load_emotion_clip(path: str | Path, num_frames: int, *, seed: int = 0, augment: bool = True) -> EmotionClip:
+    """Emotion clip for ``num_frames`` output frames (see module docstring)."""
+    path = Path(path)
+    num_frames = max(1, int(num_frames))
+    aligned, marks, sources, warnings = align_clip(path, num_frames)
+    if len(aligned) < num_frames:
+        idx = extend_ping_pong(np.arange(len(aligned)), num_frames)
+        aligned, marks, sources = aligned[idx], marks[idx], sources[idx]
+    augmented = augment_clip(aligned, seed)[0] if augment else aligned.copy()
+    return EmotionClip(aligned=aligned, augmented=augmented, landmarks_px=marks.astype(np.float32),
+                       source_index=sources, fps=MODEL_FPS, seed=int(seed), path=path,
+                       sha256=file_sha256(path), warnings=tuple(warnings))

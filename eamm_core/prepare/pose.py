@@ -1,0 +1,177 @@
+"""Head pose per 25 fps frame -> :class:`~eamm_core.types.PoseTrack` (reference §1.5).
+
+Values are always in the 3DDFA_V2 convention the networks were trained on: ``[yaw, pitch, roll]``
+in degrees, then the weak-perspective scale ``s`` and translation ``tx, ty`` of 3DDFA's 120x120
+input crop (raw, not normalised). Sources:
+
+* a 3DDFA ``.npy`` from EAMM's patched 3DDFA_V2 (``N x 7`` or ``1 x 7``; the last column, tz, is
+  dropped), a ``[T,6]`` ``.npy`` or a ``.csv``/``.txt`` with 6 or 7 columns (header allowed);
+* a video (delegated to :mod:`eamm_core.prepare.pose_video`);
+* an array; ``None`` gives the neutral frontal pose.
+
+One row is repeated; a shorter sequence is extended by ping-pong (forward, backward, ...) so it
+never jumps; a longer one is cut. Optional One-Euro smoothing uses the reference's parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from eamm_core.errors import EammError, InputError
+from eamm_core.types import PoseTrack
+
+log = logging.getLogger(__name__)
+
+#: 3DDFA weak-perspective constants for a face filling the aligned crop (observed, reference §1.5)
+REF_SCALE = 0.0005
+REF_TX = 63.0
+REF_TY = 72.0
+#: 3DDFA's input crop size: translations are in these pixels, y pointing UP
+DDFA_CROP = 120.0
+#: the demo's smooth_pose One-Euro parameters (freq 100, dcutoff 1)
+SMOOTH_MINCUTOFF = 0.004
+SMOOTH_BETA = 0.7
+MAX_ANGLE = 90.0
+VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v"}
+
+
+def neutral_pose(num_frames: int) -> np.ndarray:
+    """Frontal pose at the reference scale and position, [T,6] float32."""
+    row = np.array([0.0, 0.0, 0.0, REF_SCALE, REF_TX, REF_TY], np.float32)
+    return np.repeat(row[None], max(1, int(num_frames)), axis=0)
+
+
+def one_euro(x: np.ndarray, mincutoff: float, beta: float, dcutoff: float = 1.0, freq: float = 100.0) -> np.ndarray:
+    """One-Euro filter (Casiez et al. 2012) along axis 0 of ``x`` [T,...], element-wise."""
+    x = np.asarray(x, np.float64)
+    if len(x) < 2:
+        return x.copy()
+    te = 1.0 / freq
+
+    def alpha(cutoff):
+        tau = 1.0 / (2.0 * np.pi * cutoff)
+        return 1.0 / (1.0 + tau / te)
+
+    out = np.empty_like(x)
+    out[0] = x[0]
+    dx_hat = np.zeros_like(x[0])
+    a_d = alpha(dcutoff)
+    for t in range(1, len(x)):
+        dx = (x[t] - out[t - 1]) / te
+        dx_hat = a_d * dx + (1.0 - a_d) * dx_hat
+        a = alpha(mincutoff + beta * np.abs(dx_hat))
+        out[t] = a * x[t] + (1.0 - a) * out[t - 1]
+    return out
+
+
+def extend_ping_pong(x: np.ndarray, num_frames: int) -> np.ndarray:
+    """``x`` [N,...] forward, then backward, ... (reference tiling) cut to ``num_frames`` rows."""
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("extend_ping_pong needs at least one row")
+    if len(x) >= num_frames:
+        return x[:num_frames].copy()
+    cycle = np.concatenate([x, x[::-1]], axis=0)
+    reps = int(np.ceil(num_frames / len(cycle)))
+    return np.concatenate([cycle] * reps, axis=0)[:num_frames].copy()
+
+
+def pose_from_artist(yaw, pitch, roll, scale=1.0, offset_x=0.0, offset_y=0.0) -> np.ndarray:
+    """Artist values -> [T,6] 3DDFA pose. Angles in degrees; ``scale`` a multiplier (1 = the
+    portrait's own size); offsets as fractions of the crop width, +x right, +y down."""
+    cols = np.broadcast_arrays(*[np.atleast_1d(np.asarray(v, np.float64))
+                                 for v in (yaw, pitch, roll, scale, offset_x, offset_y)])
+    yaw, pitch, roll, scale, ox, oy = cols
+    out = np.stack([yaw, pitch, roll, REF_SCALE * scale, REF_TX + ox * DDFA_CROP, REF_TY - oy * DDFA_CROP], 1)
+    return out.astype(np.float32)
+
+
+def artist_from_pose(values: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`pose_from_artist`: [T,6] -> [T,6] (yaw, pitch, roll, scale, offset_x, offset_y)."""
+    v = np.asarray(values, np.float64).reshape(-1, 6)
+    out = np.stack([v[:, 0], v[:, 1], v[:, 2], v[:, 3] / REF_SCALE,
+                    (v[:, 4] - REF_TX) / DDFA_CROP, (REF_TY - v[:, 5]) / DDFA_CROP], 1)
+    return out.astype(np.float32)
+
+
+def _read_table(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix in (".csv", ".txt"):
+            lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+            if lines and not _is_numeric_row(lines[0]):
+                lines = lines[1:]  # header
+            delim = "," if any("," in ln for ln in lines) else None
+            return np.array([[float(v) for v in ln.split(delim)] for ln in lines], np.float64)
+    except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"unreadable pose file ({str(exc).splitlines()[0][:120]})",
+                         "use a 3DDFA .npy (N x 7) or a CSV with 6 columns yaw,pitch,roll,scale,tx,ty") from None
+    raise InputError(path, f"unsupported pose file type '{suffix}'",
+                     "use a 3DDFA .npy, a [T,6] .npy or .csv, or a video")
+
+
+def _is_numeric_row(line: str) -> bool:
+    try:
+        [float(v) for v in line.replace(",", " ").split()]
+        return True
+    except ValueError:
+        return False
+
+
+def validate_pose(values: np.ndarray, path: Path | None) -> np.ndarray:
+    """Shape -> [N,6] float64 (7 columns: last dropped); finite; |angles| <= 90 degrees."""
+    fix = "use a 3DDFA .npy (N x 7) or a [T,6] array of yaw, pitch, roll (degrees), scale, tx, ty"
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "fiu" or arr.size == 0:
+        raise InputError(path, f"pose data must be numbers, got {arr.dtype} of shape {arr.shape}", fix,
+                         field="pose")
+    if arr.ndim == 1 and arr.shape[0] in (6, 7):
+        arr = arr[None]
+    if arr.ndim == 3 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 2 or arr.shape[1] not in (6, 7):
+        raise InputError(path, f"pose has shape {arr.shape}, expected N x 7 (3DDFA) or N x 6", fix, field="pose")
+    arr = arr[:, :6].astype(np.float64)
+    if not np.isfinite(arr).all():
+        bad = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise InputError(path, f"pose contains NaN or infinite values (first at row {bad})", fix, field="pose")
+    worst = float(np.abs(arr[:, :3]).max())
+    if worst > MAX_ANGLE:
+        raise InputError(path, f"pose angle {worst:.1f} degrees is outside +-90", "angles must be in degrees "
+                         "(yaw, pitch, roll first); convert radians with x * 57.2958", field="pose")
+    return arr
+
+
+def _from_video(path: Path, num_frames: int) -> PoseTrack:
+    try:
+        from eamm_core.prepare.pose_video import pose_from_video
+    except ImportError:
+        raise EammError(f"pose from a video ({path.name}) is not available in this installation: "
+                        "use a 3DDFA .npy or a CSV pose file") from None
+    return pose_from_video(path, num_frames)
+
+
+def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth: bool = False) -> PoseTrack:
+    """Pose for ``num_frames`` frames from a file, an array or nothing (see module docstring)."""
+    if source is None:
+        return PoseTrack(neutral_pose(num_frames), source="none")
+    path = None
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(path, "file not found", "check the path")
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return _from_video(path, num_frames)
+        raw = _read_table(path)
+    else:
+        raw = source
+    values = validate_pose(raw, path)
+    if smooth and len(values) > 1:
+        values = one_euro(values, SMOOTH_MINCUTOFF, SMOOTH_BETA, 1.0, 100.0)
+    values = extend_ping_pong(values, max(1, int(num_frames)))
+    return PoseTrack(values.astype(np.float32), source="file")

@@ -1,0 +1,85 @@
+"""Head pose from a video: the head motion of the person in it, per 25 fps frame.
+
+Each frame (resampled by time) goes through the 68-landmark detector; the landmarks are fitted
+with the 3D mean face (:func:`eamm_core.geometry.head3d.estimate_pose`, weak perspective), giving
+yaw, pitch and roll in 3DDFA's signs. Scale and position become the artist convention (scale
+multiplier, offsets as fractions of the aligned crop's width) and are stored through
+:func:`eamm_core.prepare.pose.pose_from_artist`, so a video pose is a normal
+:class:`~eamm_core.types.PoseTrack` (``source="video"``; the engine takes scale and offsets relative
+to the first frame). The track is smoothed (Savitzky-Golay, 7 frames) against landmark jitter.
+Frames without a face hold the previous pose; a shorter video is extended by ping-pong.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.signal import savgol_filter
+
+from eamm_core.errors import InputError
+from eamm_core.types import PoseTrack
+
+log = logging.getLogger(__name__)
+
+DETECT_SIDE = 640
+SMOOTH_WINDOW = 7
+NO_FACE_FIX = "use a video where one face is visible, frontal and at least 80 px wide"
+
+
+def _landmarks(landmarker, frame: np.ndarray, previous: np.ndarray | None) -> np.ndarray | None:
+    h, w = frame.shape[:2]
+    factor = min(1.0, DETECT_SIDE / float(max(h, w)))
+    small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
+                                                    interpolation=cv2.INTER_AREA)
+    boxes = landmarker.detect_boxes(small, upsample=1)
+    if not boxes:
+        return None
+    box = tuple(int(round(v / factor)) for v in boxes[0])
+    return landmarker.landmarks(frame, box)
+
+
+def poses_from_landmarks(marks: np.ndarray) -> np.ndarray:
+    """Landmarks [T,68,2] in video pixels -> artist values [T,6] (yaw, pitch, roll, scale
+    multiplier, offset_x, offset_y relative to the first frame, offsets in aligned-crop widths)."""
+    from eamm_core.geometry.head3d import estimate_pose
+    from eamm_core.prepare.faces import load_template
+
+    crop_scale = estimate_pose(load_template()).scale  # crop pixels per inter-ocular unit
+    fits = [estimate_pose(m) for m in marks]
+    s0 = fits[0].scale
+    crop_width = 256.0 * s0 / crop_scale  # the aligned crop's width in video pixels
+    rows = [[f.yaw, f.pitch, f.roll, f.scale / s0, (f.tx - fits[0].tx) / crop_width,
+             (f.ty - fits[0].ty) / crop_width] for f in fits]
+    return np.asarray(rows, np.float64)
+
+
+def pose_from_video(path: str | Path, num_frames: int) -> PoseTrack:
+    """The head pose of the person in the video at ``path`` for ``num_frames`` frames."""
+    from eamm_core.prepare.faces import FaceLandmarker
+    from eamm_core.prepare.pose import extend_ping_pong, pose_from_artist
+    from eamm_core.prepare.video import iter_frames
+
+    path = Path(path)
+    landmarker = FaceLandmarker.shared()
+    marks, last, missing = [], None, 0
+    for _, frame in iter_frames(path, 25.0, max(1, int(num_frames))):
+        lm = _landmarks(landmarker, frame, last)
+        if lm is None:
+            missing += 1
+            if last is None:
+                continue
+            lm = last
+        marks.append(lm)
+        last = lm
+    if not marks:
+        raise InputError(path, "no face found in the pose video", NO_FACE_FIX)
+    if missing:
+        log.warning("no face in %d frames of %s: they hold the previous pose", missing, path.name)
+    art = poses_from_landmarks(np.stack(marks))
+    if len(art) >= SMOOTH_WINDOW:
+        art = savgol_filter(art, SMOOTH_WINDOW, 2, axis=0)
+    values = pose_from_artist(*art.T)
+    return PoseTrack(extend_ping_pong(values, max(1, int(num_frames))).astype(np.float32), source="video")

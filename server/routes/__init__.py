@@ -1,0 +1,1 @@
+"""HTTP routes (docs/server.md): health, uploads, jobs, results."""

@@ -1,0 +1,181 @@
+"""Fixtures for the add-on tests that run inside Blender's Python (the bpy module venvs).
+
+Run with ``.venv-bpy45/bin/python -m pytest tests/blender`` (and .venv-bpy50); ``EAMM_MAIN_PYTHON`` is
+the main venv's python, used to start a real eamm-server. Standard library + bpy + pytest only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import wave
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("EAMM_SHARED", REPO.parent / "shared"))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+import bpy  # noqa: E402
+
+import blender_addon  # noqa: E402
+from blender_addon import operators  # noqa: E402
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared fixture {path} is not present (tests read ../shared beside the checkout)")
+    return path
+
+
+def write_wav(dst: Path, seconds: float, start: float = 0.5) -> Path:
+    """``seconds`` of the shared speech fixture as a PCM WAV (standard library only)."""
+    src = shared_file("fixtures", "audio", "speech_7s.wav")
+    with wave.open(str(src), "rb") as r:
+        params = r.getparams()
+        r.setpos(int(start * params.framerate))
+        data = r.readframes(int(round(seconds * params.framerate)))
+    with wave.open(str(dst), "wb") as w:
+        w.setparams(params)
+        w.writeframes(data)
+    return dst
+
+
+def strip_collection(scene):
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    coll = getattr(editor, "strips", None)
+    return coll if coll is not None else editor.sequences
+
+
+def add_sound(scene, path: Path, frame: int, channel: int = 1, name: str = "speech"):
+    return strip_collection(scene).new_sound(name, str(path), channel, frame)
+
+
+def leftovers() -> list[str]:
+    """Anything the add-on registered that is still there."""
+    found = []
+    if hasattr(bpy.types.Scene, "eamm"):
+        found.append("Scene.eamm")
+    for name in ("EAMM_Settings", "EAMM_Preferences", "EAMM_PT_sequencer", "EAMM_PT_view3d", "EAMM_OT_generate"):
+        if hasattr(bpy.types, name):
+            found.append(name)
+    if bpy.app.timers.is_registered(operators.poll_jobs):
+        found.append("timer poll_jobs")
+    if _op_exists("eamm.generate"):
+        found.append("operator eamm.generate")
+    return found
+
+
+def _op_exists(idname: str) -> bool:
+    module, name = idname.split(".")
+    try:
+        getattr(getattr(bpy.ops, module), name).get_rna_type()
+        return True
+    except (KeyError, AttributeError):
+        return False
+
+
+@pytest.fixture
+def scene():
+    """A fresh factory scene with the add-on registered; unregistered (and checked clean) afterwards."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    blender_addon.register()
+    try:
+        yield bpy.context.scene
+    finally:
+        blender_addon.unregister()
+        assert leftovers() == []
+
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="eamm-bl-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RealServer:
+    """A real eamm-server (``$EAMM_MAIN_PYTHON -m server.main``) on a free loopback port."""
+
+    def __init__(self, python: str):
+        self.tmp = Path(tempfile.mkdtemp(prefix="eamm-bl-srv-"))
+        self.token_file = self.tmp / "token"
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.tmp / "server.log"
+        env = {**os.environ, "EAMM_TOKEN_FILE": str(self.token_file),
+               "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([python, "-m", "server.main", "--host", "127.0.0.1", "--port", str(self.port),
+                                          "--data", str(self.tmp / "data")], cwd=str(REPO), env=env,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        self._wait(120.0)
+
+    def _wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
+                    json.loads(r.read())
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"eamm-server did not start; log:\n{self.log()[-3000:]}")
+
+    @property
+    def token(self) -> str:
+        return self.token_file.read_text(encoding="utf-8").strip()
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def server():
+    python = os.environ.get("EAMM_MAIN_PYTHON")
+    if not python:
+        pytest.skip("EAMM_MAIN_PYTHON is not set: `make test-blender` sets it to the main venv's python")
+    srv = RealServer(python)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        shutil.rmtree(srv.tmp, ignore_errors=True)
+
+
+@pytest.fixture
+def prefs(server, monkeypatch):
+    """Point the add-on (not enabled in Preferences here, so its fallback) at the test server."""
+    from blender_addon import preferences
+
+    monkeypatch.setattr(preferences.FALLBACK, "server_url", server.url)
+    monkeypatch.setenv("EAMM_TOKEN_FILE", str(server.token_file))
+    return preferences.FALLBACK

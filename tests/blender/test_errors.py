@@ -1,0 +1,118 @@
+"""Every failure gives one clear line in the panel (and the operator's report), against a real server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import bpy
+import pytest
+from conftest import add_sound, shared_file, write_wav
+
+from blender_addon import jobs, operators
+
+
+def ready_scene(scene, workdir):
+    bpy.ops.wm.save_as_mainfile(filepath=str(workdir / "shot.blend"))
+    scene = bpy.context.scene
+    add_sound(scene, write_wav(workdir / "speech.wav", 1.0), frame=1)
+    scene.eamm.portrait_path = str(shared_file("fixtures", "portraits", "7.png"))
+    scene.eamm.emotion_source = "NONE"
+    return scene
+
+
+def generate_error(scene) -> str:
+    with pytest.raises(RuntimeError) as err:
+        bpy.ops.eamm.generate()
+    assert scene.eamm.message and scene.eamm.message in str(err.value)
+    assert "\n" not in scene.eamm.message and "Traceback" not in scene.eamm.message
+    return scene.eamm.message
+
+
+def dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_server_not_running_offers_to_start_it(scene, workdir, prefs, monkeypatch):
+    scene = ready_scene(scene, workdir)
+    url = dead_url()
+    monkeypatch.setattr(prefs, "server_url", url)
+    message = generate_error(scene)
+    assert message == f"eamm-server is not running at {url}: start it with the Start server button or `eamm-server`"
+    assert scene.eamm.message_kind == "not_running"  # the panel shows the Start server button
+    assert operators.SERVER["ok"] is False
+
+
+def test_wrong_token(scene, workdir, prefs, monkeypatch):
+    scene = ready_scene(scene, workdir)
+    bad = workdir / "token"
+    bad.write_text("not-the-token")
+    monkeypatch.setenv("EAMM_TOKEN_FILE", str(bad))
+    message = generate_error(scene)
+    assert message.startswith("wrong token for eamm-server") and str(bad) in message
+    assert scene.eamm.message_kind == "token"
+
+
+def test_no_face_in_the_portrait(scene, workdir, prefs):
+    scene = ready_scene(scene, workdir)
+    image = bpy.data.images.new("blank", 128, 128)
+    image.generated_color = (0.3, 0.5, 0.2, 1.0)
+    image.filepath_raw = str(workdir / "blank.png")
+    image.file_format = "PNG"
+    image.save()
+    scene.eamm.portrait_path = str(workdir / "blank.png")
+    message = generate_error(scene)
+    assert "face" in message.lower() and "blank.png" in message
+    assert scene.eamm.message_kind == "input"
+
+
+def test_unreadable_audio(scene, workdir, prefs):
+    scene = ready_scene(scene, workdir)
+    garbage = workdir / "broken.wav"
+    garbage.write_bytes(b"RIFF\x10\x00\x00\x00WAVEnot really audio" * 20)
+    scene.eamm.audio_source = "FILE"
+    scene.eamm.audio_path = str(garbage)
+    message = generate_error(scene)
+    assert "broken.wav" in message and scene.eamm.message_kind == "input"
+
+
+def test_missing_portrait_file_and_unsaved_blend(scene, workdir, prefs):
+    scene.eamm.portrait_path = str(workdir / "nope.png")
+    message = generate_error(scene)  # unsaved file with a '//' output folder
+    assert "not saved" in message
+    scene = ready_scene(scene, workdir)
+    scene.eamm.portrait_path = str(workdir / "nope.png")
+    assert "nope.png does not exist" in generate_error(scene)
+
+
+def test_start_and_stop_server_from_the_addon(scene, workdir, prefs, monkeypatch):
+    python = os.environ["EAMM_MAIN_PYTHON"]
+    url = dead_url()
+    port = url.rsplit(":", 1)[1]
+    monkeypatch.setattr(prefs, "server_url", url)
+    monkeypatch.setattr(prefs, "server_command",
+                        f'"{python}" -m server.main --port {port} --data "{workdir / "data"}"')
+    repo = str(operators.Path(jobs.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p))
+    assert not bpy.ops.eamm.stop_server.poll()
+    assert bpy.ops.eamm.start_server() == {"FINISHED"}
+    try:
+        assert operators.SERVER["ok"] and operators.SERVER["line"].startswith("connected · eamm-server")
+        assert bpy.ops.eamm.stop_server.poll()
+        proc = operators._PROCESS["server"]
+    finally:
+        bpy.ops.eamm.stop_server()
+    assert proc.poll() is not None and not operators._PROCESS
+
+
+def test_server_args_from_preferences():
+    class P:
+        server_python = ""
+        server_command = 'eamm-server --port 9000 --data "/my data"'
+
+    assert jobs.server_args(P) == ["eamm-server", "--port", "9000", "--data", "/my data"]
+    P.server_python = sys.executable
+    assert jobs.server_args(P) == [sys.executable, "-m", "server.main"]

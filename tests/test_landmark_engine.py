@@ -1,0 +1,223 @@
+"""Landmark engine end to end: measured on rendered frames with the 68-landmark detector.
+
+Acceptance items of the default engine's motion half: lip sync with loudness (full 7 s clip, once),
+lips closed in silence and on P/B/M, α=0 equals no emotion, upper-face displacement grows with α
+for every fixture emotion clip, a constant +15° yaw is measured back, one seed gives one result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import shared_path
+
+from eamm_core.engines.base import EngineOptions, combine
+from eamm_core.engines.landmark import create
+from eamm_core.engines.landmark.groups import keypoints_from_landmarks
+from eamm_core.engines.landmark.mouth import inner_gap, mouth_track
+from eamm_core.geometry.head3d import estimate_pose
+from eamm_core.types import EmotionPreset, Keypoints, PortraitCrop, PoseTrack
+
+UPPER_FACE = list(range(17, 27)) + list(range(36, 48))
+
+
+def _detect(frame: np.ndarray) -> np.ndarray:
+    from eamm_core.prepare.faces import FaceLandmarker
+
+    faces = FaceLandmarker.shared().detect(frame, upsample=0) or FaceLandmarker.shared().detect(frame, upsample=1)
+    assert faces, "no face found on a rendered frame"
+    return faces[0].landmarks.astype(np.float64)
+
+
+def _frames(engine, crop, kp, indices) -> list[np.ndarray]:
+    kp_s = engine.source_keypoints(crop)
+    return [f for _, f in engine.render(crop, kp_s, kp, indices)]
+
+
+def _still(n: int) -> PoseTrack:
+    from eamm_core.prepare.pose import load_pose
+
+    return load_pose(None, n)
+
+
+@pytest.fixture(scope="module")
+def crop60():
+    from eamm_core.prepare.portrait import load_portrait
+
+    return load_portrait(shared_path("fixtures", "portraits", "60.png"))
+
+
+@pytest.fixture(scope="module")
+def speech7():
+    from eamm_core.prepare.audio import load_audio
+
+    return load_audio(shared_path("fixtures", "audio", "speech_7s.wav"))
+
+
+@pytest.fixture(scope="module")
+def speech_short(speech7):
+    """The first 1.6 s of the speech fixture (40 frames)."""
+    from eamm_core.prepare.audio import compute_mfcc, frame_loudness, mfcc_windows
+
+    samples = speech7.samples[: int(1.6 * 16000)]
+    mfcc = compute_mfcc(samples)
+    windows = mfcc_windows(mfcc)
+    return replace(speech7, samples=samples, mfcc=mfcc, windows=windows,
+                   loudness=frame_loudness(samples, windows.shape[0]))
+
+
+@pytest.fixture(scope="module")
+def lipsync_run(crop60, speech7):
+    """Render the full 7 s clip once (no blinks) and detect landmarks on every frame."""
+    engine = create(EngineOptions(seed=0, blink=False))
+    kp = engine.audio_keypoints(crop60, speech7, _still(speech7.num_frames))
+    frames = _frames(engine, crop60, kp, range(len(kp)))
+    marks = np.stack([_detect(f) for f in frames])
+    track = mouth_track(engine.last_phones, speech7.loudness, speech7.num_frames)
+    return marks, track
+
+
+def _corr_at(x: np.ndarray, y: np.ndarray, lag: int) -> float:
+    """Pearson r of mouth x[t] with loudness y[t + lag] (lag > 0: the mouth leads)."""
+    if lag >= 0:
+        return float(np.corrcoef(x[: len(x) - lag], y[lag:])[0, 1])
+    return float(np.corrcoef(x[-lag:], y[: len(y) + lag])[0, 1])
+
+
+@pytest.mark.timeout(600)
+def test_inner_lip_gap_follows_loudness_at_a_small_lead(lipsync_run, speech7):
+    marks, _ = lipsync_run
+    gap = inner_gap(marks)
+    loud = speech7.loudness.astype(np.float64)
+    rs = {lag: _corr_at(gap, loud, lag) for lag in range(-4, 5)}
+    best = max(rs, key=rs.get)
+    assert -2 <= best <= 2, rs
+    assert rs[best] >= 0.4, rs
+    assert gap.std() > 2.0  # the mouth really moves (pixels)
+
+
+def test_lips_close_in_silence_and_on_bilabials(lipsync_run, speech7):
+    marks, track = lipsync_run
+    gap = inner_gap(marks)
+    closed = track.closed
+    assert closed.sum() >= 5
+    assert np.median(gap[closed]) < 1.5, gap[closed]
+    assert np.median(gap[track.open > 0.2]) > 5.0
+
+
+def test_alpha_zero_equals_no_emotion(crop60, speech_short):
+    engine = create(EngineOptions(seed=1))
+    kp = engine.audio_keypoints(crop60, speech_short, _still(speech_short.num_frames))
+    n = len(kp)
+    delta = Keypoints(np.full((n, 3, 2), 0.05, np.float32), np.full((n, 3, 2, 2), 0.1, np.float32))
+    plain = _frames(engine, crop60, combine(engine, kp, None, np.ones(n)), [3, 20])
+    zero = _frames(engine, crop60, combine(engine, kp, delta, np.zeros(n)), [3, 20])
+    one = _frames(engine, crop60, combine(engine, kp, delta, np.ones(n)), [3, 20])
+    assert all(np.array_equal(a, b) for a, b in zip(plain, zero))
+    assert not np.array_equal(plain[0], one[0])
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("clip", ["happy", "sad", "disgusted"])
+def test_upper_face_displacement_grows_with_alpha(crop60, speech_short, clip):
+    from eamm_core.prepare.emotion import load_emotion_clip
+
+    engine = create(EngineOptions(seed=0, blink=False))
+    n = speech_short.num_frames
+    kp = engine.audio_keypoints(crop60, speech_short, _still(n))
+    emotion = load_emotion_clip(shared_path("fixtures", "emotion", f"{clip}.mp4"), n, seed=0)
+    delta = engine.emotion_displacements(emotion, kp, crop60)
+    assert engine.last_emotion_reference and "neutral reference" in engine.last_emotion_reference
+    picks = [5, 20, 35]
+    base = np.stack([_detect(f) for f in _frames(engine, crop60, combine(engine, kp, None, np.ones(n)), picks)])
+    moved = []
+    for alpha in (0.5, 1.0, 2.0):
+        frames = _frames(engine, crop60, combine(engine, kp, delta, np.full(n, alpha)), picks)
+        marks = np.stack([_detect(f) for f in frames])
+        moved.append(float(np.linalg.norm(marks[:, UPPER_FACE] - base[:, UPPER_FACE], axis=-1).mean()))
+    assert moved[0] < moved[1] < moved[2], moved
+    assert moved[1] > 0.6, moved  # clearly non-zero at α=1: over 1% of the inter-ocular distance (pixels)
+
+
+@pytest.mark.parametrize("portrait", ["60.png", "7.png"])
+def test_constant_yaw_curve_is_measured_on_the_output(speech_short, portrait):
+    from eamm_core.prepare.portrait import load_portrait
+    from eamm_core.prepare.pose import pose_from_artist
+
+    crop = load_portrait(shared_path("fixtures", "portraits", portrait))
+    n = speech_short.num_frames
+    engine = create(EngineOptions(seed=0, blink=False))
+    track = PoseTrack(pose_from_artist(np.full(n, 15.0), 0.0, 0.0), source="curve")
+    kp = engine.audio_keypoints(crop, speech_short, track)
+    frames = _frames(engine, crop, kp, [0, 12, 30])
+    yaws = [estimate_pose(_detect(f)).yaw for f in frames]
+    assert all(abs(y - 15.0) <= 4.0 for y in yaws), yaws
+
+
+def test_same_seed_gives_identical_frames(crop60, speech_short):
+    n = speech_short.num_frames
+    runs = []
+    for seed in (5, 5, 6):
+        engine = create(EngineOptions(seed=seed, idle_motion=True))
+        kp = engine.audio_keypoints(crop60, speech_short, _still(n))
+        runs.append((kp, _frames(engine, crop60, kp, [10, 30])))
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
+    assert np.array_equal(runs[0][0].value, runs[1][0].value)
+    assert not np.array_equal(runs[0][0].value, runs[2][0].value)  # idle motion differs by seed
+
+
+def _synthetic_crop() -> PortraitCrop:
+    from eamm_core.prepare.faces import load_template
+
+    lm = load_template()
+    img = np.zeros((256, 256, 3), np.uint8)
+    return PortraitCrop(image=img, mask=np.ones((256, 256), np.float32), landmarks_px=lm,
+                        source_landmarks_px=lm, crop_from_source=np.eye(3), source_from_crop=np.eye(3),
+                        original=img, face_box=(0, 0, 256, 256))
+
+
+def test_preset_displacements_follow_the_head_roll():
+    crop = _synthetic_crop()
+    src = crop.landmarks_px.astype(np.float64)
+    n = 4
+    value = np.zeros((n, 3, 2), np.float32)
+    value[:, :, 1] = -0.1  # brows and eyes up by 0.1 inter-ocular distance
+    preset = EmotionPreset("up", Keypoints(value, np.zeros((n, 3, 2, 2), np.float32)))
+    engine = create(EngineOptions())
+    upright = engine.emotion_displacements(preset, keypoints_from_landmarks(src, np.repeat(src[None], n, 0)), crop)
+    theta = np.deg2rad(20.0)
+    rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    rolled_lm = (src - 128) @ rot.T + 128
+    rolled = engine.emotion_displacements(preset, keypoints_from_landmarks(src, np.repeat(rolled_lm[None], n, 0)), crop)
+    a, b = upright.value[0, 0], rolled.value[0, 0]
+    assert a[1] < 0 and abs(a[0]) < 0.1 * abs(a[1])
+    angle = np.rad2deg(np.arctan2(b[1], b[0]) - np.arctan2(a[1], a[0]))
+    assert angle == pytest.approx(20.0, abs=1.0)
+    assert np.linalg.norm(b) == pytest.approx(np.linalg.norm(a), rel=0.02)
+
+
+def test_phone_recognition_and_forced_alignment(speech_short):
+    from eamm_core.engines.landmark.phonemes import phones_for_audio
+
+    rec = phones_for_audio(speech_short.samples)
+    assert rec.method == "recognition" and len(rec) > 8
+    assert np.all(np.diff(rec.starts) >= 0) and rec.ends[-1] <= 1.7
+    aligned = phones_for_audio(speech_short.samples, "Listen, I'm being")
+    assert aligned.method == "alignment" and {"L", "S", "M", "B"} <= set(aligned.labels)
+    fallback = phones_for_audio(speech_short.samples, "zxqv wrrbl")
+    assert fallback.method == "recognition" and "zxqv" in fallback.warnings[0]
+
+
+def test_pose_from_video_follows_the_person(speech_short):
+    from eamm_core.prepare.pose import artist_from_pose
+    from eamm_core.prepare.pose_video import pose_from_video
+
+    track = pose_from_video(shared_path("fixtures", "talking", "M030_sad_3_001.mp4"), 12)
+    assert track.source == "video" and track.values.shape == (12, 6)
+    art = artist_from_pose(track.values)
+    assert np.all(np.abs(art[:, :3]) < 30) and np.all(np.abs(art[:, 3] - 1.0) < 0.1)
+    assert np.abs(art[:, 4:]).max() < 0.1

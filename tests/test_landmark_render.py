@@ -1,0 +1,219 @@
+"""The landmark engine's renderer on the real fixture portraits: identity, stillness far from the
+face, determinism, mouth opening and head motion as dlib sees them, blinks, folds, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared_path
+
+cv2 = pytest.importorskip("cv2")
+
+from eamm_core.engines.landmark import warp  # noqa: E402
+from eamm_core.engines.landmark.render import LandmarkRenderer  # noqa: E402
+from eamm_core.errors import EammError  # noqa: E402
+
+PORTRAITS = ["60.png", "21.png", "7.png", "paint1.jpg"]
+
+
+def _load(name: str):
+    from eamm_core.prepare.portrait import load_portrait
+
+    return load_portrait(shared_path("fixtures", "portraits", name))
+
+
+@pytest.fixture(scope="module")
+def crop60():
+    return _load("60.png")
+
+
+@pytest.fixture(scope="module")
+def renderer60(crop60):
+    return LandmarkRenderer(crop60)
+
+
+def _axes(lm):
+    el, er = lm[36:42].mean(0), lm[42:48].mean(0)
+    iod = float(np.linalg.norm(er - el))
+    ex = (er - el) / iod
+    return ex, np.array([-ex[1], ex[0]]), iod
+
+
+def open_mouth(lm: np.ndarray, amount: float) -> np.ndarray:
+    """Jaw drop by ``amount`` x 0.35 inter-ocular distances (lower lip and chin follow)."""
+    lm = lm.astype(np.float64).copy()
+    _, ey, iod = _axes(lm)
+    w = np.zeros(68)
+    w[[5, 11]], w[[6, 10]], w[[7, 9]], w[8] = 0.35, 0.6, 0.85, 1.0
+    w[[55, 59]], w[[56, 57, 58, 65, 66, 67]], w[[48, 54, 60, 64]], w[[4, 12]] = 0.6, 0.9, 0.35, 0.15
+    w[[50, 51, 52, 61, 62, 63]] = -0.08
+    return (lm + np.outer(w * 0.35 * iod * amount, ey)).astype(np.float32)
+
+
+def turn(lm: np.ndarray, degrees: float) -> np.ndarray:
+    """A yaw of the face: points move sideways by their (rough, ellipsoidal) depth."""
+    lm = lm.astype(np.float64).copy()
+    ex, _, _ = _axes(lm)
+    c = lm[[0, 16]].mean(0)
+    hw = np.linalg.norm(lm[16] - lm[0]) / 2
+    dx = (lm - c) @ ex
+    z = np.sqrt(np.clip(1 - (dx / hw) ** 2, 0, 1)) * 0.7 * hw
+    z[27:31] += np.array([0.1, 0.18, 0.26, 0.34]) * hw
+    z[31:36] += 0.18 * hw
+    t = np.radians(degrees)
+    return (lm + np.outer(dx * np.cos(t) + z * np.sin(t) - dx, ex)).astype(np.float32)
+
+
+def close_eyes(lm: np.ndarray, amount: float) -> np.ndarray:
+    lm = lm.astype(np.float64).copy()
+    for u, l in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        lm[u] += amount * (lm[l] - lm[u])
+    return lm.astype(np.float32)
+
+
+def _face_mask(lm: np.ndarray) -> np.ndarray:
+    mask = np.zeros((256, 256), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(lm).astype(np.int32)), 1)
+    return mask.astype(bool)
+
+
+def _corners(img: np.ndarray, n: int = 24) -> np.ndarray:
+    return np.stack([img[:n, :n], img[:n, -n:], img[-n:, :n], img[-n:, -n:]]).astype(np.float64)
+
+
+def _inner_gap(lm: np.ndarray) -> float:
+    return float(np.mean([np.linalg.norm(lm[a] - lm[b]) for a, b in ((61, 67), (62, 66), (63, 65))]))
+
+
+def _detect(frame: np.ndarray) -> np.ndarray:
+    from eamm_core.prepare.faces import FaceLandmarker
+
+    faces = FaceLandmarker.shared().detect(frame)
+    assert faces, "dlib found no face on the rendered frame"
+    return faces[0].landmarks
+
+
+def test_identity_reproduces_the_source(crop60, renderer60):
+    out = renderer60.render(crop60.landmarks_px)
+    assert out.shape == (256, 256, 3) and out.dtype == np.uint8
+    diff = np.abs(out.astype(np.float64) - crop60.image)
+    assert diff[_face_mask(crop60.landmarks_px)].mean() < 1.0
+    assert diff.mean() < 1.0
+    assert _corners(diff).max() == 0.0
+
+
+def test_same_input_gives_identical_frames(crop60, renderer60):
+    drv = open_mouth(turn(close_eyes(crop60.landmarks_px, 0.6), 12.0), 0.8)
+    a = renderer60.render(drv)
+    b = renderer60.render(drv)
+    c = LandmarkRenderer(crop60).render(drv)
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("degrees", [-20.0, 15.0])
+def test_corners_stay_still_while_the_head_moves(crop60, renderer60, degrees):
+    drv = open_mouth(turn(crop60.landmarks_px, degrees), 1.0)
+    out = renderer60.render(drv)
+    corners = np.abs(_corners(out) - _corners(crop60.image))
+    assert corners.mean() < 2.0, f"corners changed by {corners.mean():.2f}/255 on average"
+    # ...while the face itself did change
+    assert np.abs(out.astype(np.float64) - crop60.image)[_face_mask(crop60.landmarks_px)].mean() > 5.0
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_dlib_sees_the_mouth_open_as_driven(name):
+    crop = _load(name)
+    renderer = LandmarkRenderer(crop)
+    measured, driven = [], []
+    for amount in (0.0, 0.3, 0.6, 1.0):
+        drv = open_mouth(crop.landmarks_px, amount)
+        measured.append(_inner_gap(_detect(renderer.render(drv))))
+        driven.append(_inner_gap(drv))
+    assert all(b > a for a, b in zip(measured, measured[1:])), f"gap not increasing: {measured}"
+    assert measured[-1] > measured[0] + 12.0, f"mouth did not open enough for dlib: {measured}"
+    assert np.corrcoef(measured, driven)[0, 1] > 0.95
+
+
+def test_output_landmarks_follow_a_head_turn(crop60, renderer60):
+    src = crop60.landmarks_px
+    for degrees in (-15.0, 15.0):
+        drv = turn(src, degrees)
+        found = _detect(renderer60.render(drv))
+        moved = np.abs(drv - src).mean()
+        err = np.abs(found - drv).mean()
+        assert moved > 4.0 and err < 0.3 * moved, f"{degrees} deg: moved {moved:.2f}, error {err:.2f}"
+        # the nose tip moved the way it was driven
+        assert np.sign(found[30, 0] - src[30, 0]) == np.sign(drv[30, 0] - src[30, 0])
+
+
+def _dark_fraction(img: np.ndarray, poly: np.ndarray) -> float:
+    mask = np.zeros(img.shape[:2], np.uint8)
+    cv2.fillConvexPoly(mask, np.round(poly).astype(np.int32), 1)
+    lum = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)[mask.astype(bool)].astype(np.float64)
+    return float(np.mean(lum < np.percentile(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), 10)))
+
+
+@pytest.mark.parametrize("name", ["60.png", "7.png"])
+def test_a_blink_covers_the_iris_with_lid(name):
+    crop = _load(name)
+    renderer = LandmarkRenderer(crop)
+    src = crop.landmarks_px
+    closed = renderer.render(close_eyes(src, 1.0))
+    half = renderer.render(close_eyes(src, 0.5))
+    for a, b, c, d, e, f in ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47)):
+        # the upper half of the source eye: iris and white before, lid skin after a blink
+        poly = np.array([0.8 * src[a] + 0.2 * src[d], src[b], src[c], 0.2 * src[a] + 0.8 * src[d],
+                         0.5 * (src[c] + src[e]), 0.5 * (src[b] + src[f])])
+        before, mid, after = (_dark_fraction(img, poly) for img in (crop.image, half, closed))
+        assert after < 0.5 * before and mid < before, (before, mid, after)
+    # the eye region changed, the mouth did not
+    mouth = _face_mask(src[48:68])
+    assert np.abs(closed.astype(np.float64) - crop.image)[mouth].mean() < 0.5
+
+
+def test_no_folds_even_for_crossing_and_wild_landmarks(crop60, renderer60):
+    rng = np.random.default_rng(7)
+    src = crop60.landmarks_px.astype(np.float64)
+    mesh = renderer60.mesh
+    field = warp.WarpField(mesh)
+    crossed = src.copy()
+    crossed[[61, 62, 63]], crossed[[65, 66, 67]] = src[[65, 66, 67]] + (0, 4), src[[61, 62, 63]] - (0, 4)
+    crossed[[37, 38]] = src[[41, 40]] + (0, 5)
+    cases = [crossed, turn(src, 30.0), open_mouth(turn(src, -25.0), 1.2), open_mouth(src, 1.8)] + [src + rng.normal(0, 4.0, src.shape) for _ in range(3)]
+    for drv_lm in cases:
+        drv, _ = warp.drive_points(mesh, drv_lm)
+        area = warp._signed_areas(drv, mesh.triangles)
+        assert np.all(area[~mesh.collapsible] > 0), "a driven triangle is inside out"
+        mx, my = field.compute(drv, [])
+        jac = np.gradient(mx, axis=1) * np.gradient(my, axis=0) - np.gradient(mx, axis=0) * np.gradient(my, axis=1)
+        outside_mouth = ~_face_mask(drv[60:68]) & ~_face_mask(drv[36:42]) & ~_face_mask(drv[42:48])
+        assert jac[outside_mouth].min() > 0.0, "the backward map folds"
+        frame = renderer60.render(drv_lm)
+        assert frame.shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize("name", PORTRAITS)
+def test_mesh_keeps_lips_eyes_and_jaw_as_edges(name):
+    crop = _load(name)
+    mesh = warp.build_mesh(crop.landmarks_px)
+    edges = warp._edges_of(mesh.triangles.tolist())
+    missing = [e for e in warp._required_edges() if tuple(sorted(e)) not in edges]
+    assert not missing
+    # the mouth interior is its own set of triangles, on the inner-lip points only
+    assert mesh.collapsible.sum() >= 6 + 2 * 4
+
+
+def test_render_many_matches_render(crop60, renderer60):
+    seq = np.stack([open_mouth(crop60.landmarks_px, a) for a in (0.0, 0.5, 1.0)])
+    frames = list(renderer60.render_many(seq))
+    assert len(frames) == 3
+    for f, lm in zip(frames, seq):
+        assert np.array_equal(f, renderer60.render(lm))
+    assert not np.array_equal(frames[0], frames[2])
+
+
+@pytest.mark.parametrize("bad", [np.zeros((67, 2)), np.full((68, 2), np.nan), np.full((68, 2), 1e6)])
+def test_bad_landmarks_are_refused_with_a_clear_error(renderer60, bad):
+    with pytest.raises(EammError):
+        renderer60.render(bad)

@@ -3,7 +3,9 @@
 For each clip (a talking video whose audio belongs to it):
 
 * the source portrait is one frame of the clip (``--source-frame``; default: the frame with the
-  most closed mouth in the first two seconds), cropped by the project's own preparation;
+  most closed mouth in the first second), cropped by the project's own preparation; the clip is
+  evaluated from that frame on (cut there), so the source is the first frame of the audio, the pose
+  track and the emotion clip alike;
 * the job's audio is the clip's audio, its head pose is extracted from the clip's video, its emotion
   source is the clip itself; every generated frame ``t`` is compared with the real frame at time
   ``t / 25 s``, both in the same 256x256 crop (the real frames are warped with the source frame's
@@ -68,8 +70,8 @@ def _write_png(path: Path, rgb: np.ndarray) -> Path:
 
 
 def _choose_source(clip: Path, requested: int | None) -> int:
-    """The requested frame, or the one with the most closed mouth among the first 2 s (cropped with
-    frame 0's transform just for this choice)."""
+    """The requested 25 fps frame, or the one with the most closed mouth in the first second (cropped
+    with frame 0's transform just for this choice)."""
     from eamm_core.prepare.portrait import load_portrait
     from eamm_core.prepare.video import read_frames
 
@@ -78,7 +80,7 @@ def _choose_source(clip: Path, requested: int | None) -> int:
     first = read_frames(clip, FPS, max_frames=1).frames[0]
     tmp = _write_png(Path(_tmp_dir()) / "first.png", first)
     crop = load_portrait(tmp)
-    crops = H.crop_clip(clip, crop.crop_from_source, max_frames=int(2 * FPS))
+    crops = H.crop_clip(clip, crop.crop_from_source, max_frames=int(FPS))
     opening = M.mouth_opening(H.crop_landmarks(crops))
     return int(np.nanargmin(opening))
 
@@ -94,20 +96,35 @@ def _tmp_dir() -> str:
     return _TMP[0]
 
 
+def trim_clip(clip: Path, start_s: float, out: Path) -> Path:
+    """The clip from ``start_s`` on (video near-lossless H.264, audio PCM) so that the source frame is
+    the first frame of everything the job reads: audio, pose track (whose scale and offsets the
+    engine takes relative to the track's first frame), emotion clip and real frames."""
+    from eamm_core.prepare.audio import ffmpeg_exe
+
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start_s:.4f}",
+           "-i", str(clip), "-map", "0:v:0", "-map", "0:a:0?", "-c:v", "libx264", "-preset", "veryfast",
+           "-crf", "10", "-pix_fmt", "yuv420p", "-c:a", "pcm_s16le", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise EammError(f"could not cut {clip.name} at {start_s:.2f} s: {proc.stderr.strip()[-300:]}")
+    return out
+
+
 def prepare_real(clip: Path, work: Path, source_frame: int | None):
-    """Source portrait PNG (full-resolution frame), its crop, the real crops and their landmarks."""
+    """The evaluated segment (the clip from the source frame on), the source portrait PNG (its first
+    frame at full resolution), its crop, the real crops and their landmarks."""
     from eamm_core.prepare.portrait import load_portrait
     from eamm_core.prepare.video import read_frames
 
     k = _choose_source(clip, source_frame)
-    frames = read_frames(clip, FPS, max_frames=k + 1).frames
-    if k >= len(frames):
-        raise EammError(f"--source-frame {k} is past the end of {clip.name} ({len(frames)} frames at 25 fps)")
-    portrait = _write_png(work / "source.png", frames[k])
+    segment = clip if k == 0 else trim_clip(clip, k / FPS, work / "segment.mkv")
+    frames = read_frames(segment, FPS, max_frames=1).frames
+    portrait = _write_png(work / "source.png", frames[0])
     crop = load_portrait(portrait)
-    real = H.crop_clip(clip, crop.crop_from_source)
+    real = H.crop_clip(segment, crop.crop_from_source)
     real_lm = H.crop_landmarks(real)
-    return k, portrait, crop, real, real_lm
+    return k, segment, portrait, crop, real, real_lm
 
 
 # --- generated variants ---------------------------------------------------------------------------
@@ -180,21 +197,28 @@ def evaluate_clip(clip: Path, args, embedder) -> ClipResult:
     work = args.out / clip.stem
     work.mkdir(parents=True, exist_ok=True)
     times: dict = {}
-    k, portrait, crop, real, real_lm = _timed(times, "real clip crop + landmarks", prepare_real, clip, work,
-                                              args.source_frame)
+    k, segment, portrait, crop, real, real_lm = _timed(times, "real clip crop + landmarks", prepare_real, clip,
+                                                       work, args.source_frame)
     res = ClipResult(name=clip.name, source_frame=k, frames=len(real), seconds=times, portrait_png=portrait)
     src_lm = H.crop_landmarks([crop.image])[0]
     variants = {VARIANTS[0]: real}
-    variants.update(generate_variants(clip, work, args, crop, real_lm, portrait, times))
-    t0 = time.perf_counter()
+    variants.update(generate_variants(segment, work, args, crop, real_lm, portrait, times))
+    t0, all_lm = time.perf_counter(), {}
     for label, frames in variants.items():
-        lm = real_lm if label == VARIANTS[0] else H.crop_landmarks(frames)
-        res.rows[label] = H.evaluate(frames, lm, real, real_lm, crop.image, src_lm, real_lm[k], embedder)
+        if label == VARIANTS[0]:
+            lm = real_lm
+        elif label == VARIANTS[1]:  # the same image every frame: the same landmarks every frame
+            lm = np.repeat(src_lm[None], len(frames), axis=0)
+        else:
+            lm = H.crop_landmarks(frames)
+        res.rows[label] = H.evaluate(frames, lm, real, real_lm, crop.image, src_lm, real_lm[0], embedder)
         log.info("%s / %s: %s", clip.name, label, res.rows[label])
+        all_lm[label] = lm
     times["metrics"] = time.perf_counter() - t0
+    np.savez_compressed(work / "landmarks.npz", **{f"v{i}": all_lm[lab] for i, lab in enumerate(all_lm)})
     if not args.no_video:
         res.video = _timed(times, "side-by-side mp4", H.side_by_side, real, variants[MAIN],
-                           args.out / f"{clip.stem}_side_by_side.mp4", clip)
+                           args.out / f"{clip.stem}_side_by_side.mp4", segment)
     return res
 
 
@@ -229,8 +253,10 @@ def _f(v: float, nd: int = 2) -> str:
 
 
 def score_row(label: str, s: H.Scores) -> str:
+    still_mouth = s.lip_corr == 0.0 and s.lip_peak == 0.0  # the output's mouth never moves
+    lag = "–" if still_mouth else f"{s.lip_lag:+d}"
     return (f"| {label} | {_f(s.ssim, 3)} | {_f(s.psnr)} | {_f(s.m_lmd)} | {_f(s.f_lmd)} | {_f(s.lip_corr)} "
-            f"| {s.lip_lag:+d} | {_f(s.lip_peak)} | {_f(s.emotion_corr)} | {_f(s.jitter_ratio)} "
+            f"| {lag} | {_f(s.lip_peak)} | {_f(s.emotion_corr)} | {_f(s.jitter_ratio)} "
             f"| {_f(s.id_mean, 3)} | {_f(s.id_worst, 3)} | {s.missing_faces} |")
 
 
@@ -294,8 +320,9 @@ stays in both). Landmarks are dlib's 68 points detected in each crop, generated 
 """
 
 
-def write_report(path: Path, results: list[ClipResult], drift, drift_frames: int, args, total_s: float) -> str:
+def write_report(path: Path, results: list[ClipResult], skipped: list, drift_run, args, total_s: float) -> str:
     date, commit = machine_facts()
+    drift, drift_frames = drift_run
     lines = ["# Quality against the paper (self-driving setting on real clips)", "",
              f"Machine: 2-core CPU sandbox · date: {date} · commit: {commit} · engine: `{args.engine}`"
              f" · bench run time: {total_s:.0f} s", "",
@@ -303,9 +330,12 @@ def write_report(path: Path, results: list[ClipResult], drift, drift_frames: int
              + (f" --model {args.model}" if args.model else "") + "`", "",
              "Every number below is output of that run (`bench/quality.py` writes this file).", ""]
     for res in results:
-        lines += [f"## Clip `{res.name}` ({res.frames} frames at 25 fps, source = frame {res.source_frame})", ""]
+        lines += [f"## Clip `{res.name}`: source = its 25 fps frame {res.source_frame}, then {res.frames} frames "
+                  "from there", ""]
         lines += table(res.rows) + [""]
         lines += ["Stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in res.seconds.items()), ""]
+    for name, why in skipped:
+        lines += [f"## Clip `{name}`: not measured", "", f"{why}", ""]
     if len(results) > 1:
         labels = [lab for lab in VARIANTS if all(lab in r.rows for r in results)]
         lines += ["## Mean over clips", ""] + table({lab: H.mean_scores([r.rows[lab] for r in results])
@@ -346,19 +376,25 @@ def main(argv=None) -> int:
 
     t0 = time.perf_counter()
     embedder = FaceEmbedder()
-    results = []
+    results, skipped = [], []
     try:
         for clip in args.clips:
             if not clip.is_file():
                 raise EammError(f"clip not found: {clip} (pass talking videos with --clips)")
-            results.append(evaluate_clip(clip, args, embedder))
+            try:
+                results.append(evaluate_clip(clip, args, embedder))
+            except EammError as exc:  # e.g. a clip without speech: report it, measure the others
+                log.error("skipping %s: %s", clip.name, exc)
+                skipped.append((clip.name, str(exc)))
+        if not results:
+            raise EammError("no clip could be measured: " + "; ".join(f"{n}: {e}" for n, e in skipped))
         drift, n = (None, 0)
         if args.drift_seconds > 0:
             drift, n = measure_drift(results[0].portrait_png, args, args.drift_seconds)
     except EammError as exc:
         print(f"quality: {exc}", file=sys.stderr)
         return 2
-    text = write_report(args.doc, results, drift, n, args, time.perf_counter() - t0)
+    text = write_report(args.doc, results, skipped, (drift, n), args, time.perf_counter() - t0)
     print(text)
     for res in results:
         if res.video:

@@ -9,6 +9,7 @@ looks like its source.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,13 +82,20 @@ def descriptor_distance(a: np.ndarray, b: np.ndarray) -> float:
 def identity_distances(embedder: FaceEmbedder, reference: np.ndarray, frames, landmarks=None) -> IdentityDistance:
     """Distance from the ``reference`` descriptor to every frame of ``frames`` (iterable of RGB
     images); ``landmarks`` optional [T,68,2] (or None entries) avoids re-detecting faces."""
-    dists, missing = [], 0
+    dists, missing, seen = [], 0, {}
     for t, frame in enumerate(frames):
         lm = None if landmarks is None else landmarks[t]
-        try:
-            dists.append(descriptor_distance(reference, embedder.embed(frame, lm)))
-        except EammError:
+        key = hashlib.sha1(np.ascontiguousarray(frame).tobytes()).hexdigest() + ("" if lm is None else hashlib.sha1(
+            np.ascontiguousarray(lm, np.float64).tobytes()).hexdigest())
+        if key not in seen:  # a repeated frame (a still baseline) is embedded once
+            try:
+                seen[key] = descriptor_distance(reference, embedder.embed(frame, lm))
+            except EammError:
+                seen[key] = None
+        if seen[key] is None:
             missing += 1
+        else:
+            dists.append(seen[key])
     arr = np.asarray(dists, np.float64)
     if arr.size == 0:
         return IdentityDistance(arr, float("nan"), float("nan"), missing)

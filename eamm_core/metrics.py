@@ -1,4 +1,4 @@
-"""Quality metrics for generated talking faces (numpy / scipy only).
+"""Quality metrics for generated talking faces (numpy and OpenCV only).
 
 Everything here compares a generated sequence with the real one in the same 256x256 crop:
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
-from scipy import ndimage
 
 #: outer and inner lips
 MOUTH = np.arange(48, 68)
@@ -65,20 +65,19 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0, sigma: floa
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
 
     def blur(z: np.ndarray) -> np.ndarray:
-        return ndimage.gaussian_filter(z, sigma=sigma, truncate=truncate, mode="reflect")
+        # separable Gaussian of radius ``pad`` with mirrored borders (scipy's "reflect" = cv2's REFLECT)
+        return cv2.GaussianBlur(z, (2 * pad + 1, 2 * pad + 1), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
 
-    scores = []
-    for c in range(x.shape[2]):
-        xc, yc = x[:, :, c], y[:, :, c]
-        mx, my = blur(xc), blur(yc)
-        vx = blur(xc * xc) - mx * mx
-        vy = blur(yc * yc) - my * my
-        cxy = blur(xc * yc) - mx * my
-        num = (2 * mx * my + c1) * (2 * cxy + c2)
-        den = (mx * mx + my * my + c1) * (vx + vy + c2)
-        smap = num / den
-        scores.append(smap[pad:-pad, pad:-pad].mean())
-    return float(np.mean(scores))
+    if x.shape[2] > 4:
+        raise ValueError(f"ssim handles up to 4 channels, got {x.shape[2]}")
+    mx, my = blur(x), blur(y)
+    vx = blur(x * x) - mx * mx
+    vy = blur(y * y) - my * my
+    cxy = blur(x * y) - mx * my
+    num = (2 * mx * my + c1) * (2 * cxy + c2)
+    den = (mx * mx + my * my + c1) * (vx + vy + c2)
+    smap = (num / den).reshape(x.shape)  # cv2 drops a trailing channel axis of size 1
+    return float(smap[pad:-pad, pad:-pad].mean())
 
 
 def psnr(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> float:
@@ -126,16 +125,21 @@ def mouth_opening(lm: np.ndarray) -> np.ndarray:
     return np.maximum(np.mean(gaps, axis=0), 0.0)
 
 
+def _is_constant(x: np.ndarray) -> bool:
+    """True when a series does not vary beyond float round-off of its own magnitude."""
+    return x.size == 0 or float(np.ptp(x)) <= 1e-9 * max(1.0, float(np.abs(x).max()))
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two equal-length series; ``nan`` when either is constant."""
     x = np.asarray(a, np.float64).ravel()
     y = np.asarray(b, np.float64).ravel()
     if x.shape != y.shape:
         raise ValueError(f"pearson needs series of the same length, got {x.shape} and {y.shape}")
+    if _is_constant(x) or _is_constant(y):
+        return float("nan")
     x, y = x - x.mean(), y - y.mean()
     den = np.sqrt((x * x).sum() * (y * y).sum())
-    if den <= 1e-12:
-        return float("nan")
     return float((x * y).sum() / den)
 
 

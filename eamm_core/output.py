@@ -64,8 +64,8 @@ def png_is_complete(path: Path) -> bool:
 
 def encode_png(rgb: np.ndarray) -> bytes:
     """RGB uint8 [H,W,3] -> PNG bytes (fast compression: frames are intermediate files)."""
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
-                           [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY])
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise EammError("could not encode a frame as PNG")
     return buf.tobytes()
@@ -148,6 +148,32 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def _audio_args(audio_path: Path | None, fps: float, start: int, count: int | None) -> list[str]:
+    """Seek the audio to the first frame's time; pad with silence and cut to the frames' length."""
+    if audio_path is None:
+        return []
+    afilter = "apad" + (f",atrim=duration={count / fps:.6f}" if count is not None else "")
+    return ["-ss", f"{start / fps:.6f}", "-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0",
+            "-af", afilter, "-c:a", "aac", "-b:a", "160k", "-shortest"]
+
+
+def _video_args(fps: float, count: int | None, crf: int, tmp: Path) -> list[str]:
+    frames = ["-frames:v", str(count)] if count is not None else []
+    return frames + ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
+                     "-crf", str(crf), "-pix_fmt", "yuv420p", "-r", f"{fps:g}", "-movflags", "+faststart",
+                     "-f", "mp4", str(tmp)]
+
+
+def _partial_name(out_path: Path) -> Path:
+    return out_path.with_name(f".{out_path.stem}.part.mp4")
+
+
+def _ffmpeg_failed(out_path: Path, stderr: str, frames_dir: Path | None) -> EammError:
+    last = (stderr.strip().splitlines() or ["no message"])[-1]
+    kept = f"; the PNG frames are kept in {frames_dir}" if frames_dir else ""
+    return EammError(f"could not encode {out_path.name} with ffmpeg ({last}){kept}")
+
+
 def encode_mp4(
     frames_dir: Path,
     audio_path: Path | None,
@@ -166,27 +192,89 @@ def encode_mp4(
     """
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.stem}.part.mp4")
+    tmp = _partial_name(out_path)
     args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             "-framerate", f"{fps:g}", "-start_number", str(start), "-i", str(Path(frames_dir) / FRAME_PATTERN)]
-    if audio_path is not None:
-        # seek the audio to the first frame's time; pad with silence and cut to the frames' length
-        afilter = "apad" + (f",atrim=duration={count / fps:.6f}" if count is not None else "")
-        args += ["-ss", f"{start / fps:.6f}", "-i", str(audio_path), "-map", "0:v:0", "-map", "1:a:0",
-                 "-af", afilter, "-c:a", "aac", "-b:a", "160k", "-shortest"]
-    if count is not None:
-        args += ["-frames:v", str(count)]
-    args += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
-             "-crf", str(crf), "-pix_fmt", "yuv420p", "-r", f"{fps:g}", "-movflags", "+faststart",
-             "-f", "mp4", str(tmp)]
+    args += _audio_args(audio_path, fps, start, count) + _video_args(fps, count, crf, tmp)
     log.debug("ffmpeg: %s", args)
     proc = subprocess.run(args, capture_output=True, text=True)
     if proc.returncode != 0:
         tmp.unlink(missing_ok=True)
-        last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        raise EammError(f"could not encode {out_path.name} with ffmpeg ({last}); the PNG frames are kept in {frames_dir}")
+        raise _ffmpeg_failed(out_path, proc.stderr, Path(frames_dir))
     os.replace(tmp, out_path)
     return out_path
+
+
+class Mp4Stream:
+    """Encode frames to an MP4 while they are made (raw RGB piped to ffmpeg, which runs beside the
+    render). Same output as :func:`encode_mp4`; :meth:`close` renames it into place, :meth:`abort`
+    discards it. Frames must all have the size of the first one."""
+
+    def __init__(self, audio_path: Path | None, out_path: Path, fps: float = MODEL_FPS, start: int = 0,
+                 count: int | None = None, *, crf: int = 18):
+        self.out_path = Path(out_path)
+        self.settings = (audio_path, fps, start, count, crf)
+        self.proc: subprocess.Popen | None = None
+        self.size: tuple[int, int] | None = None
+        self.frames = 0
+        self._err = None
+
+    def _open(self, width: int, height: int) -> None:
+        audio_path, fps, start, count, crf = self.settings
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        args = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+                "-s", f"{width}x{height}", "-framerate", f"{fps:g}", "-i", "pipe:0"]
+        args += _audio_args(audio_path, fps, start, count) + _video_args(fps, count, crf, _partial_name(self.out_path))
+        self._err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._err)
+        self.size = (width, height)
+
+    def write(self, rgb: np.ndarray) -> None:
+        if self.proc is None:
+            self._open(rgb.shape[1], rgb.shape[0])
+        if (rgb.shape[1], rgb.shape[0]) != self.size:
+            raise EammError(f"frame size {rgb.shape[1]}x{rgb.shape[0]} differs from {self.size[0]}x{self.size[1]}")
+        try:
+            self.proc.stdin.write(np.ascontiguousarray(rgb, np.uint8).tobytes())
+        except BrokenPipeError:
+            raise self._failure() from None
+        self.frames += 1
+
+    def _failure(self) -> EammError:
+        self.proc.wait()
+        self._err.seek(0)
+        error = _ffmpeg_failed(self.out_path, self._err.read().decode("utf-8", "replace"), None)
+        self.abort()
+        return error
+
+    def close(self) -> Path:
+        """Finish the file (all frames written) and rename it into place."""
+        if self.proc is None:
+            raise EammError(f"no frames were written to {self.out_path.name}")
+        try:
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        if self.proc.wait() != 0:
+            raise self._failure()
+        os.replace(_partial_name(self.out_path), self.out_path)
+        self._err.close()
+        return self.out_path
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove the partial file (frames on disk are untouched)."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            try:
+                self.proc.stdin.close()
+            except (BrokenPipeError, OSError):
+                pass
+        _partial_name(self.out_path).unlink(missing_ok=True)
+        if self._err is not None:
+            self._err.close()
+            self._err = None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve, st
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
 from eamm_core.errors import EammError, InputError
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
-from eamm_core.output import BackgroundWriter, FrameWriter, encode_mp4, read_manifest, read_png, versions, write_manifest
+from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, encode_mp4, read_manifest, read_png, versions,
+                              write_manifest)
 from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class _JobRunner:
         self.frames = FrameWriter(out_dir / "frames")
         self.pasted = FrameWriter(out_dir / "pasted") if spec.paste_back else None
         self.range = (0, 0)
+        self.stream: Mp4Stream | None = None
+        self.mp4_done = False  # the folder already holds this job's finished MP4
+        self.emotion_reference: str | None = None
 
     # --- driver -----------------------------------------------------------------------------
 
@@ -124,6 +128,13 @@ class _JobRunner:
         except EammError as exc:
             self._finish_manifest("failed", error=str(exc))
             raise
+        finally:
+            self._drop_stream()
+
+    def _drop_stream(self) -> None:
+        if self.stream is not None:
+            self.stream.abort()
+            self.stream = None
 
     def _run(self, resume: bool) -> JobResult:
         t0 = time.perf_counter()
@@ -146,6 +157,7 @@ class _JobRunner:
             if not self._cancelled():
                 self._render(motion, todo)
         if self._cancelled():
+            self._drop_stream()
             self._finish_manifest("cancelled")
             return self._result(cancelled=True)
         mp4 = self._encode()
@@ -258,7 +270,8 @@ class _JobRunner:
             pose = self._load_pose(audio.num_frames)
             kp_s = self.engine.source_keypoints(crop)
             kp_a = self.engine.audio_keypoints(crop, audio, pose)
-            self.cache.put("motion", self.keys.motion, {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio")})
+            entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio")}
+            self.cache.put("motion", self.keys.motion, entry)
         if len(kp_a) != audio.num_frames:
             raise EammError(f"engine {self.engine.name} returned {len(kp_a)} frames of motion for {audio.num_frames}")
         self._report("motion", 1, 2, "emotion displacements")
@@ -284,6 +297,8 @@ class _JobRunner:
         hit = self.cache.get("emotion", self.keys.emotion)
         if hit is not None:
             self.cached.append("emotion")
+            self.warnings += [str(w) for w in hit.get("warnings", ())]
+            self.emotion_reference = str(hit["reference"]) if "reference" in hit else None
             return unpack_keypoints(hit, "delta")
         emotion, neutral = self._load_emotion(num_frames)
         method = self.engine.emotion_displacements
@@ -291,8 +306,14 @@ class _JobRunner:
             delta = method(emotion, kp_audio, crop, neutral=neutral)
         else:
             delta = method(emotion, kp_audio, crop)
-        self.warnings += list(getattr(emotion, "warnings", ()) or ())
-        self.cache.put("emotion", self.keys.emotion, pack_keypoints(delta, "delta"))
+        warnings = [str(w) for w in (getattr(emotion, "warnings", ()) or ())]
+        self.warnings += warnings
+        # which neutral reference the engine measured the emotion against (landmark engine), if it says
+        self.emotion_reference = getattr(self.engine, "last_emotion_reference", None)
+        entry = {**pack_keypoints(delta, "delta"), "warnings": np.array(warnings, dtype=np.str_)}
+        if self.emotion_reference is not None:
+            entry["reference"] = np.array(str(self.emotion_reference))
+        self.cache.put("emotion", self.keys.emotion, entry)
         return delta
 
     def _load_emotion(self, num_frames: int):
@@ -312,19 +333,21 @@ class _JobRunner:
     # --- frames -----------------------------------------------------------------------------
 
     def _resume_plan(self, resume: bool, crop: PortraitCrop) -> list[int]:
-        """Frame indices still to render; frames of a different job in the folders are removed."""
+        """Frame indices still to render. Frames (and the MP4) of a different job are removed first,
+        so a folder never mixes two jobs, even when this one is interrupted in turn."""
         start, end = self.range
         wanted = range(start, end)
         old = read_manifest(self.out_dir / MANIFEST)
         same_job = resume and old is not None and old.get("job_key") == self.keys.job
-        for writer in (self.frames, self.pasted):
-            if writer is not None:
-                writer.clear_partials()
+        writers = [w for w in (self.frames, self.pasted) if w is not None]
+        for writer in writers:
+            writer.clear_partials()
         if not same_job:
-            stale = [i for i in self.frames.indices_on_disk() if not start <= i < end]
-            self.frames.remove(stale)
-            if self.pasted is not None:
-                self.pasted.remove([i for i in self.pasted.indices_on_disk() if not start <= i < end])
+            self.frames.remove(self.frames.indices_on_disk())
+            if (self.out_dir / "pasted").is_dir():
+                pasted = self.pasted or FrameWriter(self.out_dir / "pasted")
+                pasted.remove(pasted.indices_on_disk())
+            (self.out_dir / MP4_NAME).unlink(missing_ok=True)
             return list(wanted)
         done = self.frames.complete(wanted)
         if self.pasted is not None:
@@ -333,6 +356,9 @@ class _JobRunner:
         if len(todo) < len(wanted):
             self.cached.append("frames")
             log.info("resuming: %d of %d frames already written", len(wanted) - len(todo), len(wanted))
+        self.mp4_done = (not todo and old.get("state") == "done" and old.get("mp4") == MP4_NAME
+                         and (old.get("frame_start"), old.get("frame_end")) == self.range
+                         and bool(old.get("pasted")) == self.spec.paste_back and (self.out_dir / MP4_NAME).is_file())
         return todo
 
     def _paste_existing(self, crop: PortraitCrop, indices: list[int]) -> None:
@@ -351,6 +377,8 @@ class _JobRunner:
         total = end - start
         written = [total - len(todo)]
         self._report("render", written[0], total, "rendering frames")
+        if self.spec.write_mp4 and len(todo) == total:  # a full render: encode while rendering
+            self.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
         frames = self.engine.render(motion.crop, motion.kp_source, motion.kp_driving, todo)
         writer = BackgroundWriter(max_pending=4)
         try:
@@ -370,13 +398,20 @@ class _JobRunner:
         self.timings["render"] = time.perf_counter() - t0
 
     def _write_frame(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
-        """Runs on the writer thread: the PNG, then the pasted PNG."""
+        """Runs on the writer thread, in frame order: the PNG, the pasted PNG, the MP4 stream."""
         self.frames.write(index, rgb)
         if self.pasted is not None:
             from eamm_core.render.paste_back import paste_back
 
-            self.pasted.write(index, paste_back(crop, rgb))
+            rgb = paste_back(crop, rgb)
+            self.pasted.write(index, rgb)
         written[0] += 1
+        if self.stream is not None:
+            try:
+                self.stream.write(rgb)
+            except EammError as exc:  # the PNGs are on disk: encode from them at the end instead
+                log.warning("encoding while rendering failed (%s); the MP4 will be made from the PNGs", exc)
+                self._drop_stream()
 
     def _count_done(self) -> int:
         start, end = self.range
@@ -390,10 +425,18 @@ class _JobRunner:
         missing = (end - start) - self._count_done()
         if missing:
             raise EammError(f"{missing} frames are missing in {self.frames.folder}; run the job again to finish them")
+        if self.mp4_done:
+            return self.out_dir / MP4_NAME
         t0 = time.perf_counter()
         self._report("encode", 0, 1, "encoding the MP4")
-        source = self.pasted.folder if self.pasted is not None else self.frames.folder
-        mp4 = encode_mp4(source, Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, end - start)
+        stream, self.stream = self.stream, None
+        if stream is not None and stream.frames == end - start:
+            mp4 = stream.close()
+        else:
+            if stream is not None:
+                stream.abort()
+            source = self.pasted.folder if self.pasted is not None else self.frames.folder
+            mp4 = encode_mp4(source, Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, end - start)
         self.timings["encode"] = time.perf_counter() - t0
         return mp4
 
@@ -445,6 +488,8 @@ class _JobRunner:
     def _finish_manifest(self, state: str, *, mp4: Path | None = None, error: str | None = None) -> None:
         if not self.manifest:  # failed before the job was known: nothing to record beside the frames
             return
+        if self.emotion_reference is not None:
+            self.manifest["emotion_reference"] = self.emotion_reference
         self.manifest.update(state=state, frame_count=self._count_done(), cached_stages=list(self.cached),
                              mp4=mp4.name if mp4 else None, warnings=list(self.warnings), error=error,
                              timings_s={k: round(v, 3) for k, v in self.timings.items()}, finished=_now())

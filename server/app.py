@@ -70,7 +70,8 @@ def build_context(config: ServerConfig, devices: list[str] | None = None) -> App
     for folder in (config.data_dir, config.uploads_dir, config.jobs_dir, config.tmp_dir, config.job_cache_dir):
         folder.mkdir(parents=True, exist_ok=True)
     for stale in config.tmp_dir.iterdir():  # partial uploads and zips of a previous run
-        stale.unlink(missing_ok=True) if stale.is_file() else None
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
     found, device_name = detect_devices()
     devices = list(config.devices or devices or found)
     if config.devices:
@@ -108,5 +109,5 @@ def create_app(config: ServerConfig, token: str, *, runner: Runner | None = None
         app.include_router(module.router)
     guarded = Guard(app, token=token, allowed_hosts=allowed_host_headers(config),
                     max_upload=config.max_upload_bytes, max_json=config.max_json_bytes)
-    guarded.fastapi = app
+    guarded.fastapi, guarded.ctx = app, ctx
     return guarded

@@ -28,7 +28,6 @@ class ServerConfig:
     max_json_bytes: int = 16 * MiB
     devices: tuple[str, ...] | None = None  # None = detect (every GPU, else "cpu")
     cache_dir: Path | None = None  # None = <data_dir>/cache
-    job_timeout_s: float | None = None
 
     @property
     def uploads_dir(self) -> Path:

@@ -190,8 +190,6 @@ class JobManager:
     # --- commands -----------------------------------------------------------------------------
 
     def create(self, spec: dict, frames_total: int, request: dict) -> dict:
-        from server.store import atomic_write_json as write
-
         job_id = "j_" + secrets.token_hex(10)
         rec = JobRecord(id=job_id, created=now_iso(), frame_start=int(spec["frame_start"]),
                         frames_total=int(frames_total), engine=spec["engine"], paste_back=bool(spec["paste_back"]),
@@ -199,7 +197,7 @@ class JobManager:
         folder = self.job_dir(job_id)
         try:
             (folder / "out").mkdir(parents=True)
-            write(folder / "spec.json", spec)
+            atomic_write_json(folder / "spec.json", spec)
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             raise ApiError(507, f"could not create the job folder: {exc.strerror or exc}") from None

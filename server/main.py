@@ -39,6 +39,19 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                         devices=tuple(args.device) if args.device else None)
 
 
+def _uvicorn_server(config, on_exit):
+    """uvicorn's server, told to stop running jobs as soon as a stop signal arrives (they end
+    ``interrupted``, resumable) rather than only after open connections have closed."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame):
+            on_exit()
+            super().handle_exit(sig, frame)
+
+    return Server(config)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
@@ -66,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     log.info("token file: %s", config.token_file)
     if created:
         log.info("new token (stored in the token file; shown only this once): %s", token)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
-                                           timeout_graceful_shutdown=3, lifespan="on"))
+    server = _uvicorn_server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
+                                           timeout_graceful_shutdown=3, lifespan="on"), app.ctx.manager.close)
     try:
         server.run()
     except OSError as exc:

@@ -1,8 +1,12 @@
 """Start a real ``eamm-server`` in a subprocess for tests (server, desktop app, Blender add-on).
 
-Plain Python, no pytest magic, so any test suite can use it::
+Standard library only (``srv.client()`` and the job helpers need httpx), no pytest magic, so any
+test suite can use it, including the Blender venvs (pass ``python=`` the main venv's interpreter,
+e.g. ``$EAMM_MAIN_PYTHON``, since the server needs fastapi).
+Import it as ``server_harness`` from tests under ``tests/`` (pytest puts that folder on
+``sys.path``) or as ``tests.server_harness`` with the repository root on ``sys.path``::
 
-    from tests.server_harness import ServerProcess, upload, wait_for_state
+    from server_harness import ServerProcess, upload, wait_for_state
 
     with ServerProcess() as srv:                 # free loopback port, temp data dir and token file
         client = srv.client()                    # httpx.Client with base_url and the bearer token
@@ -14,6 +18,9 @@ Plain Python, no pytest magic, so any test suite can use it::
 (restart tests). ``srv.url``, ``srv.token``, ``srv.headers``, ``srv.port`` and ``srv.log()`` (the
 server's stderr) are there for clients that do not use httpx (``urllib`` in the add-on tests).
 The server runs from this checkout (``python -m server.main``), with ``PYTHONPATH`` set to it.
+Helpers for job tests: :func:`upload`, :func:`wait_for_state`, :func:`wait_for_frames`,
+:func:`cut_wav` (a short WAV from a fixture), :func:`runner_pid` / :func:`find_runner` (the pid of
+a job's runner process, Linux only, for crash tests).
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import wave
 from pathlib import Path
-
-import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -87,9 +94,10 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 return False
             try:
-                if httpx.get(f"{self.url}/health", timeout=2.0).status_code == 200:
-                    return True
-            except httpx.HTTPError:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=2.0) as answer:
+                    if answer.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.2)
         return False
@@ -136,7 +144,9 @@ class ServerProcess:
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def client(self, timeout: float = 60.0) -> httpx.Client:
+    def client(self, timeout: float = 60.0) -> "httpx.Client":
+        import httpx
+
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
 
     def log(self) -> str:
@@ -148,7 +158,7 @@ class ServerProcess:
 
 # --- helpers for job tests ----------------------------------------------------------------------
 
-def upload(client: httpx.Client, path: str | Path, role: str) -> dict:
+def upload(client: "httpx.Client", path: str | Path, role: str) -> dict:
     """Upload a file for ``role``; returns the answer (raises on an error status, with its detail)."""
     path = Path(path)
     with open(path, "rb") as fh:
@@ -158,7 +168,7 @@ def upload(client: httpx.Client, path: str | Path, role: str) -> dict:
     return r.json()
 
 
-def wait_for_state(client: httpx.Client, job_id: str, states=("done", "failed", "cancelled", "interrupted"),
+def wait_for_state(client: "httpx.Client", job_id: str, states=("done", "failed", "cancelled", "interrupted"),
                    timeout: float = 300.0, poll: float = 0.2) -> dict:
     """Poll a job until its state is in ``states``; returns the status (AssertionError on timeout)."""
     deadline = time.monotonic() + timeout
@@ -171,7 +181,7 @@ def wait_for_state(client: httpx.Client, job_id: str, states=("done", "failed", 
     raise AssertionError(f"job {job_id} not in {states} after {timeout:.0f} s: {status}")
 
 
-def wait_for_frames(client: httpx.Client, job_id: str, frames: int, timeout: float = 300.0) -> dict:
+def wait_for_frames(client: "httpx.Client", job_id: str, frames: int, timeout: float = 300.0) -> dict:
     """Poll until at least ``frames`` frames are done (or the job ends)."""
     deadline = time.monotonic() + timeout
     status = {}
@@ -193,3 +203,29 @@ def cut_wav(src: str | Path, dst: str | Path, seconds: float, start: float = 0.0
         w.setparams(params)
         w.writeframes(data)
     return Path(dst)
+
+
+def runner_pid(job_dir: str | Path) -> int | None:
+    """The pid of the ``server.job_runner`` process working in ``job_dir`` (Linux ``/proc``), or None."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"server.job_runner" in cmd and str(job_dir).encode() in cmd:
+                return int(entry.name)
+    return None
+
+
+def find_runner(client: "httpx.Client", job_dir: str | Path, job_id: str) -> int:
+    """The pid of a job's runner process, looked up while the job is queued or running."""
+    while client.get(f"/v1/jobs/{job_id}").json()["state"] in ("queued", "running"):
+        pid = runner_pid(job_dir)
+        if pid is not None:
+            return pid
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} ended before its runner process was seen")

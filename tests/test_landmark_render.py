@@ -217,3 +217,29 @@ def test_render_many_matches_render(crop60, renderer60):
 def test_bad_landmarks_are_refused_with_a_clear_error(renderer60, bad):
     with pytest.raises(EammError):
         renderer60.render(bad)
+
+
+def _teeth_pixels(frame: np.ndarray, lm: np.ndarray) -> int:
+    """Bright, low-saturation pixels inside the driven inner-lip polygon (painted teeth)."""
+    mask = np.zeros((256, 256), np.uint8)
+    cv2.fillPoly(mask, [np.round(lm[60:68]).astype(np.int32)], 1)
+    hsv = cv2.cvtColor(frame, cv2.COLOR_RGB2HSV)
+    teeth = (hsv[..., 2] > 120) & (hsv[..., 1] < 110) & mask.astype(bool)
+    return int(teeth.sum())
+
+
+def test_mouth_interior_is_dark_and_upper_teeth_follow_the_upper_lip(crop60, renderer60):
+    src = crop60.landmarks_px
+    _, ey, iod = _axes(src)
+    opened = open_mouth(src, 0.8)
+    frame = renderer60.render(opened)
+    mask = np.zeros((256, 256), np.uint8)
+    cv2.fillPoly(mask, [np.round(opened[60:68]).astype(np.int32)], 1)
+    lum = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[mask.astype(bool)]
+    face_lum = cv2.cvtColor(crop60.image, cv2.COLOR_RGB2GRAY)[_face_mask(src)]
+    assert np.median(lum) < 0.5 * np.median(face_lum), "the open mouth should show a dark cavity"
+    raised = opened.astype(np.float64).copy()
+    raised[[49, 50, 51, 52, 53, 61, 62, 63]] -= 0.08 * iod * ey  # the upper lip rises, the teeth stay
+    shown = _teeth_pixels(renderer60.render(raised), raised)
+    assert shown > _teeth_pixels(frame, opened) + 20, "raising the upper lip should show more teeth"
+    assert _teeth_pixels(renderer60.render(src), src) <= _teeth_pixels(crop60.image, src)

@@ -170,3 +170,16 @@ def test_shape_drift_grows_with_a_slow_shape_change_but_not_with_head_motion():
     drifting[:, 48:68, 1] += np.linspace(0.0, 6.8, 250)[:, None]  # the mouth sinks 6.8 px over 10 s
     d = M.shape_drift(drifting, ref)
     assert d.start < 0.3 and 1.5 < d.end < 2.0 and d.max >= d.end
+
+
+def test_pearson_treats_round_off_noise_as_constant():
+    assert math.isnan(M.pearson(1e-13 * np.random.default_rng(0).normal(size=50), np.arange(50.0)))
+
+
+def test_grayscale_ssim_matches_scikit_image_too():
+    skm = pytest.importorskip("skimage.metrics")
+    a = _image(4)[:, :, 0]
+    b = np.roll(a, 3, axis=1)
+    ref = skm.structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                    data_range=255)
+    assert M.ssim(a, b) == pytest.approx(ref, abs=1e-9)

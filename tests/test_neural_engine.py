@@ -148,3 +148,30 @@ def test_one_euro_filter_properties():
     assert 0 < y[20, 0] < 1 and y[-1, 0] > 0.9
     const = np.full((10, 3), 0.7)
     np.testing.assert_allclose(smoothing.one_euro_filter(const, 0.05, 8.0), const)
+
+
+def test_batchnorm_folding_keeps_the_outputs(model_dir, inputs):
+    from eamm_core.engines.neural import checkpoint
+
+    crop, audio, pose, clip = inputs
+    eng = _engine(model_dir, smooth=False)
+    plain, _ = checkpoint.load_model(model_dir)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in eng.net.generator.decoder.modules())
+    src = images_to_tensor(crop.image[None], eng.device)
+    with torch.inference_mode():
+        a, b = eng.net.keypoint_detector(src), plain.keypoint_detector(src)
+        np.testing.assert_allclose(a.value.numpy(), b.value.numpy(), atol=1e-5)
+        fa, fb = eng.net.emotion.extractor(src), plain.emotion.extractor(src)
+        np.testing.assert_allclose(fa.feature.numpy(), fb.feature.numpy(), atol=1e-4, rtol=1e-4)
+        pa = eng.net.generator(src, a, a).prediction
+        pb = plain.generator(src, b, b).prediction
+        np.testing.assert_allclose(pa.numpy(), pb.numpy(), atol=1e-5)
+
+
+def test_kept_engine_reloads_only_when_model_device_or_precision_change(model_dir):
+    eng = _engine(model_dir)
+    net = eng.net
+    eng.options = EngineOptions(model_dir=model_dir, device="cpu", seed=5, batch_size=3)
+    assert eng.net is net and eng.batch_size == 3
+    eng.options = EngineOptions(model_dir=model_dir, device="cpu", precision="bf16")
+    assert eng.net is not net and eng.net.generator.final.weight.dtype == torch.bfloat16

@@ -82,6 +82,19 @@ def test_strength_changes_the_output(runs):
     assert np.abs(fa.astype(int) - fc).max() > 0
 
 
+def test_resume_renders_only_missing_frames_identically(setup, runs):
+    from eamm_core.pipeline import run_job
+
+    base, model = setup
+    a = runs[0]
+    before = _frames(a)
+    gone = sorted(Path(a.frames_dir).glob("frame_*.png"))[5:9]
+    for p in gone:
+        p.unlink()
+    again = run_job(_spec(base, model, 1.0), base / "a", cache_dir=base / "cache")
+    np.testing.assert_array_equal(_frames(again), before)
+
+
 def test_cli_generate_neural(setup, tmp_path):
     if not (REPO / "eamm_core" / "cli" / "generate.py").exists():
         pytest.skip("eamm generate is not built in this checkout yet")

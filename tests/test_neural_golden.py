@@ -189,3 +189,52 @@ STAGE_ARRAYS = ["kp_audio_value", "kp_audio_jacobian", "kp_audio_heatmap", "emo_
 def test_each_stage_matches_reference(stages, golden, tolerances, name):
     err = float(np.max(np.abs(stages[name].astype(np.float64) - golden[name])))
     assert err <= tolerances[name]["atol_stage"], f"{name}: max |diff| {err:.3g}"
+
+
+@pytest.fixture(scope="module")
+def engine(converted):
+    from eamm_core.engines.base import EngineOptions
+    from eamm_core.engines.neural.engine import NeuralEngine
+
+    return NeuralEngine(EngineOptions(model_dir=converted[0], device="cpu", smooth=False, batch_size=3))
+
+
+def _golden_inputs(golden):
+    from eamm_core.types import AudioFeatures, EmotionClip, PortraitCrop, PoseTrack
+
+    img, eye = golden["in_source_u8"], np.eye(3, dtype=np.float32)
+    crop = PortraitCrop(image=img, mask=np.ones((256, 256), np.float32), landmarks_px=np.zeros((68, 2), np.float32),
+                        source_landmarks_px=np.zeros((68, 2), np.float32), crop_from_source=eye, source_from_crop=eye,
+                        original=img, face_box=(0, 0, 256, 256))
+    audio = AudioFeatures(np.zeros(8000, np.float32), 16000, golden["in_mfcc_raw_first100"],
+                          golden["in_mfcc_windows"][0], np.zeros(6, np.float32))
+    frames = golden["in_emotion_frames_u8"]
+    clip = EmotionClip(frames, frames, np.zeros((6, 68, 2), np.float32), np.arange(6), 25.0, 0)
+    return crop, audio, PoseTrack(golden["in_pose"][0]), clip
+
+
+def test_engine_fast_fp32_path_is_within_golden_tolerances(engine, golden, tolerances):
+    """The product path (BatchNorm folded, batched, channels-last, source features reused, RGB uint8
+    inputs) reproduces the reference with smoothing off."""
+    from eamm_core.types import Keypoints
+
+    def tol(name, kind="atol_end_to_end"):
+        return tolerances[name][kind]
+
+    crop, audio, pose, clip = _golden_inputs(golden)
+    kp_s = engine.source_keypoints(crop)
+    assert np.abs(kp_s.value - golden["kp_source_value"]).max() <= tol("kp_source_value")
+    kp_a = engine.audio_keypoints(crop, audio, pose)
+    assert np.abs(kp_a.value - golden["kp_audio_value"]).max() <= tol("kp_audio_value")
+    assert np.abs(kp_a.jacobian - golden["kp_audio_jacobian"]).max() <= tol("kp_audio_jacobian")
+    stored = Keypoints(golden["kp_audio_value"], golden["kp_audio_jacobian"])
+    delta = engine.emotion_displacements(clip, stored, crop)
+    weights = np.array([0.2, 1.0, 1.0], np.float32)[None, :, None]
+    assert np.abs(delta.value - golden["emo_value"][:, :3] * weights).max() <= tol("emo_value", "atol_stage")
+    src, feats = engine.source_tensors(crop)
+    kp_src = KeypointTensors(torch.from_numpy(golden["kp_source_value"]), torch.from_numpy(golden["kp_source_jacobian"]))
+    for name, (v, j) in {"audio_t5": ("kp_audio_value", "kp_audio_jacobian"),
+                         "emo_t5": ("kp_emo_value", "kp_emo_jacobian")}.items():
+        pred = engine.predict(src, feats, kp_src, Keypoints(golden[v][5:], golden[j][5:])).numpy()
+        err = np.abs(pred - golden[f"gen_{name}_prediction"]).max()
+        assert err <= tol(f"gen_{name}_prediction", "atol_stage"), f"{name}: {err:.3g}"

@@ -86,3 +86,32 @@ def test_manifest_round_trip_and_corrupt_manifest_reads_as_none(tmp_path):
     path.write_text('{"state": "do')
     assert read_manifest(path) is None
     assert read_manifest(tmp_path / "none.json") is None
+
+
+def test_streamed_mp4_matches_the_encoded_one(tmp_path):
+    from eamm_core.output import Mp4Stream
+
+    audio = tmp_path / "a.wav"
+    _tone_after_silence(audio, 0.4, 2.0)
+    stream = Mp4Stream(audio, tmp_path / "s.mp4", 25, start=10, count=12)
+    writer = FrameWriter(tmp_path / "frames")
+    for i in range(10, 22):
+        frame = np.full((99, 130, 3), (i * 9) % 256, np.uint8)
+        stream.write(frame)
+        writer.write(i, frame)
+    streamed = probe_video(stream.close())
+    encoded = probe_video(encode_mp4(writer.folder, audio, tmp_path / "e.mp4", 25, start=10, count=12))
+    assert streamed == encoded
+    assert (streamed.width, streamed.height, streamed.frames, streamed.codec) == (130, 100, 12, "h264")
+    assert np.sqrt(np.mean(_decoded_audio(tmp_path / "s.mp4")[:1600] ** 2)) > 0.2  # the tone from 0.4 s
+
+
+def test_aborted_stream_leaves_nothing(tmp_path):
+    from eamm_core.output import Mp4Stream
+
+    stream = Mp4Stream(None, tmp_path / "s.mp4", 25, start=0, count=50)
+    stream.write(np.zeros((64, 64, 3), np.uint8))
+    with pytest.raises(EammError, match="frame size 32x32 differs"):
+        stream.write(np.zeros((32, 32, 3), np.uint8))
+    stream.abort()
+    assert not list(tmp_path.iterdir())

@@ -105,3 +105,13 @@ def test_the_plan_is_cached_per_crop(big_crop):
 def test_bad_frames_are_refused(big_crop, frame):
     with pytest.raises(EammError):
         paste_back(big_crop, frame)
+
+
+def test_reusing_the_output_buffer_gives_the_same_images(big_crop):
+    a = np.full((256, 256, 3), 10, np.uint8)
+    b = np.full((256, 256, 3), 240, np.uint8)
+    buf = paste_back(big_crop, a)
+    again = paste_back(big_crop, b, out=buf)
+    assert again is buf
+    assert np.array_equal(again, paste_back(big_crop, b))
+    assert not np.array_equal(paste_back(big_crop, a), again)

@@ -314,3 +314,44 @@ def test_sigkill_mid_render_then_resume_gives_identical_frames(inputs, tmp_path)
     a, b = frames_of(out), frames_of(ref.out_dir)
     assert sorted(a) == list(range(T)) and all(np.array_equal(a[i], b[i]) for i in b)
 
+
+
+def test_paste_back_frames_and_mp4_at_full_resolution(inputs, tmp_path):
+    out = tmp_path / "out"
+    run_job(spec(inputs, frame_end=6), out, use_cache=False, engine=ToyEngine())
+    assert not (out / "pasted").exists()
+    engine = ToyEngine()
+    res = run_job(spec(inputs, frame_end=6, paste_back=True), out, use_cache=False, engine=engine)
+    assert engine.rendered == []  # the 256x256 frames were there: only pasted into the portrait
+    pasted = frames_of(out, "pasted")
+    assert sorted(pasted) == list(range(6)) and pasted[0].shape == (512, 512, 3)
+    info = probe_video(res.mp4)
+    assert (info.width, info.height, info.frames) == (512, 512, 6)
+    fresh = run_job(spec(inputs, frame_end=6, paste_back=True), tmp_path / "fresh", use_cache=False, engine=ToyEngine())
+    again = frames_of(fresh.out_dir, "pasted")
+    assert all(np.array_equal(again[i], pasted[i]) for i in pasted)
+    assert json.loads(res.manifest.read_text())["pasted"] == "pasted/frame_%06d.png"
+
+
+def test_interrupted_new_job_over_an_old_one_never_mixes_frames(inputs, tmp_path):
+    out = tmp_path / "out"
+    run_job(spec(inputs, strength=1.0), out, use_cache=False, engine=ToyEngine())
+    cancel = threading.Event()
+    res = run_job(spec(inputs, strength=0.2), out, use_cache=False, engine=ToyEngine(), cancel=cancel,
+                  progress=lambda p: cancel.set() if p.stage == "render" and p.done >= 5 else None)
+    assert res.cancelled and sorted(frames_of(out)) == list(range(res.frame_count))
+    assert not (out / "result.mp4").exists()  # the old job's video went with its frames
+    run_job(spec(inputs, strength=0.2), out, use_cache=False, engine=ToyEngine())
+    ref = run_job(spec(inputs, strength=0.2), tmp_path / "ref", use_cache=False, engine=ToyEngine())
+    a, b = frames_of(out), frames_of(ref.out_dir)
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[i], b[i]) for i in b)
+
+
+def test_finished_job_run_again_renders_and_encodes_nothing(inputs, tmp_path):
+    out = tmp_path / "out"
+    first = run_job(spec(inputs, frame_end=8), out, use_cache=False, engine=ToyEngine())
+    stamp = first.mp4.stat().st_mtime_ns
+    engine = ToyEngine()
+    again = run_job(spec(inputs, frame_end=8), out, use_cache=False, engine=engine)
+    assert engine.rendered == [] and again.mp4 == first.mp4 and again.mp4.stat().st_mtime_ns == stamp
+    assert "frames" in again.cached_stages and json.loads(again.manifest.read_text())["state"] == "done"

@@ -20,7 +20,8 @@ def test_keys_are_canonical_and_sensitive_to_every_part():
 
 def test_entries_round_trip_without_pickles_and_corrupt_ones_are_misses(tmp_path):
     cache = Cache(tmp_path)
-    kp = Keypoints(np.random.default_rng(0).normal(size=(4, 10, 2)).astype(np.float32), np.zeros((4, 10, 2, 2), np.float32))
+    value = np.random.default_rng(0).normal(size=(4, 10, 2)).astype(np.float32)
+    kp = Keypoints(value, np.zeros((4, 10, 2, 2), np.float32))
     assert cache.get("motion", "k") is None
     cache.put("motion", "k", {**pack_keypoints(kp, "audio"), "name": np.array("x")})
     got = cache.get("motion", "k")

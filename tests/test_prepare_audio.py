@@ -125,3 +125,16 @@ def test_sndfile_decoding_equals_librosa_load(tmp_path):
         ours = decode_audio(tmp_path / name)
         assert ours.dtype == ref.dtype and ours.shape == ref.shape
         np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("suffix,codec", [(".ogg", "libvorbis"), (".m4a", "aac"), (".flac", "flac")])
+def test_other_containers_give_the_same_frames(speech7, tmp_path, suffix, codec):
+    wav = shared_path("fixtures", "audio", "speech_7s.wav")
+    out = tmp_path / f"speech{suffix}"
+    subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ar", "48000", "-c:a", codec,
+                    "-b:a", "192k", str(out)], check=True)
+    other = load_audio(out)
+    assert abs(other.num_frames - speech7.num_frames) <= 1
+    t = min(other.num_frames, speech7.num_frames)
+    rel = np.linalg.norm(other.windows[:t] - speech7.windows[:t]) / np.linalg.norm(speech7.windows[:t])
+    assert rel < MP3_REL_L2_TOL

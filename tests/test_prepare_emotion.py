@@ -124,3 +124,21 @@ def test_missing_faces_reuse_previous_landmarks(tmp_path, face_rgb):
     clip = load_emotion_clip(tmp_path / "gap.mp4", 6, augment=False)
     np.testing.assert_allclose(clip.landmarks_px[3], clip.landmarks_px[2])
     assert len(clip.warnings) == 1 and "1 of 6" in clip.warnings[0]
+
+
+@pytest.mark.parametrize("suffix,codec", [(".mov", "libx264"), (".mkv", "libx264"), (".avi", "mpeg4")])
+def test_other_containers_and_24fps(tmp_path, suffix, codec):
+    import imageio_ffmpeg
+
+    path = tmp_path / f"clip{suffix}"
+    writer = imageio_ffmpeg.write_frames(str(path), (64, 64), fps=24, codec=codec, quality=10, macro_block_size=1)
+    writer.send(None)
+    for i in range(30):
+        writer.send(np.full((64, 64, 3), 8 * i, np.uint8).tobytes())
+    writer.close()
+    video = read_frames(path)
+    assert video.source_fps == pytest.approx(24.0)
+    expected = np.floor(np.arange(len(video.source_index)) * 24 / 25 + 0.5).astype(int)
+    np.testing.assert_array_equal(video.source_index, expected)
+    shown = np.round(video.frames[:, 32, 32, 0] / 8.0).astype(int)
+    assert np.abs(shown - expected).max() <= 1  # lossy codecs: within one brightness step

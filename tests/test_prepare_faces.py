@@ -114,3 +114,21 @@ def test_detect_sorts_faces_by_size():
     assert len(faces) == 2
     assert faces[0].area > faces[1].area and faces[0].box[0] >= 390
     assert faces[0].landmarks.shape == (68, 2)
+
+
+def test_warp_to_crop_antialiases_big_reductions():
+    stripes = np.zeros((1024, 1024), np.float32)
+    stripes[:, ::2] = 1.0  # finest possible detail: must average to grey when shrunk 4x
+    m = np.diag([0.25, 0.25, 1.0])
+    smooth = warp_to_crop(stripes, m, 256)
+    aliased = warp_to_crop(stripes, m, 256, antialias=False)
+    assert abs(float(smooth[8:-8, 8:-8].mean()) - 0.5) < 0.02 and float(smooth[8:-8, 8:-8].std()) < 0.02
+    assert float(aliased[8:-8, 8:-8].std()) > 0.2 or abs(float(aliased.mean()) - 0.5) > 0.2
+    # geometry is unchanged: a bright dot lands at the same crop pixel either way
+    dot = np.zeros((2048, 2048), np.float32)
+    dot[1000:1008, 600:608] = 1.0
+    m = np.array([[0.25, 0, -20.0], [0, 0.25, -100.0], [0, 0, 1.0]])
+    for img, tol in ((warp_to_crop(dot, m, 256), 0.15), (warp_to_crop(dot, m, 256, antialias=False), 0.6)):
+        ys, xs = np.nonzero(img > 0.05)
+        cy, cx = np.average(ys, weights=img[ys, xs]), np.average(xs, weights=img[ys, xs])
+        assert abs(cx - (603.5 * 0.25 - 20)) < tol and abs(cy - (1003.5 * 0.25 - 100)) < tol

@@ -127,3 +127,9 @@ def test_tiny_image_and_non_image(tmp_path):
     (tmp_path / "notes.png").write_text("hello")
     with pytest.raises(InputError, match="not an image.*notes.png"):
         read_image(tmp_path / "notes.png")
+
+
+def test_oversized_image_is_refused_before_decoding(tmp_path):
+    Image.new("L", (17000, 200), 0).save(tmp_path / "banner.png")
+    with pytest.raises(InputError, match=r"too large \(17000x200 px\) in banner.png: scale it"):
+        read_image(tmp_path / "banner.png")

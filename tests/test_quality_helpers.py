@@ -90,3 +90,14 @@ def test_side_by_side_writes_a_three_panel_video(tmp_path, real_clip):
     # panel 3 shows |real - generated| x3: frame 0 pairs real frame 0 with real frame 5, which differ
     assert frames[0][:, 512:].mean() > 1.0
     assert np.abs(frames[0][:, :250].astype(int) - crops[0][:, :250]).mean() < 8
+
+
+def test_still_baseline_scores_zero_correlation_and_finite_psnr(real_clip):
+    crop, crops, lm = real_clip
+    still = np.repeat(crops[0][None], len(crops), axis=0)
+    still_lm = np.repeat(lm[0][None], len(crops), axis=0)
+    s = H.evaluate(still, still_lm, crops, lm, crop.image, lm[0], lm[0], embedder=None)
+    assert s.lip_corr == 0.0 and s.emotion_corr == 0.0 and s.jitter_ratio == 0.0
+    # frame 0 is identical (infinite PSNR) and left out; the rest differ
+    assert np.isfinite(s.psnr) and 20.0 < s.psnr < 60.0
+    assert s.m_lmd > 0.0

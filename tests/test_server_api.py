@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from server_harness import ServerProcess, cut_wav, upload, wait_for_frames, wait_for_state
+from server_harness import ServerProcess, cut_wav, find_runner, upload, wait_for_frames, wait_for_state
 from conftest import shared_path
 
 MAX_UPLOAD_MB = 2
@@ -309,10 +309,10 @@ def test_a_crashing_engine_fails_its_job_alone(srv, client, inputs):
 
     job = client.post("/v1/jobs", json={"portrait": inputs["portrait"], "audio": inputs["audio_long"],
                                         "seed": 4, "outputs": ["frames"]}).json()
-    wait_for_frames(client, job["id"], 1)
-    runner = runner_pid(srv.data_dir / "jobs" / job["id"])
-    if runner is None:
+    if not Path("/proc/self/cmdline").exists():
         pytest.skip("job runner processes are found through /proc (Linux)")
+    runner = find_runner(client, srv.data_dir / "jobs" / job["id"], job["id"])
+    wait_for_frames(client, job["id"], 1)
     os.kill(runner, signal.SIGKILL)
     status = wait_for_state(client, job["id"])
     assert status["state"] == "failed" and "stopped unexpectedly" in status["error"] and status["resumable"]
@@ -321,16 +321,15 @@ def test_a_crashing_engine_fails_its_job_alone(srv, client, inputs):
     assert wait_for_state(client, other["id"])["state"] == "done"
 
 
-def runner_pid(job_dir: Path) -> int | None:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return None
-    for entry in proc.iterdir():
-        if entry.name.isdigit():
-            try:
-                cmd = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"server.job_runner" in cmd and str(job_dir).encode() in cmd:
-                return int(entry.name)
-    return None
+def test_file_errors_fail_the_job_and_the_server_keeps_serving(srv, client, inputs):
+    blocker = client.post("/v1/jobs", json={"portrait": inputs["portrait"], "audio": inputs["audio_long"],
+                                            "seed": 5, "outputs": ["frames"]}).json()
+    victim = client.post("/v1/jobs", json={"portrait": inputs["portrait"], "audio": inputs["audio"], "seed": 6}).json()
+    assert victim["state"] == "queued"  # one CPU worker: it waits for the blocker
+    (srv.data_dir / "jobs" / victim["id"] / "out" / "frames").write_bytes(b"a file where the frames folder goes")
+    client.post(f"/v1/jobs/{blocker['id']}/cancel")
+    status = wait_for_state(client, victim["id"])
+    assert status["state"] == "failed" and status["error"].startswith("could not read or write job files"), status
+    assert "\n" not in status["error"]
+    assert wait_for_state(client, blocker["id"])["state"] in ("cancelled", "done")
+    assert httpx.get(f"{srv.url}/health").status_code == 200

@@ -12,15 +12,14 @@ import pytest
 from PIL import Image
 
 from conftest import shared_path
-from server_harness import ServerProcess, cut_wav, upload, wait_for_frames, wait_for_state
-from test_server_api import runner_pid
+from server_harness import ServerProcess, find_runner, upload, wait_for_frames, wait_for_state
 
 
 def frames_of(job_dir) -> dict[str, np.ndarray]:
     return {p.name: np.asarray(Image.open(p)) for p in sorted((job_dir / "out" / "frames").glob("frame_*.png"))}
 
 
-@pytest.mark.skipif(os.name != "posix", reason="kill -9 semantics")
+@pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="finds the job runner through /proc (Linux)")
 def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
     data, token = tmp_path / "data", tmp_path / "token"
     audio = shared_path("fixtures", "audio", "speech_7s.wav")
@@ -33,16 +32,13 @@ def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
             assert wait_for_state(c, finished["id"])["state"] == "done"
             job = c.post("/v1/jobs", json={**ids, "seed": 7, "outputs": ["frames"]}).json()
             total = job["frames_total"]
-            runner = None
-            while runner is None and c.get(f"/v1/jobs/{job['id']}").json()["state"] in ("queued", "running"):
-                runner = runner_pid(data / "jobs" / job["id"])
+            runner = find_runner(c, data / "jobs" / job["id"], job["id"])
             at_kill = wait_for_frames(c, job["id"], 3)
         srv.kill()  # kill -9 the server ...
-        if runner is not None:
-            try:
-                os.kill(runner, signal.SIGKILL)  # ... and its runner, mid-frame, as a power cut would
-            except ProcessLookupError:
-                pass
+        try:
+            os.kill(runner, signal.SIGKILL)  # ... and its runner, mid-frame, as a power cut would
+        except ProcessLookupError:
+            pass
         before = frames_of(data / "jobs" / job["id"])
         assert 0 < len(before) < total, f"the job should have been stopped part-way ({at_kill})"
 
@@ -76,7 +72,7 @@ def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
 
 def test_graceful_stop_marks_the_running_job_interrupted(tmp_path):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = cut_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", 4.0)
+    audio = shared_path("fixtures", "audio", "speech_7s.wav")
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:
@@ -85,7 +81,7 @@ def test_graceful_stop_marks_the_running_job_interrupted(tmp_path):
             job = c.post("/v1/jobs", json={**ids, "outputs": ["frames"]}).json()
             wait_for_frames(c, job["id"], 2)
         t0 = time.monotonic()
-        assert srv.stop() == 0
+        assert srv.stop() in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
         assert time.monotonic() - t0 < 25
         srv.start()
         with srv.client() as c:

@@ -134,8 +134,13 @@ class FaceLandmarker:
         return boxes
 
     def landmarks(self, rgb: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """68 landmarks (float32 [68,2]) of the face in ``box``, predicted on the full-resolution image."""
-        img = np.ascontiguousarray(_as_uint8_rgb(rgb))
+        """68 landmarks (float32 [68,2]) of the face in ``box``, predicted on the full-resolution image
+        in grey (luma, as the reference feeds dlib)."""
+        arr = np.asarray(rgb)
+        if arr.ndim == 2 and arr.dtype == np.uint8:
+            img = np.ascontiguousarray(arr)
+        else:
+            img = np.ascontiguousarray(cv2.cvtColor(np.ascontiguousarray(_as_uint8_rgb(arr)), cv2.COLOR_RGB2GRAY))
         rect = self._dlib.rectangle(int(box[0]), int(box[1]), int(box[2]), int(box[3]))
         with self._lock:
             shape = self._predictor(img, rect)
@@ -188,12 +193,39 @@ def apply_transform(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
+#: a transform shrinking more than this is preceded by an area-averaging resize (no aliasing)
+ANTIALIAS_BELOW_SCALE = 0.66
+
+
+def _shrink_first(img: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-resize the part of ``img`` that lands in the crop to about the crop's scale, and return
+    it with the transform adjusted, so the final bilinear warp does not alias a high-res photo."""
+    scale = float(np.sqrt(abs(np.linalg.det(m[:2, :2]))))
+    corners = apply_transform(np.linalg.inv(m), np.array([[0, 0], [size, 0], [0, size], [size, size]], float))
+    h, w = img.shape[:2]
+    x0, y0 = np.maximum(np.floor(corners.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(0)).astype(int) + 3, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return img, m
+    nw, nh = max(1, int(round((x1 - x0) * scale))), max(1, int(round((y1 - y0) * scale)))
+    small = cv2.resize(np.ascontiguousarray(img[y0:y1, x0:x1]), (nw, nh), interpolation=cv2.INTER_AREA)
+    sx, sy = nw / float(x1 - x0), nh / float(y1 - y0)
+    # cv2.resize: small pixel u covers source x = x0 + (u + 0.5) / sx - 0.5
+    src_from_small = np.array([[1 / sx, 0, x0 + 0.5 / sx - 0.5], [0, 1 / sy, y0 + 0.5 / sy - 0.5], [0, 0, 1]])
+    return small, m @ src_from_small
+
+
 def warp_to_crop(img: np.ndarray, m: np.ndarray, size: int = CROP_SIZE, *,
-                 border_value: float | tuple = 0, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+                 border_value: float | tuple = 0, interpolation: int = cv2.INTER_LINEAR,
+                 antialias: bool = True) -> np.ndarray:
     """Resample ``img`` (any dtype, [H,W] or [H,W,C]) into a ``size`` x ``size`` crop where crop pixel
-    ``p`` shows image pixel ``M^-1 p`` (bilinear, constant border, black by default as the reference)."""
+    ``p`` shows image pixel ``M^-1 p`` (bilinear, constant border, black by default as the reference).
+    When ``M`` shrinks by more than 1/0.66 the image is first area-averaged (``antialias``)."""
+    m = np.asarray(m, np.float64)
     src = np.ascontiguousarray(img)
-    return cv2.warpAffine(src, np.asarray(m, np.float64)[:2], (int(size), int(size)), flags=interpolation,
+    if antialias and np.sqrt(abs(np.linalg.det(m[:2, :2]))) < ANTIALIAS_BELOW_SCALE:
+        src, m = _shrink_first(src, m, int(size))
+    return cv2.warpAffine(src, m[:2], (int(size), int(size)), flags=interpolation,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
 
 

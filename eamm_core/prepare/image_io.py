@@ -23,21 +23,31 @@ NEUTRAL_GREY = 128.0
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp"}
 
 
+def _check_size(path: Path, w: int, h: int) -> None:
+    if min(w, h) < MIN_SIDE:
+        raise InputError(path, f"image is too small ({w}x{h} px)",
+                         f"use an image at least {MIN_SIDE} px on each side")
+    if max(w, h) > MAX_SIDE:
+        raise InputError(path, f"image is too large ({w}x{h} px)", f"scale it to at most {MAX_SIDE} px per side")
+
+
 def _open(path: Path):
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if not path.is_file():
         raise InputError(path, "file not found", "check the path")
+    fix_big = f"scale it to at most {MAX_SIDE} px per side"
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads the header only
+            _check_size(path, *img.size)
             img.load()
     except UnidentifiedImageError:
         raise InputError(path, "not an image (or an unsupported image format)",
                          "use a PNG, JPEG, WebP or TIFF file") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(path, "image is too large", f"use an image of at most {MAX_SIDE} px per side") from None
+    except Image.DecompressionBombError:  # Pillow refuses > 2 x MAX_IMAGE_PIXELS (about 179 MP)
+        raise InputError(path, "image is too large (over 179 megapixels)", fix_big) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(path, f"unreadable or truncated image ({exc})",
                          "re-export the image as PNG or JPEG") from None
@@ -91,12 +101,6 @@ def read_image(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
     """
     path = Path(path)
     img = _open(path)
-    w, h = img.size
-    if min(w, h) < MIN_SIDE:
-        raise InputError(path, f"image is too small ({w}x{h} px)",
-                         f"use an image at least {MIN_SIDE} px on each side")
-    if max(w, h) > MAX_SIDE:
-        raise InputError(path, f"image is too large ({w}x{h} px)", f"scale it to at most {MAX_SIDE} px per side")
     rgb, alpha8 = _channels(img)
     if alpha8 is None or int(alpha8.min()) == 255:
         return np.ascontiguousarray(rgb), None

@@ -29,7 +29,7 @@ SMOOTH_WINDOW = 7
 NO_FACE_FIX = "use a video where one face is visible, frontal and at least 80 px wide"
 
 
-def _landmarks(landmarker, frame: np.ndarray, previous: np.ndarray | None) -> np.ndarray | None:
+def _landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
     h, w = frame.shape[:2]
     factor = min(1.0, DETECT_SIDE / float(max(h, w)))
     small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
@@ -66,7 +66,7 @@ def pose_from_video(path: str | Path, num_frames: int) -> PoseTrack:
     landmarker = FaceLandmarker.shared()
     marks, last, missing = [], None, 0
     for _, frame in iter_frames(path, 25.0, max(1, int(num_frames))):
-        lm = _landmarks(landmarker, frame, last)
+        lm = _landmarks(landmarker, frame)
         if lm is None:
             missing += 1
             if last is None:

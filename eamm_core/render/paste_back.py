@@ -85,27 +85,36 @@ class PasteBack:
             self.maps = self.weight = None
             return
         x0, y0, x1, y1 = self.box
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-        mx = (m[0, 0] * xs + m[0, 1] * ys + m[0, 2]).astype(np.float32)
-        my = (m[1, 0] * xs + m[1, 1] * ys + m[1, 2]).astype(np.float32)
+        xs = np.arange(x0, x1, dtype=np.float64)[None, :]
+        ys = np.arange(y0, y1, dtype=np.float64)[:, None]
+        mx = (m[0, 0] * xs + (m[0, 1] * ys + m[0, 2])).astype(np.float32)
+        my = (m[1, 0] * xs + (m[1, 1] * ys + m[1, 2])).astype(np.float32)
         w = cv2.remap(weight, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         # enlarging: the frame is first upscaled (separable cubic, cheap) by a whole factor, then
         # resampled bilinearly; nearly the look of a cubic remap at a third of its cost
         scale = 1.0 / max(float(np.sqrt(abs(np.linalg.det(m[:2, :2])))), 1e-6)
         self.pre = int(np.clip(np.round(scale), 1, MAX_PRESCALE)) if interpolation != cv2.INTER_NEAREST else 1
         if self.pre > 1:
-            mx = (mx + 0.5) * self.pre - 0.5
-            my = (my + 0.5) * self.pre - 0.5
+            mx += 0.5
+            mx *= self.pre
+            mx -= 0.5
+            my += 0.5
+            my *= self.pre
+            my -= 0.5
         self.maps = cv2.convertMaps(mx, my, cv2.CV_16SC2)
         self.weight = np.clip(w, 0.0, 1.0).astype(np.float32)
         self.inv_weight = (1.0 - self.weight).astype(np.float32)
 
-    def __call__(self, frame256: np.ndarray) -> np.ndarray:
-        """The original image (uint8 [H,W,3]) with ``frame256`` (uint8 [256,256,3]) pasted in."""
+    def __call__(self, frame256: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The original image (uint8 [H,W,3]) with ``frame256`` (uint8 [256,256,3]) pasted in.
+
+        ``out``: optionally an earlier result of this plan to overwrite (only the face box is
+        rewritten, which saves copying the whole image for every frame of a large portrait)."""
         frame = np.asarray(frame256)
         if frame.shape != (SIZE, SIZE, 3) or frame.dtype != np.uint8:
             raise EammError(f"paste-back needs a uint8 {SIZE}x{SIZE}x3 frame, got {frame.dtype} {frame.shape}")
-        out = self.original.copy()
+        if out is None or out.shape != self.original.shape or out.dtype != np.uint8:
+            out = self.original.copy()
         if self.box is None:
             return out
         x0, y0, x1, y1 = self.box
@@ -115,7 +124,7 @@ class PasteBack:
             frame = cv2.resize(frame, (SIZE * self.pre, SIZE * self.pre), interpolation=interp)
             interp = cv2.INTER_LINEAR
         warped = cv2.remap(frame, self.maps[0], self.maps[1], interp, borderMode=cv2.BORDER_REPLICATE)
-        out[y0:y1, x0:x1] = cv2.blendLinear(warped, out[y0:y1, x0:x1], self.weight, self.inv_weight)
+        out[y0:y1, x0:x1] = cv2.blendLinear(warped, self.original[y0:y1, x0:x1], self.weight, self.inv_weight)
         return out
 
 
@@ -155,7 +164,8 @@ def paste_back_plan(crop: PortraitCrop) -> PasteBack:
     return plan
 
 
-def paste_back(crop: PortraitCrop, frame256: np.ndarray) -> np.ndarray:
+def paste_back(crop: PortraitCrop, frame256: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``frame256`` (uint8 [256,256,3], a rendered crop) put back into ``crop.original`` at its full
-    resolution with a feathered face mask. Returns uint8 [H,W,3]; the original is not modified."""
-    return paste_back_plan(crop)(frame256)
+    resolution with a feathered face mask. Returns uint8 [H,W,3]; the original is not modified.
+    ``out``: an earlier result for the same crop to reuse (see :meth:`PasteBack.__call__`)."""
+    return paste_back_plan(crop)(frame256, out)

@@ -55,13 +55,19 @@ def create_upload(
     ctx: AppContext = Depends(get_ctx),
 ) -> JSONResponse:
     name = display_name(file.filename)
-    tmp, sha, size, head = hash_stream_to_temp(file.file, ctx.uploads.tmp_dir)
+    try:
+        tmp, sha, size, head = hash_stream_to_temp(file.file, ctx.uploads.tmp_dir)
+    except OSError as exc:
+        raise ApiError(507, f"could not store {name}: {exc.strerror or exc}") from None
     try:
         found = _checked_kind(head, size, name, role)
+        ctx.uploads.adopt(tmp, sha, found.ext)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ApiError(507, f"could not store {name}: {exc.strerror or exc}") from None
     except ApiError:
         tmp.unlink(missing_ok=True)
         raise
-    ctx.uploads.adopt(tmp, sha, found.ext)
     with ctx.uploads.lock:
         info = ctx.uploads.get(sha) or UploadInfo(id=sha, name=name, size=size, kind=found.kind, ext=found.ext)
         known = info.roles.get(role)
@@ -75,7 +81,10 @@ def create_upload(
         with ctx.uploads.lock:
             info = ctx.uploads.get(sha) or info
             info.roles[role] = known
-            ctx.uploads.save_meta(info)
+            try:
+                ctx.uploads.save_meta(info)
+            except OSError as exc:
+                raise ApiError(507, f"could not store {name}: {exc.strerror or exc}") from None
     return JSONResponse({**info.public(role), "name": name}, status_code=201)
 
 

@@ -116,3 +116,31 @@ def test_server_args_from_preferences():
     assert jobs.server_args(P) == ["eamm-server", "--port", "9000", "--data", "/my data"]
     P.server_python = sys.executable
     assert jobs.server_args(P) == [sys.executable, "-m", "server.main"]
+
+
+def test_auto_start_starts_the_server_then_sends_the_job(scene, workdir, prefs, monkeypatch):
+    import time
+
+    scene = ready_scene(scene, workdir)
+    python = os.environ["EAMM_MAIN_PYTHON"]
+    url = dead_url()
+    monkeypatch.setattr(prefs, "server_url", url)
+    monkeypatch.setattr(prefs, "auto_start", True)
+    monkeypatch.setattr(prefs, "server_command", f'"{python}" -m server.main --port {url.rsplit(":", 1)[1]} '
+                                                 f'--data "{workdir / "data"}"')
+    repo = str(operators.Path(jobs.__file__).resolve().parents[1])
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.setenv("EAMM_TOKEN_FILE", str(workdir / "token"))  # the new server writes its token here
+    try:
+        assert bpy.ops.eamm.generate() == {"FINISHED"}
+        assert scene.name in operators._PENDING and "starting eamm-server" in scene.eamm.message
+        assert not bpy.ops.eamm.generate.poll()  # no second job while waiting
+        deadline = time.monotonic() + 300
+        while operators.poll_jobs() is not None:
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        assert scene.eamm.job_state == "done", scene.eamm.message
+        assert scene.eamm.message.startswith("imported ")
+    finally:
+        operators.stop_polling()
+        operators.stop_server()

@@ -64,7 +64,12 @@ class LandmarkEngine(Engine):
     def phones(self, audio: AudioFeatures) -> PhoneSegments:
         """Timed phones of the speech (the slow part of the motion stage; a pure function of the
         samples and ``options.transcript``)."""
-        phones = phones_for_audio(audio.samples, self.options.transcript)
+        try:
+            phones = phones_for_audio(audio.samples, self.options.transcript)
+        except (RuntimeError, OSError, ImportError) as exc:
+            reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+            raise EammError(f"phone recognition failed ({reason}): reinstall pocketsphinx "
+                            "(pip install pocketsphinx==5.1.1)") from None
         self.last_phones = phones
         return phones
 

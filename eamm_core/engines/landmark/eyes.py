@@ -12,6 +12,9 @@ bits of eyeball down with the lid. So, whenever a driven eye is narrower than th
    colour sampled, column by column, from the band above the source eye, gently shaded;
 3. a thin dark **lash line** is drawn along the driven upper lid.
 
+Steps 2 and 3 follow the upper lid's descent only: a lower lid rising (a smile's squint) just hides
+the bottom of the iris behind it (step 1).
+
 Everything is feathered and fades in with the amount of closure, so a blink over 3-4 frames reads
 as a lid coming down; at a full blink only lid skin and the lash line remain.
 """
@@ -135,7 +138,11 @@ def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, d
         if box is None:
             continue
         _draw_interior(out, source, drv_lm[a:a + 6], fwd, box)
-        _draw_lid(out, drv_lm, rigid_src, eye, box, 1.0 - ratio)
+        # how far the upper lid came down (a lower lid rising, as in a smile's squint, paints no lid)
+        _, _, uy, _ = _axes(drv_lm, a, b)
+        descent = float(np.mean([(drv_lm[u] - rigid_src[u]) @ uy for u in eye.upper])) / eye.opening
+        if descent > 0.0:
+            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0))
 
 
 def _box(pts: np.ndarray, opening: float, shape) -> tuple[int, int, int, int] | None:

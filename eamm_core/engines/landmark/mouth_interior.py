@@ -75,7 +75,7 @@ def _teeth_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
     luma = np.array([0.299, 0.587, 0.114], np.float32)
     face = _polygon_pixels(image, lm[np.r_[0:17, 26:16:-1]])
     skin = np.percentile(face, 90, axis=0).astype(np.float32) if len(face) else np.full(3, 200, np.float32)
-    level = 0.8 * float(skin @ luma)
+    level = 0.92 * float(skin @ luma)
     eyes = np.vstack([_polygon_pixels(image, lm[36:42]), _polygon_pixels(image, lm[42:48])])
     if len(eyes) >= 8:
         lum = eyes @ luma
@@ -110,8 +110,8 @@ def prepare_mouth(image: np.ndarray, src_lm: np.ndarray) -> MouthSource:
     line = 0.5 * (upper + lower)
     w = 1.0 - float(np.clip((gap - SOURCE_CLOSED) / (SOURCE_OPEN - SOURCE_CLOSED), 0.0, 1.0))
     warm = np.array([1.0, 0.55, 0.5], np.float32)
-    return MouthSource(cavity_deep=lips * warm * 0.16, cavity_edge=lips * warm * 0.42,
-                       tongue=lips * np.array([0.95, 0.62, 0.62], np.float32), teeth=_teeth_colour(image, lm),
+    return MouthSource(cavity_deep=lips * warm * 0.2, cavity_edge=lips * warm * 0.5,
+                       tongue=lips * np.array([0.9, 0.55, 0.55], np.float32), teeth=_teeth_colour(image, lm),
                        gap=gap, lip_line=line, synth_weight=w)
 
 
@@ -167,16 +167,25 @@ def _interior_colour(s, t, t_up, t_low, s_range, width, head, origin, ux, uy, sr
     light = 0.6 * f * f * (1.0 - r * r)
     col = src.cavity_deep + light[..., None] * (src.cavity_edge - src.cavity_deep)
     gap_px = float(np.max(open_h))
-    # tongue: a low dome resting behind the lower teeth, visible when the jaw opens wide
-    dome = np.sqrt(np.clip(1.0 - (r / 0.85) ** 2, 0.0, 1.0))
-    tongue_h = float(np.clip(0.6 * (gap_px - 0.18 * width), 0.0, 0.16 * width))
-    if tongue_h > 0.3:
-        top = t_low - tongue_h * dome
-        tongue_a = _smooth_step((t - top) / 2.5) * (dome > 0)
-        shade = 0.55 + 0.4 * np.clip((t - top) / max(tongue_h, 1.0), 0.0, 1.0)
-        col = col + tongue_a[..., None] * (src.tongue * shade[..., None] - col)
+    col = _tongue(col, t, t_low, r, gap_px, width, src)
     col = _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src)
     return _upper_teeth(col, s, t, t_up, width, head, origin, ux, uy, r, src)
+
+
+def _tongue(col, t, t_low, r, gap_px, width, src: MouthSource) -> np.ndarray:
+    """A low dome on the floor of the mouth (anchored to the jaw's middle, so it sinks out of sight
+    toward the corners), darker at the back, with a faint wet sheen along its top."""
+    tongue_h = float(np.clip(0.6 * (gap_px - 0.12 * width), 0.0, 0.2 * width))
+    if tongue_h <= 0.0:
+        return col
+    floor = float(t_low.flat[np.argmin(r)])  # the lower lip's line at the middle of the mouth
+    dome = np.sqrt(np.clip(1.0 - (r / 0.75) ** 2, 0.0, 1.0))
+    top = floor - tongue_h * dome
+    depth = t - top
+    alpha = _smooth_step(depth / 2.0) * (dome > 0) * min(1.0, tongue_h / 2.0)
+    shade = 0.5 + 0.45 * np.clip(depth / max(tongue_h, 1.0), 0.0, 1.0)
+    shade = shade + 0.12 * np.exp(-0.5 * ((depth - 1.5) / 0.8) ** 2)
+    return col + alpha[..., None] * (src.tongue * shade[..., None] - col)
 
 
 def _seams(s: np.ndarray, centre: float, tooth: float, depth: float) -> np.ndarray:
@@ -187,12 +196,12 @@ def _seams(s: np.ndarray, centre: float, tooth: float, depth: float) -> np.ndarr
 
 def _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src: MouthSource) -> np.ndarray:
     """Lower incisors behind the lower lip, shown once the jaw is wide open, receding at the sides."""
-    low_h = float(np.clip(0.5 * (gap_px - 0.25 * width), 0.0, 0.045 * width))
+    low_h = float(np.clip(0.5 * (gap_px - 0.2 * width), 0.0, 0.05 * width))
     if low_h <= 0.3:
         return col
     arch = np.clip(1.0 - (r / 0.6) ** 2, 0.0, 1.0)
     band = _smooth_step(t - (t_low - low_h * arch) + 0.5) * (arch > 0)
-    shade = (0.8 - 0.25 * r) * _seams(s, centre, 0.08 * width, 0.2)
+    shade = (0.9 - 0.3 * r) * _seams(s, centre, 0.09 * width, 0.1)
     warm = src.teeth * np.array([1.0, 0.95, 0.88], np.float32)
     return col + band[..., None] * (warm * shade[..., None] - col)
 

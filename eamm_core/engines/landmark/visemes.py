@@ -58,10 +58,10 @@ VISEMES: dict[str, MouthShape] = {
     "SS": MouthShape(0.06, 1.06, 0.0, 0.02, 0.0, dominance=1.5),
     "nn": MouthShape(0.10, 1.0, 0.0, 0.01, 0.0, dominance=0.6),
     "RR": MouthShape(0.11, 0.9, 0.45, 0.01, 0.0, dominance=1.2),
-    "aa": MouthShape(0.32, 1.03, 0.0, 0.03, 0.0, dominance=1.0),
-    "E": MouthShape(0.22, 1.08, 0.0, 0.03, 0.0, dominance=1.0),
+    "aa": MouthShape(0.28, 1.03, 0.0, 0.03, 0.0, dominance=1.0),
+    "E": MouthShape(0.20, 1.08, 0.0, 0.03, 0.0, dominance=1.0),
     "ih": MouthShape(0.14, 1.10, 0.0, 0.02, 0.0, dominance=1.0),
-    "oh": MouthShape(0.25, 0.86, 0.7, 0.01, 0.0, dominance=1.2),
+    "oh": MouthShape(0.23, 0.86, 0.7, 0.01, 0.0, dominance=1.2),
     "ou": MouthShape(0.12, 0.80, 1.0, 0.0, 0.0, dominance=1.5),
 }
 VISEME_NAMES = tuple(VISEMES)

@@ -37,6 +37,7 @@ OUTER_LIP = list(range(48, 60))
 RIGHT_EYE = list(range(36, 42))
 LEFT_EYE = list(range(42, 48))
 JAW = list(range(0, 17))
+NOSE = list(range(27, 36))
 #: (upper, lower) landmark pairs that must not cross: inner lips, then eyelids
 LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 LID_PAIRS = ((37, 41), (38, 40), (43, 47), (44, 46))
@@ -155,6 +156,9 @@ def build_mesh(landmarks_px: np.ndarray) -> Mesh:
     layout = src.copy()
     layout[:N_LM] = _opened(lm)
     tris = _triangulate(layout)
+    # rasterised in this order, later wins: where a turn folds the nose over the cheek (beyond
+    # about 25 deg of yaw) the nose, nearer the camera, covers it
+    tris = tris[np.argsort(np.isin(tris, NOSE).any(axis=1), kind="stable")]
     areas = _signed_areas(layout, tris)
     inner = [set(INNER_LIP), set(RIGHT_EYE), set(LEFT_EYE)]
     collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()])

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from eamm_core.engines.base import Engine, EngineOptions
-from eamm_core.engines.neural import checkpoint, smoothing
+from eamm_core.engines.neural import checkpoint, optimize, smoothing
 from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors
 from eamm_core.errors import EammError
 from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
@@ -62,16 +62,34 @@ class NeuralEngine(Engine):
     face_weights = (0.2, 1.0, 1.0)
 
     def __init__(self, options: EngineOptions | None = None):
-        super().__init__(options)
-        opts = self.options
+        super().__init__(options)  # sets self.options, which loads the model
+
+    @property
+    def options(self) -> EngineOptions:
+        return self._options
+
+    @options.setter
+    def options(self, value: EngineOptions) -> None:
+        """Setting new options (a kept engine running another job) reloads only when the model
+        folder, device or precision changed."""
+        old = getattr(self, "_options", None)
+        self._options = value
+        self.batch_size = max(1, int(value.batch_size))
+        if old is None or (old.model_dir, old.device, old.precision) != (value.model_dir, value.device, value.precision):
+            self._load()
+
+    def _load(self) -> None:
+        opts = self._options
         if opts.precision not in _DTYPES:
             raise EammError(f"unknown precision {opts.precision!r}: use fp32, bf16 or fp16")
         self.model_dir = Path(opts.model_dir) if opts.model_dir else checkpoint.default_model_dir()
         self.device = pick_device(opts.device)
         self.dtype = _DTYPES[opts.precision]
-        self.batch_size = max(1, int(opts.batch_size))
         self.net, self.manifest = checkpoint.load_model(self.model_dir, self.device)
-        if self.device.type == "cpu" or self.dtype != torch.float32:
+        optimize.fold_batchnorm(self.net)
+        if self.dtype != torch.float32:
+            optimize.lower_precision(self.net.generator, self.dtype)
+        else:
             self.net.generator.to(memory_format=torch.channels_last)
         self._source_cache: tuple[str, torch.Tensor, torch.Tensor] | None = None
 
@@ -159,7 +177,7 @@ class NeuralEngine(Engine):
         key = hashlib.sha1(np.ascontiguousarray(crop.image).tobytes()).hexdigest()
         if self._source_cache is None or self._source_cache[0] != key:
             src = images_to_tensor(crop.image[None], self.device).contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode(), self._autocast():
+            with torch.inference_mode():
                 feats = self.net.generator.encode(src)
             self._source_cache = (key, src, feats)
         return self._source_cache[1], self._source_cache[2]
@@ -182,9 +200,9 @@ class NeuralEngine(Engine):
         b = len(kp_d)
         drv = self._kp_tensors(kp_d)
         kp_s = KeypointTensors(kp_s.value.expand(b, -1, -1), kp_s.jacobian.expand(b, -1, -1, -1))
-        with torch.inference_mode(), self._autocast():
-            out = self.net.generator(src.expand(b, -1, -1, -1), drv, kp_s,
-                                     source_features=feats.expand(b, -1, -1, -1), with_deformed=False)
+        with torch.inference_mode():  # G's precision is set on its weights (optimize.lower_precision)
+            feats = feats.expand(b, -1, -1, -1).contiguous(memory_format=torch.channels_last)
+            out = self.net.generator(src.expand(b, -1, -1, -1), drv, kp_s, source_features=feats, with_deformed=False)
             return out.prediction.float()
 
     def render_batch(self, src: torch.Tensor, feats: torch.Tensor, kp_s: KeypointTensors, kp_d: Keypoints) -> np.ndarray:

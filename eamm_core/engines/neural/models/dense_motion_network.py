@@ -65,8 +65,12 @@ class DenseMotionNetwork(nn.Module):
         k1 = motions.shape[1]
         repeated = small.unsqueeze(1).expand(b, k1, c, h, w).reshape(b * k1, c, h, w)
         warped = F.grid_sample(repeated, motions.reshape(b * k1, h, w, 2), align_corners=False).view(b, k1, c, h, w)
-        features = self.hourglass(torch.cat([heat, warped], dim=2).view(b, -1, h, w))
-        mask = F.softmax(self.mask_conv(features), dim=1)
+        x = torch.cat([heat, warped], dim=2).view(b, -1, h, w)
+        # the learned part runs in the weights' dtype (bf16/fp16 in the engine's fast path); the motion
+        # field itself (keypoints, sparse motions, blending) stays float32
+        wdtype = self.mask_conv.weight.dtype
+        features = self.hourglass(x.to(wdtype))
+        mask = F.softmax(self.mask_conv(features).float(), dim=1)
         deformation = (motions.permute(0, 1, 4, 2, 3) * mask.unsqueeze(2)).sum(dim=1).permute(0, 2, 3, 1)
-        occlusion = torch.sigmoid(self.occlusion_conv(features))
+        occlusion = torch.sigmoid(self.occlusion_conv(features).float())
         return DenseMotion(mask, warped, deformation, occlusion)

@@ -37,7 +37,9 @@ def warp(features: torch.Tensor, deformation: torch.Tensor) -> torch.Tensor:
         grid = deformation.permute(0, 3, 1, 2)
         grid = F.interpolate(grid, size=(h, w), mode="bilinear", align_corners=False)
         deformation = grid.permute(0, 2, 3, 1)
-    return F.grid_sample(features, deformation.to(features.dtype), align_corners=False)
+    if features.dtype != torch.float32:  # sample in float32: sampling positions need the precision
+        return F.grid_sample(features.float(), deformation.float(), align_corners=False).to(features.dtype)
+    return F.grid_sample(features, deformation, align_corners=False)
 
 
 class OcclusionAwareGenerator(nn.Module):
@@ -66,8 +68,8 @@ class OcclusionAwareGenerator(nn.Module):
         self.final = nn.Conv2d(be, num_channels, kernel_size=7, padding=3)
 
     def encode(self, source: torch.Tensor) -> torch.Tensor:
-        """Source-only features [B,256,64,64]."""
-        out = self.first(source)
+        """Source-only features [B,256,64,64] (in the weights' dtype)."""
+        out = self.first(source.to(self.final.weight.dtype))
         for block in self.encoder:
             out = block(out)
         return out
@@ -90,7 +92,7 @@ class OcclusionAwareGenerator(nn.Module):
         out = self.bottleneck(out * occlusion.to(out.dtype))
         for block in self.decoder:
             out = block(out)
-        prediction = torch.sigmoid(self.final(out))
+        prediction = torch.sigmoid(self.final(out).float())
         deformed = warp(source, motion.deformation) if with_deformed else None
         return GeneratorOutput(
             prediction, deformed, motion.mask, motion.sparse_deformed, motion.deformation, motion.occlusion_map

@@ -1,0 +1,167 @@
+"""Speed of the landmark engine and of the whole job (issue targets, docs/benchmarks.md).
+
+Prints, on the repo's own sample (samples/astronaut.png, samples/speech.wav, samples/happy.npz):
+
+1. motion + render at 256x256 (in this process, no file writing): frames per second, each stage's
+   share, and paste-back at the portrait's full resolution;
+2. the whole job as an artist runs it (``eamm generate`` in a fresh process, empty cache), then the
+   same job with only the strength changed (every stage before the render cached): wall and CPU
+   seconds and their ratio (target: the second run at least 3x faster);
+3. peak resident memory of this process and of the job processes.
+
+Targets: >= 25 fps motion+render at 256^2; the whole sample under 15 s including preparation.
+CPU seconds are printed beside wall seconds because a shared machine's wall times vary with load
+(the load average is printed too).
+
+    .venv/bin/python bench/landmark_speed.py [--frames N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+PORTRAIT = REPO / "samples" / "astronaut.png"
+AUDIO = REPO / "samples" / "speech.wav"
+EMOTION = REPO / "samples" / "happy.npz"
+TARGET_FPS = 25.0
+TARGET_JOB_S = 15.0
+TARGET_RATIO = 3.0
+
+
+class Clock:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self):
+        self.w0, self.c0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.w0
+        self.cpu = time.process_time() - self.c0
+
+
+def engine_stages(max_frames: int | None) -> dict:
+    """Motion, emotion, combine, render and paste-back timed in this process."""
+    from eamm_core.engines.base import EngineOptions, combine, get_engine
+    from eamm_core.prepare.audio import load_audio
+    from eamm_core.prepare.portrait import load_portrait
+    from eamm_core.prepare.pose import load_pose
+    from eamm_core.presets import load_preset
+    from eamm_core.render.paste_back import paste_back
+
+    t = {}
+    with Clock() as c:
+        crop = load_portrait(PORTRAIT)
+        audio = load_audio(AUDIO)
+    t["prepare (crop, audio)"] = c
+    engine = get_engine("landmark", EngineOptions(seed=0))
+    n = audio.num_frames if max_frames is None else min(max_frames, audio.num_frames)
+    with Clock() as c:
+        kp_s = engine.source_keypoints(crop)
+        kp_a = engine.audio_keypoints(crop, audio, load_pose(None, audio.num_frames))
+    t["motion (kp_s, kp_a)"] = c
+    with Clock() as c:
+        delta = engine.emotion_displacements(load_preset(EMOTION), kp_a, crop)
+        kp_d = combine(engine, kp_a, delta, np.ones(audio.num_frames, np.float32))
+    t["emotion + combine"] = c
+    with Clock() as c:
+        frames = [f for _, f in engine.render(crop, kp_s, kp_d, range(n))]
+    t["render 256x256"] = c
+    with Clock() as c:
+        for f in frames:
+            paste_back(crop, f)
+    t[f"paste-back {crop.original.shape[1]}x{crop.original.shape[0]}"] = c
+    return {"times": t, "frames": n, "total_frames": audio.num_frames, "size": crop.original.shape[:2]}
+
+
+def cli_job(out: Path, cache: Path, strength: float) -> dict:
+    """One ``eamm generate`` in a fresh process: wall/CPU seconds, peak RSS, cached stages."""
+    cmd = [sys.executable, "-m", "eamm_core", "generate", "--portrait", str(PORTRAIT), "--audio", str(AUDIO),
+           "--emotion", str(EMOTION), "--strength", str(strength), "--out", str(out), "--cache-dir", str(cache),
+           "--quiet", "--no-resume"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - w0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"eamm generate failed: {proc.stderr.strip()[-400:]}")
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu, "rss_mb": after.ru_maxrss / 1024, "summary": proc.stdout.strip(),
+            "cached": manifest["cached_stages"], "timings": manifest["timings_s"], "frames": manifest["frame_count"]}
+
+
+def report_stages(res: dict) -> None:
+    times, n = res["times"], res["frames"]
+    motion = times["motion (kp_s, kp_a)"]
+    emo = times["emotion + combine"]
+    render = times["render 256x256"]
+    # motion is computed for the whole clip; scale it to the rendered frames
+    share = n / res["total_frames"]
+    mr_wall = (motion.wall + emo.wall) * share + render.wall
+    mr_cpu = (motion.cpu + emo.cpu) * share + render.cpu
+    print(f"\n== motion + render at 256x256 ({n} frames)")
+    for name, c in times.items():
+        print(f"  {name:28s} wall {c.wall:6.2f} s   cpu {c.cpu:6.2f} s")
+    print(f"  motion+render: {n / mr_wall:6.1f} fps wall, {n / mr_cpu:6.1f} fps per CPU "
+          f"(target {TARGET_FPS:.0f}; ratio {n / mr_wall / TARGET_FPS:.2f}x wall)")
+    for name, c in (("motion", motion), ("emotion+combine", emo), ("render", render)):
+        part = (c.wall * share if name != "render" else c.wall) / mr_wall
+        print(f"    share {name:16s} {100 * part:5.1f} %")
+    paste = next(c for k, c in times.items() if k.startswith("paste-back"))
+    full = mr_wall + paste.wall
+    print(f"  with paste-back at {res['size'][1]}x{res['size'][0]}: {n / full:6.1f} fps wall "
+          f"(paste-back alone {n / paste.wall:6.1f} fps)")
+
+
+def report_jobs(first: dict, second: dict) -> None:
+    print("\n== whole job on the 7 s sample (eamm generate, fresh process)")
+    for name, r in (("first run (empty cache)", first), ("only strength changed", second)):
+        print(f"  {name:26s} wall {r['wall']:6.2f} s   cpu {r['cpu']:6.2f} s"
+              f"   peak RSS (job processes) {r['rss_mb']:6.0f} MB   cached: {', '.join(r['cached']) or 'none'}")
+        print(f"    stages (wall s): {r['timings']}")
+    print(f"  whole job: {first['wall']:.2f} s wall (target < {TARGET_JOB_S:.0f} s; "
+          f"{'met' if first['wall'] < TARGET_JOB_S else 'missed'})")
+    print(f"  second run faster by {first['wall'] / second['wall']:.2f}x wall, {first['cpu'] / second['cpu']:.2f}x cpu "
+          f"(target {TARGET_RATIO:.0f}x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=None, help="render only the first N frames in part 1")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the job outputs in this folder")
+    parser.add_argument("--skip-jobs", action="store_true", help="only part 1")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    stages = engine_stages(args.frames)
+    report_stages(stages)
+    print(f"  peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if args.skip_jobs:
+        return
+    with tempfile.TemporaryDirectory(prefix="eamm-bench-") as tmp:
+        root = args.keep or Path(tmp)
+        cache = Path(tmp) / "cache"
+        first = cli_job(root / "first", cache, 1.0)
+        second = cli_job(root / "second", cache, 0.5)
+    report_jobs(first, second)
+    print(f"  load average at the end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()

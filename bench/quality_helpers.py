@@ -65,6 +65,8 @@ class Scores:
     lip_corr: float
     lip_lag: int
     lip_peak: float
+    open_ratio: float
+    width_ratio: float
     emotion_corr: float
     jitter_ratio: float
     id_mean: float
@@ -95,8 +97,8 @@ def evaluate(gen: np.ndarray, gen_lm: np.ndarray, real: np.ndarray, real_lm: np.
     gen, gen_lm, real, real_lm = gen[:t], gen_lm[:t], real[:t], real_lm[:t]
     ok = np.isfinite(gen_lm).all(axis=(1, 2)) & np.isfinite(real_lm).all(axis=(1, 2))
     g, r = gen_lm[ok], real_lm[ok]
-    g_open = M.mouth_opening(g)
-    lag = M.lag_correlation(g_open, M.mouth_opening(r))
+    g_open, r_open = M.mouth_opening(g), M.mouth_opening(r)
+    lag = M.lag_correlation(g_open, r_open)
     g_upper = M.upper_face_displacements(g, src_lm)
     ident = (None if embedder is None else
              identity_distances(embedder, embedder.embed(src_image, src_lm), gen, list(gen_lm)))
@@ -106,6 +108,8 @@ def evaluate(gen: np.ndarray, gen_lm: np.ndarray, real: np.ndarray, real_lm: np.
         psnr=_finite_psnr_mean([M.psnr(a, b) for a, b in zip(gen, real)]),
         m_lmd=M.lmd(g, r, M.MOUTH), f_lmd=M.lmd(g, r, M.FACE),
         lip_corr=_corr_or_zero(lag.corr, g_open), lip_lag=lag.lag, lip_peak=_corr_or_zero(lag.peak, g_open),
+        open_ratio=float(g_open.mean() / max(r_open.mean(), 1e-9)),
+        width_ratio=float(M.mouth_width(g).mean() / M.mouth_width(r).mean()),
         emotion_corr=_corr_or_zero(M.emotion_transfer(g, r, src_lm, real_ref_lm), g_upper),
         jitter_ratio=M.jitter_ratio(g, r),
         id_mean=float("nan") if ident is None else ident.mean,
@@ -169,6 +173,7 @@ def mean_scores(rows: list[Scores]) -> Scores:
 
     return Scores(frames=sum(r.frames for r in rows), ssim=avg("ssim"), psnr=avg("psnr"), m_lmd=avg("m_lmd"),
                   f_lmd=avg("f_lmd"), lip_corr=avg("lip_corr"), lip_lag=int(round(avg("lip_lag"))),
-                  lip_peak=avg("lip_peak"), emotion_corr=avg("emotion_corr"),
+                  lip_peak=avg("lip_peak"), open_ratio=avg("open_ratio"), width_ratio=avg("width_ratio"),
+                  emotion_corr=avg("emotion_corr"),
                   jitter_ratio=avg("jitter_ratio"), id_mean=avg("id_mean"), id_worst=max(r.id_worst for r in rows),
                   missing_faces=sum(r.missing_faces for r in rows))

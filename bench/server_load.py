@@ -2,16 +2,15 @@
 
 Starts a real server (tests/server_harness.py) on a free loopback port, uploads the demo sample,
 warms the stage cache with one job, then renders the same job (only the strength differs, so the
-prepare and motion stages come from the cache and the time is the render) three times:
+prepare and motion stages come from the cache and the time is the render) alternately with no
+load and while N clients poll ``GET /v1/jobs/{id}`` as fast as they can (base, load, base, load,
+base with ``--repeats 2``), so drift on a shared machine shows.
 
-1. no load (baseline), 2. while N clients poll ``GET /v1/jobs/{id}`` as fast as they can,
-3. no load again (so drift on a shared machine shows).
+Prints status polls answered per second (and latency percentiles) during the loaded runs, the
+job's time in each run (from the job's own ``started``/``finished`` times: job process start plus
+render), and the slowdown as a ratio of the mean loaded to the mean unloaded time. Usage::
 
-Prints status polls answered per second (and latency percentiles) during the loaded run, the job's
-render time in each run (from the job's own ``started``/``finished`` times), and the slowdown as a
-ratio against the mean of the two unloaded runs. Usage::
-
-    .venv/bin/python bench/server_load.py [--clients 8] [--audio samples/speech.wav]
+    .venv/bin/python bench/server_load.py [--clients 8] [--repeats 2] [--audio samples/speech.wav]
 """
 
 from __future__ import annotations
@@ -74,28 +73,39 @@ def loaded_run(srv, client, ids: dict, clients: int) -> tuple[dict, list[float],
     return status, latencies, len(latencies) / wall
 
 
+def measure(srv, client, ids: dict, clients: int, repeats: int) -> dict:
+    """Alternate unloaded and loaded runs: base, load, base, load, ..., base."""
+    base, loaded, rates, latencies = [], [], [], []
+    base.append(job_seconds(run_job(client, ids, 0.9)))
+    for k in range(repeats):
+        status, lat, rate = loaded_run(srv, client, ids, clients)
+        loaded.append(job_seconds(status))
+        rates.append(rate)
+        latencies += lat
+        base.append(job_seconds(run_job(client, ids, 0.8 - 0.1 * k)))
+    return {"base": base, "loaded": loaded, "rates": rates, "latencies": sorted(latencies)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=8, help="polling clients during the loaded run")
+    parser.add_argument("--clients", type=int, default=8, help="polling clients during the loaded runs")
+    parser.add_argument("--repeats", type=int, default=2, help="loaded runs (each between two unloaded ones)")
     parser.add_argument("--portrait", type=Path, default=REPO / "samples" / "astronaut.png")
     parser.add_argument("--audio", type=Path, default=REPO / "samples" / "speech.wav")
     args = parser.parse_args(argv)
     with ServerProcess() as srv, srv.client(timeout=60) as client:
         ids = {"portrait": upload(client, args.portrait, "portrait")["id"],
                "audio": upload(client, args.audio, "audio")["id"]}
-        warm = run_job(client, ids, 1.0)
-        frames = warm["frames_total"]
-        base1 = job_seconds(run_job(client, ids, 0.8))
-        loaded, latencies, rate = loaded_run(srv, client, ids, args.clients)
-        base2 = job_seconds(run_job(client, ids, 0.6))
-    load_s, base = job_seconds(loaded), (base1 + base2) / 2
-    lat = sorted(latencies)
+        frames = run_job(client, ids, 1.0)["frames_total"]  # warm-up: fills the stage cache
+        m = measure(srv, client, ids, args.clients, args.repeats)
+    lat, base, loaded = m["latencies"], statistics.mean(m["base"]), statistics.mean(m["loaded"])
     print(f"job: {frames} frames at 25 fps, landmark engine, prepare+motion cached")
-    print(f"status polls answered while the job ran: {rate:.0f}/s from {args.clients} clients "
-          f"({len(lat)} polls; latency median {statistics.median(lat) * 1000:.1f} ms, "
-          f"p95 {lat[int(0.95 * (len(lat) - 1))] * 1000:.1f} ms)")
-    print(f"job time: no load {base1:.2f} s and {base2:.2f} s, under load {load_s:.2f} s")
-    print(f"slowdown under load: {load_s / base:.2f}x (loaded / mean of unloaded)")
+    print(f"status polls answered while the job ran: {statistics.mean(m['rates']):.0f}/s from {args.clients} "
+          f"clients (runs: {', '.join(f'{r:.0f}' for r in m['rates'])}; {len(lat)} polls; latency median "
+          f"{statistics.median(lat) * 1000:.1f} ms, p95 {lat[int(0.95 * (len(lat) - 1))] * 1000:.1f} ms)")
+    print(f"job time (s): no load {', '.join(f'{t:.2f}' for t in m['base'])}; "
+          f"under load {', '.join(f'{t:.2f}' for t in m['loaded'])}")
+    print(f"slowdown under load: {loaded / base:.2f}x (mean loaded / mean unloaded)")
     return 0
 
 

@@ -142,6 +142,10 @@ class Client:
             raise ClientError(f"{self.base_url} is not an eamm-server (no api_version in /health)", "protocol")
         return info
 
+    def presets(self) -> list[str]:
+        """Names of the emotion presets bundled with the server (usable as ``emotion_preset``)."""
+        return [p["name"] for p in self._json("GET", "/v1/presets").get("presets", []) if "name" in p]
+
     def upload(self, path: str | Path, role: str) -> dict:
         path = Path(path)
         try:

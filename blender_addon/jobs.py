@@ -10,8 +10,6 @@ import os
 import time
 from pathlib import Path
 
-import bpy
-
 from . import blend, timing
 from .client import Client, ClientError
 from .preferences import get as get_prefs
@@ -52,7 +50,8 @@ def build_job(scene, client: Client, out_dir: Path) -> tuple[dict, JobRecord]:
     end = min(rng.end, int(available)) if isinstance(available, int) and available > 0 else rng.end
     if end <= rng.start:
         raise AddonError(f"sound strip '{strip.name}' shows no part of its sound file: move or trim it")
-    curves = blend.sample_settings(scene, rng.sample_frames[:end - rng.start])
+    # per-frame arrays are indexed from the sound file's first 25 fps frame, also for a trimmed strip
+    curves = blend.sample_settings(scene, timing.sample_frames(place, 0, end))
     job = {
         "portrait": _upload(client, blend.portrait_file(scene, out_dir), "portrait")["id"],
         "audio": audio["id"],

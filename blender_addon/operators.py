@@ -58,9 +58,13 @@ def check_server(context=None) -> bool:
     except ClientError as exc:
         SERVER.update(ok=False, line=str(exc), kind=exc.kind)
         return False
-    engines = ", ".join(k for k, v in (h.get("engines") or {}).items() if v) or "no engine"
+    engines = ", ".join(k for k, v in (h.get("engines") or {}).items() if v is True) or "no engine"
     SERVER.update(ok=True, kind="", line=f"connected · eamm-server {h.get('server_version', '?')} · "
                                          f"{engines} · {h.get('device', '?')}")
+    try:
+        SERVER["presets"] = client.presets()
+    except ClientError:  # an older server, or a token problem that Generate will report
+        SERVER.pop("presets", None)
     return True
 
 
@@ -171,7 +175,8 @@ class EAMM_OT_generate(bpy.types.Operator):
         if s.job_state in ("queued", "running") or context.scene.name in _PENDING:
             cls.poll_message_set("a job is running: wait for it or cancel it")
             return False
-        if s.portrait_source == "FILE" and not s.portrait_path or s.portrait_source == "IMAGE" and not s.portrait_image:
+        if (s.portrait_source == "FILE" and not s.portrait_path) or (s.portrait_source == "IMAGE"
+                                                                     and not s.portrait_image):
             cls.poll_message_set("choose a portrait first")
             return False
         return True

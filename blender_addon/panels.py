@@ -26,6 +26,10 @@ def _draw_inputs(layout, scene, s):
     box.prop(s, "emotion_source", expand=True)
     if s.emotion_source == "PRESET":
         box.prop(s, "emotion_preset", text="")
+        if "presets" in SERVER:  # known after Check server
+            names = ", ".join(SERVER["presets"])
+            box.label(text=f"on the server: {names}" if names else "no presets on the server: use a clip",
+                      icon="INFO")
     elif s.emotion_source == "FILE":
         box.prop(s, "emotion_path", text="")
 

@@ -33,17 +33,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def load_addon() -> dict:
-    """The add-on's modules from the folder this script lives in (registered unless an installed copy is)."""
+    """The add-on's modules from the folder this script lives in, registered unless an installed copy is
+    (``mods["unregister"]`` then undoes it: the bpy 4.5 module hangs at exit with classes registered)."""
     import bpy
 
     here = Path(__file__).resolve().parent
     if str(here.parent) not in sys.path:
         sys.path.insert(0, str(here.parent))
     pkg = importlib.import_module(here.name)
+    names = ("client", "jobs", "operators", "preferences", "state")
+    mods = {name: importlib.import_module(f"{here.name}.{name}") for name in names}
+    mods["unregister"] = lambda: None
     if not hasattr(bpy.types.Scene, "eamm"):
         pkg.register()
-    names = ("client", "jobs", "operators", "preferences", "state")
-    return {name: importlib.import_module(f"{here.name}.{name}") for name in names}
+        mods["unregister"] = pkg.unregister
+    return mods
 
 
 def run(opts: argparse.Namespace, log=print) -> int:
@@ -52,6 +56,15 @@ def run(opts: argparse.Namespace, log=print) -> int:
     if opts.blend:
         bpy.ops.wm.open_mainfile(filepath=str(Path(opts.blend).resolve()))
     mods = load_addon()
+    try:
+        return run_job(opts, mods, log)
+    finally:
+        mods["unregister"]()
+
+
+def run_job(opts: argparse.Namespace, mods: dict, log) -> int:
+    import bpy
+
     jobs, state, client_mod, operators = mods["jobs"], mods["state"], mods["client"], mods["operators"]
     scene = bpy.data.scenes[opts.scene] if opts.scene else bpy.context.scene
     if opts.out:

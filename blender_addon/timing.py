@@ -93,12 +93,16 @@ class ModelRange:
         return self.end - self.start
 
 
+def sample_frames(placement: AudioPlacement, start: int, end: int) -> tuple[float, ...]:
+    """Scene frames (fractional) of model frames ``start``..``end-1``: where to evaluate the curves."""
+    return tuple(float(placement.frame_at_time(Fraction(k, MODEL_FPS))) for k in range(start, end))
+
+
 def model_range(placement: AudioPlacement) -> ModelRange:
     """Model frames needed to cover the strip's visible frames, and where each one falls in the scene."""
     start = max(0, placement.model_frame_at(placement.visible_start))
     end = max(start + 1, placement.model_frame_at(placement.visible_end - 1) + 1)
-    frames = tuple(float(placement.frame_at_time(Fraction(k, MODEL_FPS))) for k in range(start, end))
-    return ModelRange(start, end, frames)
+    return ModelRange(start, end, sample_frames(placement, start, end))
 
 
 def frame_map(placement: AudioPlacement, available: range) -> list[int]:

@@ -68,6 +68,8 @@ class JobResult:
     warnings: list[str] = field(default_factory=list)
     cancelled: bool = False
     cached_stages: list[str] = field(default_factory=list)
+    #: with an emotion: the neutral reference the engine measured it against (one line), if it says
+    emotion_reference: str | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -7,7 +7,7 @@ Everything here compares a generated sequence with the real one in the same 256x
 * :func:`lmd`: landmark distance (Chen et al. 2019): mean Euclidean distance in pixels between
   corresponding landmarks, over points and frames; M-LMD uses :data:`MOUTH` (48-67), F-LMD all 68;
 * :func:`mouth_opening` and :func:`lag_correlation`: lip sync as the correlation of mouth-opening
-  curves and the lag (frames) at the peak of their normalised cross-correlation;
+  curves and the lag (frames) at the peak of their normalised cross-correlation; :func:`mouth_width`;
 * :func:`upper_face_displacements` / :func:`emotion_transfer`: how well the upper-face motion
   (brows and eyes, relative to a reference frame, head motion removed) follows the real one;
 * :func:`jitter` / :func:`jitter_ratio`: temporal stability as mean landmark acceleration;
@@ -130,6 +130,12 @@ def _is_constant(x: np.ndarray) -> bool:
     return x.size == 0 or float(np.ptp(x)) <= 1e-9 * max(1.0, float(np.abs(x).max()))
 
 
+def mouth_width(lm: np.ndarray) -> np.ndarray:
+    """Per-frame mouth width in px: distance between the mouth corners 48 and 54. [T,68,2] -> [T]."""
+    arr = _landmarks(lm)
+    return np.linalg.norm(arr[:, 54] - arr[:, 48], axis=-1)
+
+
 def pearson(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two equal-length series; ``nan`` when either is constant."""
     x = np.asarray(a, np.float64).ravel()
@@ -169,7 +175,8 @@ def lag_correlation(generated: np.ndarray, real: np.ndarray, max_lag: int = 8) -
         c = pearson(g[lag:], r[: n - lag]) if lag >= 0 else pearson(g[: n + lag], r[-lag:])
         if np.isfinite(c) and (c > best or (c == best and abs(lag) < abs(best_lag))):
             best_lag, best = lag, c
-    return LagCorrelation(corr=pearson(g, r), lag=int(best_lag), peak=float(best) if np.isfinite(best) else float("nan"))
+    peak = float(best) if np.isfinite(best) else float("nan")
+    return LagCorrelation(corr=pearson(g, r), lag=int(best_lag), peak=peak)
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -286,8 +286,11 @@ class _JobRunner:
         if pose is not None and not isinstance(pose, np.ndarray) and is_keyed_curve(Path(pose)):
             pose = load_pose_curve(Path(pose))
         if isinstance(pose, np.ndarray):
-            arr = np.asarray(pose, np.float32).reshape(-1, 6)
-            pose = hold_to_length(arr, num_frames)
+            arr = np.atleast_2d(np.asarray(pose, np.float32))
+            if arr.ndim != 2 or arr.shape[1] not in (6, 7) or arr.shape[0] == 0:
+                raise InputError(None, f"pose array has shape {arr.shape}", "give [T,6] values "
+                                 "(yaw, pitch, roll, s, tx, ty) per 25 fps frame", field="pose")
+            pose = hold_to_length(arr[:, :6], num_frames)  # a 3DDFA tz column is dropped
         track = load_pose(pose, num_frames, smooth=self.spec.smooth_pose)
         return track
 
@@ -406,6 +409,9 @@ class _JobRunner:
             rgb = paste_back(crop, rgb)
             self.pasted.write(index, rgb)
         written[0] += 1
+        if self.stream is not None and index != self.range[0] + self.stream.frames:
+            log.debug("frames arrive out of order; the MP4 will be made from the PNGs")
+            self._drop_stream()
         if self.stream is not None:
             try:
                 self.stream.write(rgb)
@@ -498,7 +504,8 @@ class _JobRunner:
     def _result(self, *, mp4: Path | None = None, cancelled: bool = False) -> JobResult:
         return JobResult(out_dir=self.out_dir, frames_dir=self.frames.folder, frame_count=self._count_done(),
                          first_frame=self.range[0], mp4=mp4, manifest=self.out_dir / MANIFEST,
-                         warnings=list(self.warnings), cancelled=cancelled, cached_stages=list(self.cached))
+                         warnings=list(self.warnings), cancelled=cancelled, cached_stages=list(self.cached),
+                         emotion_reference=self.emotion_reference)
 
 
 def _input_hash(path: Path, role: str) -> str:

@@ -32,7 +32,15 @@ class AppContext:
     validation_slots: threading.BoundedSemaphore = field(default_factory=lambda: threading.BoundedSemaphore(2))
 
     def state(self) -> ServerState:
-        return ServerState(uploads=self.uploads, presets=self.presets, engines=self.engines)
+        models = installed_models()
+        return ServerState(uploads=self.uploads, presets=self.presets, engines=self.engine_status(models),
+                           models=models)
+
+    def engine_status(self, models: dict | None = None) -> dict[str, bool]:
+        """Engines usable now: the neural one needs an installed model (checked on every call, so
+        a model installed while the server runs is seen)."""
+        models = installed_models() if models is None else models
+        return {**self.engines, "neural": bool(self.engines.get("neural")) and bool(models)}
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -50,9 +58,21 @@ def bundled_presets() -> dict[str, Path]:
         return {}
 
 
+def installed_models() -> dict[str, Path]:
+    """Readable neural models in the models folder (``$EAMM_MODEL_DIR``, see docs/models.md), by name."""
+    try:
+        from eamm_core.cli.models import installed_models as listing
+        from eamm_core.engines.neural.checkpoint import models_root
+
+        return {m["name"]: Path(m["path"]) for m in listing(models_root()) if "error" not in m}
+    except Exception as exc:  # noqa: BLE001 - no neural package or an unreadable folder: no models
+        log.debug("no neural models: %s", exc)
+        return {}
+
+
 def available_engines() -> dict[str, bool]:
-    """Which engines this installation can run: the landmark engine when its package is present;
-    the neural engine when its module says its models are installed (``available()``)."""
+    """Which engine packages this installation has (``create`` importable); whether the neural
+    engine also has a model is :meth:`AppContext.engine_status`."""
     found = {}
     for name in ("landmark", "neural"):
         module_name = f"eamm_core.engines.{name}"
@@ -65,12 +85,5 @@ def available_engines() -> dict[str, bool]:
             log.warning("engine %s unavailable: %s", name, exc)
             found[name] = False
             continue
-        check = getattr(module, "available", None)
-        if callable(check):
-            try:
-                found[name] = bool(check())
-            except Exception:  # noqa: BLE001
-                found[name] = False
-        else:
-            found[name] = name == "landmark" and callable(getattr(module, "create", None))
+        found[name] = callable(getattr(module, "create", None))
     return found

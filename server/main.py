@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback only unless --allow-remote)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--data", type=Path, default=None, help=f"data folder (default {default_data_dir()})")
+    p.add_argument("--cache", type=Path, default=None,
+                   help="stage cache folder (default <data>/cache; the CLI's is $EAMM_CACHE or ~/.cache/eamm)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow binding a non-loopback address (anyone who has the token can then run jobs)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
@@ -36,7 +38,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
                         token_file=default_token_file(), host=args.host, port=args.port,
                         allow_remote=args.allow_remote, extra_hosts=tuple(args.allowed_host),
                         max_upload_bytes=int(args.max_upload_mb * MiB),
-                        devices=tuple(args.device) if args.device else None)
+                        devices=tuple(args.device) if args.device else None,
+                        cache_dir=args.cache.expanduser().resolve() if args.cache else None)
 
 
 def _uvicorn_server(config, on_exit):

@@ -58,6 +58,7 @@ class ServerState:
     uploads: UploadStore
     presets: dict  # name -> Path of a bundled preset
     engines: dict  # name -> bool (available)
+    models: dict  # name -> Path of an installed neural model
 
 
 def _upload(state: ServerState, value: str | None, field: str, role: str) -> UploadInfo | None:
@@ -117,13 +118,25 @@ def _emotion(request: JobRequest, state: ServerState) -> str | None:
     return None if info is None else str(state.uploads.path_of(info))
 
 
-def _check_engine(request: JobRequest, state: ServerState) -> None:
+def _model_dir(request: JobRequest, state: ServerState) -> str | None:
+    """The engine is available; the model folder for the neural engine (by name, never a path)."""
     if not state.engines.get(request.engine):
         raise ApiError(422, f"engine: the {request.engine} engine is not available on this server "
                        f"(available: {', '.join(k for k, v in state.engines.items() if v)})", "engine")
-    if request.model is not None:
-        raise ApiError(422, "model: choosing a model by name is not supported by this server yet; "
-                       "leave it null to use the installed model", "model")
+    if request.engine != "neural":
+        if request.model is not None:
+            raise ApiError(422, f"model: the {request.engine} engine has no models; leave model null", "model")
+        return None
+    from eamm_core.engines.neural.checkpoint import DEFAULT_MODEL_NAME
+
+    name = request.model
+    if name is None:  # the default model, or the only one installed
+        only_one = len(state.models) == 1 and DEFAULT_MODEL_NAME not in state.models
+        name = next(iter(state.models)) if only_one else DEFAULT_MODEL_NAME
+    if name not in state.models:
+        raise ApiError(422, f"model: no installed model named {name[:64]!r} (installed: "
+                       f"{', '.join(sorted(state.models)) or 'none'}; see GET /v1/models)", "model")
+    return str(state.models[name])
 
 
 def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]:
@@ -134,7 +147,7 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
     pose_file = _upload(state, request.pose_file, "pose_file", "pose")
     if request.pose is not None and pose_file is not None:
         raise ApiError(422, "pose_file: give either pose (an array) or pose_file, not both", "pose_file")
-    _check_engine(request, state)
+    model_dir = _model_dir(request, state)
     emotion = _emotion(request, state)
     if neutral is not None and emotion is None:
         raise ApiError(422, "emotion_neutral: a neutral clip needs an emotion clip too", "emotion_neutral")
@@ -146,7 +159,7 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
         "portrait": str(state.uploads.path_of(portrait)), "audio": str(state.uploads.path_of(audio)),
         "emotion": emotion, "emotion_neutral": None if neutral is None else str(state.uploads.path_of(neutral)),
         "pose": _pose(request) if pose_file is None else str(state.uploads.path_of(pose_file)),
-        "strength": strength, "engine": request.engine, "model_dir": None, "seed": request.seed,
+        "strength": strength, "engine": request.engine, "model_dir": model_dir, "seed": request.seed,
         "paste_back": request.paste_back, "blink": request.blink, "idle_motion": request.idle_motion,
         "smooth_pose": request.smooth_pose, "transcript": request.transcript, "face_index": request.face_index,
         "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs,

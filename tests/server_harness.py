@@ -19,7 +19,8 @@ Import it as ``server_harness`` from tests under ``tests/`` (pytest puts that fo
 server's stderr) are there for clients that do not use httpx (``urllib`` in the add-on tests).
 The server runs from this checkout (``python -m server.main``), with ``PYTHONPATH`` set to it.
 Helpers for job tests: :func:`upload`, :func:`wait_for_state`, :func:`wait_for_frames`,
-:func:`cut_wav` (a short WAV from a fixture), :func:`runner_pid` / :func:`find_runner` (the pid of
+:func:`cut_wav` (a short WAV from a fixture), :func:`repeat_wav` (a long one, for jobs that
+must still be running when a test cancels or kills them), :func:`runner_pid` / :func:`find_runner` (the pid of
 a job's runner process, Linux only, for crash tests).
 """
 
@@ -202,6 +203,17 @@ def cut_wav(src: str | Path, dst: str | Path, seconds: float, start: float = 0.0
     with wave.open(str(dst), "wb") as w:
         w.setparams(params)
         w.writeframes(data)
+    return Path(dst)
+
+
+def repeat_wav(src: str | Path, dst: str | Path, times: int) -> Path:
+    """Write ``src`` (a PCM WAV) ``times`` times in a row to ``dst``: long jobs for cancel/crash tests."""
+    with wave.open(str(src), "rb") as r:
+        params = r.getparams()
+        data = r.readframes(params.nframes)
+    with wave.open(str(dst), "wb") as w:
+        w.setparams(params)
+        w.writeframes(data * times)
     return Path(dst)
 
 

@@ -34,6 +34,12 @@ def test_health_needs_no_token(fake):
     assert info["api_version"] == 1 and info["engines"]["landmark"] is True
 
 
+def test_presets(fake):
+    assert Client(fake.url, token="tok-123").presets() == ["happy", "sad"]
+    with pytest.raises(ClientError, match="wrong token"):
+        Client(fake.url, token="x").presets()
+
+
 def test_upload_sends_a_real_multipart_body(fake, tmp_path):
     data = bytes(range(256)) * 40 + b"\r\n--not-a-boundary\r\n"
     path = tmp_path / "voice “take 1”.wav"

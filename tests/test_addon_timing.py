@@ -72,6 +72,9 @@ def test_model_range_samples_at_model_times():
     assert (rng.start, rng.end) == (0, 50)
     for k, f in zip(range(rng.start, rng.end), rng.sample_frames):
         assert f == pytest.approx(5 + k / 25 * 30)  # scene frame of model time k/25
+    trimmed = AudioPlacement.make(5, 0.0, 35, 65, rate)  # first second trimmed away
+    assert model_range(trimmed).start == 25
+    assert timing.sample_frames(trimmed, 0, 3) == pytest.approx((5.0, 6.2, 7.4))  # before the visible part
 
 
 def test_frame_map_clamps_to_the_frames_that_exist():

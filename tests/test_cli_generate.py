@@ -78,6 +78,9 @@ def test_progress_bar_and_summary_lines():
     res = JobResult(out_dir=Path("o"), frames_dir=Path("o/frames"), frame_count=50, first_frame=0,
                     mp4=Path("o/result.mp4"), manifest=Path("o/manifest.json"), cached_stages=["crop", "audio"])
     assert summary(res, 2.0) == "50 frames in 2.0 s (25.0 fps); MP4 o/result.mp4; cached: crop, audio"
+    res.emotion_reference = "neutral reference: 12 near-neutral frames of the clip"
+    assert summary(res, 2.0) == ("50 frames in 2.0 s (25.0 fps); MP4 o/result.mp4; cached: crop, audio; "
+                                 "neutral reference: 12 near-neutral frames of the clip")
 
 
 @pytest.mark.skipif(not HAPPY.is_file(), reason="samples/happy.npz missing")
@@ -94,7 +97,10 @@ def test_generate_end_to_end_with_a_strength_curve_and_paste_back(tmp_path, caps
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     last = captured.out.strip().splitlines()[-1]
-    assert last.startswith("29 frames in ") and f"MP4 {out / 'result.mp4'}" in last and last.endswith("cached: none")
+    assert last.startswith("29 frames in ") and f"MP4 {out / 'result.mp4'}" in last and "cached: none; " in last
+    # the summary says which neutral reference the emotion was measured against, as the manifest does
+    assert last.endswith("; " + json.loads((out / "manifest.json").read_text())["emotion_reference"])
+    assert "; emotion preset happy: neutral reference: " in last
     assert "render [" in captured.err
     info = probe_video(out / "result.mp4")
     assert (info.width, info.height, info.frames, info.has_audio) == (512, 512, 29, True)

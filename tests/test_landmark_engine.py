@@ -150,7 +150,7 @@ def test_upper_face_displacement_grows_with_alpha(crop60, speech_short, clip):
     assert moved[1] > 0.6, moved  # clearly non-zero at α=1: over 1% of the inter-ocular distance (pixels)
 
 
-@pytest.mark.parametrize("portrait", ["60.png", "7.png"])
+@pytest.mark.parametrize("portrait", ["60.png", "7.png", "21.png", "paint1.jpg"])
 def test_constant_yaw_curve_is_measured_on_the_output(speech_short, portrait):
     from eamm_core.prepare.portrait import load_portrait
     from eamm_core.prepare.pose import pose_from_artist
@@ -256,3 +256,35 @@ def test_a_given_neutral_of_the_actor_is_used_first(crop60, speech_short):
     same = engine.emotion_displacements(clip, kp, crop60, neutral=clip)
     assert "given neutral" in engine.last_emotion_reference
     assert np.abs(same.jacobian).mean() < 0.5 * np.abs(canonical.jacobian).mean()
+
+
+def test_threaded_render_gives_the_single_thread_bytes_in_order(crop60, speech_short, monkeypatch):
+    import threading
+
+    from eamm_core.engines.landmark import engine as engine_mod
+    from eamm_core.engines.landmark.render import LandmarkRenderer
+
+    n = speech_short.num_frames
+    engine = create(EngineOptions(seed=3, idle_motion=True))
+    kp = engine.audio_keypoints(crop60, speech_short, _still(n))
+    kp_s = engine.source_keypoints(crop60)
+    order = [5, 0, 17, 3, 30, 31, 12, 8, 25, 9, 1, 2, 39, 20, 21, 22]
+    seen = set()
+    real = LandmarkRenderer.render
+
+    def spy(self, lm):
+        seen.add(threading.current_thread().name)
+        return real(self, lm)
+
+    monkeypatch.setattr(LandmarkRenderer, "render", spy)
+    monkeypatch.setattr(engine_mod, "RENDER_THREADS", 2)
+    threaded = list(engine.render(crop60, kp_s, kp, order))
+    assert [i for i, _ in threaded] == order and len({s for s in seen if s.startswith("eamm-render")}) == 2
+    monkeypatch.setattr(engine_mod, "RENDER_THREADS", 1)
+    single = dict(engine.render(crop60, kp_s, kp, order))
+    assert all(np.array_equal(frame, single[i]) for i, frame in threaded)
+    monkeypatch.setattr(engine_mod, "RENDER_THREADS", 2)
+    frames = engine.render(crop60, kp_s, kp, range(n))
+    first = next(frames)
+    frames.close()  # a cancelled job: the generator stops its threads without error
+    assert first[0] == 0 and np.array_equal(first[1], single[0])

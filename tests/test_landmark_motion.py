@@ -102,6 +102,42 @@ def test_curve_pose_is_absolute_and_measured_back():
     assert 0.9 < scale < 1.02  # the face keeps its size (foreshortened a little by the turn)
 
 
+def test_pose_fit_trusts_the_inner_points_more_than_the_sliding_jaw_contour():
+    truth = head3d.HeadPose(15.0, 0.0, 0.0, 60.0, 128.0, 120.0)
+    lm = head3d.project(head3d.mean_face_3d(), truth)
+    slid = lm.copy()
+    slid[0:6, 0] -= 5.0  # the far side's outline found 5 px outside the turned jaw (a silhouette)
+    weighted = head3d.estimate_pose(slid).yaw
+    w = head3d.fit_weights()
+    assert w[36] == w[30] == 1.0 and 0 < w[2] < 0.5 and w[8] == 0.0  # contour down-weighted, lower jaw out
+    equal = head3d.estimate_pose(slid, weights=(w > 0).astype(float)).yaw  # every fit point weighted 1
+    # the contour has a long lever (far from the centre, deep), so even at 0.3 it still pulls, but less
+    assert abs(weighted - 15.0) < 0.85 * abs(equal - 15.0), (weighted, equal)
+    assert abs(head3d.estimate_pose(lm).yaw - 15.0) < 1e-6  # the weights change nothing on an exact fit
+
+
+def test_keypoints_carry_the_requested_turn_and_a_still_head_is_untouched():
+    from eamm_core.prepare.pose import pose_from_artist
+
+    src = _src()
+    portrait = head3d.estimate_pose(src)
+    track = PoseTrack(pose_from_artist(np.array([15.0, 15.0, -20.0]), 5.0, 0.0), source="curve")
+    plain = pose.target_poses(track, portrait, 3, idle=False, seed=0)
+    fixed = pose.target_poses(track, portrait, 3, idle=False, seed=0, src_lm=src)
+
+    def seen(targets):  # what the renderer gets: re-posed landmarks through the ten group affines
+        drv = pose.repose_sequence(np.repeat(src[None], 3, 0), portrait, targets)
+        return groups.landmarks_from_keypoints(src, groups.keypoints_from_landmarks(src, drv))
+
+    for t, (yaw, pitch) in enumerate([(15.0, 5.0), (15.0, 5.0), (-20.0, 5.0)]):
+        got = head3d.estimate_pose(seen(fixed)[t])
+        assert abs(got.yaw - yaw) < 0.2 and abs(got.pitch - pitch) < 0.2, (t, got)
+    assert abs(head3d.estimate_pose(seen(plain)[2]).yaw + 20.0) > abs(head3d.estimate_pose(seen(fixed)[2]).yaw + 20.0)
+    assert fixed[0] == fixed[1]  # equal poses, equal corrections
+    still = pose.target_poses(PoseTrack(np.zeros((4, 6)), "none"), portrait, 4, idle=False, seed=0, src_lm=src)
+    assert np.abs(pose.repose_sequence(np.repeat(src[None], 4, 0), portrait, still) - src).max() < 1e-6
+
+
 def test_no_pose_keeps_the_head_still_and_idle_motion_is_seeded_and_small():
     src = _src()
     portrait = head3d.estimate_pose(src)

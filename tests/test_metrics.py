@@ -183,3 +183,10 @@ def test_grayscale_ssim_matches_scikit_image_too():
     ref = skm.structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
                                     data_range=255)
     assert M.ssim(a, b) == pytest.approx(ref, abs=1e-9)
+
+
+def test_mouth_width_is_the_corner_distance():
+    lm = _face(0)
+    lm[48] = [100.0, 180.0]
+    lm[54] = [148.0, 194.0]
+    assert M.mouth_width(np.stack([lm, lm]))[1] == pytest.approx(50.0)

@@ -99,7 +99,15 @@ def test_cli_generate_neural(setup, tmp_path):
     if not (REPO / "eamm_core" / "cli" / "generate.py").exists():
         pytest.skip("eamm generate is not built in this checkout yet")
     base, model = setup
-    args = [sys.executable, "-m", "eamm_core", "generate", "--engine", "neural", "--model", str(model),
+    import argparse
+
+    from eamm_core.cli import generate
+
+    sub = argparse.ArgumentParser().add_subparsers()
+    generate.add_parser(sub)
+    options = {o for a in sub.choices["generate"]._actions for o in a.option_strings}
+    flag = "--model" if "--model" in options else "--model-dir"
+    args = [sys.executable, "-m", "eamm_core", "generate", "--engine", "neural", flag, str(model),
             "--portrait", str(shared_path("fixtures", "portraits", "60.png")), "--audio", str(base / "speech.wav"),
             "--emotion", str(shared_path("fixtures", "emotion", "happy.mp4")), "--out", str(tmp_path / "out"),
             "--device", "cpu"]
@@ -108,6 +116,8 @@ def test_cli_generate_neural(setup, tmp_path):
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "out" / "frames").glob("frame_*.png"))) > 30
     assert (tmp_path / "out" / "result.mp4").exists()
-    missing = subprocess.run(args[:5] + [str(tmp_path / "no_model")] + args[6:-4] + ["--out", str(tmp_path / "o2")],
+    no_model = [str(tmp_path / "no_model") if a == str(model) else str(tmp_path / "o2") if a == str(tmp_path / "out")
+                else a for a in args]
+    missing = subprocess.run(no_model,
                              capture_output=True, text=True, cwd=REPO, timeout=600)
     assert missing.returncode != 0 and "convert-checkpoint" in missing.stderr and "Traceback" not in missing.stderr

@@ -355,3 +355,51 @@ def test_finished_job_run_again_renders_and_encodes_nothing(inputs, tmp_path):
     again = run_job(spec(inputs, frame_end=8), out, use_cache=False, engine=engine)
     assert engine.rendered == [] and again.mp4 == first.mp4 and again.mp4.stat().st_mtime_ns == stamp
     assert "frames" in again.cached_stages and json.loads(again.manifest.read_text())["state"] == "done"
+
+
+class ReversedEngine(ToyEngine):
+    def render(self, crop, kp_source, kp_driving, indices):
+        yield from super().render(crop, kp_source, kp_driving, list(indices)[::-1])
+
+
+def test_frames_out_of_order_still_give_a_correct_mp4(inputs, tmp_path):
+    rev = run_job(spec(inputs, frame_end=12), tmp_path / "rev", use_cache=False, engine=ReversedEngine())
+    fwd = run_job(spec(inputs, frame_end=12), tmp_path / "fwd", use_cache=False, engine=ToyEngine())
+    assert probe_video(rev.mp4).frames == 12
+
+    def decoded(mp4):
+        from eamm_core.output import ffmpeg_exe
+
+        raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(mp4), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                             capture_output=True, check=True).stdout
+        return np.frombuffer(raw, np.uint8).reshape(-1, 256, 256, 3)
+
+    np.testing.assert_array_equal(decoded(rev.mp4), decoded(fwd.mp4))
+
+
+def test_keyed_pose_curve_file_reaches_the_engine_in_3ddfa_units(inputs, tmp_path, monkeypatch):
+    from eamm_core import pipeline
+
+    seen = {}
+    original = ToyEngine.audio_keypoints
+
+    def spy(self, crop, audio, pose):
+        seen["pose"] = pose.values.copy()
+        return original(self, crop, audio, pose)
+
+    monkeypatch.setattr(ToyEngine, "audio_keypoints", spy)
+    curve = tmp_path / "pose.json"
+    curve.write_text(json.dumps({"keys": {"0": [0, 0, 0, 1, 0, 0], "10": [20, 0, 0, 1, 0, 0]}}))
+    run_job(spec(inputs, pose=curve), tmp_path / "o", use_cache=False, engine=ToyEngine())
+    pose = seen["pose"]
+    assert pose.shape == (T, 6)
+    np.testing.assert_allclose(pose[[0, 5, 10, T - 1], 0], [0, 10, 20, 20], atol=1e-4)  # held after the last key
+    from eamm_core.prepare.pose import pose_from_artist
+
+    np.testing.assert_allclose(pose[0, 3:], pose_from_artist(0, 0, 0)[0, 3:], rtol=1e-5)
+    assert pipeline.is_keyed_curve(curve)
+
+
+def test_pose_array_of_the_wrong_shape_is_a_one_line_error(inputs, tmp_path):
+    with pytest.raises(InputError, match=r"pose: pose array has shape \(2, 4\)"):
+        run_job(spec(inputs, pose=np.zeros((2, 4), np.float32)), tmp_path / "o", use_cache=False, engine=ToyEngine())

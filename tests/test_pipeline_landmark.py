@@ -112,3 +112,6 @@ def test_manifest_names_the_emotion_reference_also_from_the_cache(speech_2s, cac
     ref_a = json.loads(first.manifest.read_text())["emotion_reference"]
     assert "emotion" in second.cached_stages
     assert ref_a.startswith("emotion preset happy") and json.loads(second.manifest.read_text())["emotion_reference"] == ref_a
+    assert first.emotion_reference == second.emotion_reference == ref_a  # the result says it too (CLI summary)
+    none = run_job(job(speech_2s, emotion=None, frame_end=2), tmp_path / "c", cache_dir=cache_dir)
+    assert none.emotion_reference is None and "emotion_reference" not in json.loads(none.manifest.read_text())

@@ -64,6 +64,11 @@ def test_evaluate_real_against_itself_is_perfect_and_a_shift_costs_its_size(real
     s2 = H.evaluate(crops, shifted, crops, lm, crop.image, lm[0], lm[0], embedder=None)
     assert s2.f_lmd == pytest.approx(3.0) and s2.m_lmd == pytest.approx(3.0)
     assert s2.emotion_corr == pytest.approx(s.emotion_corr, abs=1e-9)  # a translation carries no emotion
+    assert s.open_ratio == pytest.approx(1.0) and s2.width_ratio == pytest.approx(1.0)
+    wide = lm.copy()
+    wide[:, [65, 66, 67], 1] += 2.0 * M.mouth_opening(lm)[:, None] + 1.0  # the inner lower lip drops further
+    s3 = H.evaluate(crops, wide, crops, lm, crop.image, lm[0], lm[0], embedder=None)
+    assert s3.open_ratio > 2.0
 
 
 def test_silent_wav_is_quiet_but_accepted_by_the_audio_loader(tmp_path):

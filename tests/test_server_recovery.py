@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import shared_path
-from server_harness import ServerProcess, find_runner, upload, wait_for_frames, wait_for_state
+from server_harness import ServerProcess, find_runner, repeat_wav, upload, wait_for_frames, wait_for_state
 
 
 def frames_of(job_dir) -> dict[str, np.ndarray]:
@@ -22,7 +22,7 @@ def frames_of(job_dir) -> dict[str, np.ndarray]:
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="finds the job runner through /proc (Linux)")
 def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = shared_path("fixtures", "audio", "speech_7s.wav")
+    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", 2)
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:
@@ -72,7 +72,7 @@ def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
 
 def test_graceful_stop_marks_the_running_job_interrupted(tmp_path):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = shared_path("fixtures", "audio", "speech_7s.wav")
+    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", 2)
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:

@@ -117,7 +117,9 @@ def summary(res: JobResult, seconds: float) -> str:
     cached = ", ".join(res.cached_stages) or "none"
     where = f"MP4 {res.mp4}" if res.mp4 else f"frames in {res.frames_dir}"
     state = "cancelled: " if res.cancelled else ""
-    return f"{state}{res.frame_count} frames in {seconds:.1f} s ({fps:.1f} fps); {where}; cached: {cached}"
+    line = f"{state}{res.frame_count} frames in {seconds:.1f} s ({fps:.1f} fps); {where}; cached: {cached}"
+    reference = getattr(res, "emotion_reference", None)
+    return f"{line}; {reference}" if reference else line
 
 
 def run(args: argparse.Namespace) -> int:

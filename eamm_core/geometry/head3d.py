@@ -115,16 +115,35 @@ class HeadPose:
 
 #: landmarks used to fit the pose: everything but the inner lips and the lower jaw (speech moves them)
 FIT_POINTS = np.array(list(range(0, 5)) + list(range(12, 48)) + [48, 54], dtype=int)
+#: weight of the jaw contour (0-16) in the fit, against 1 for the rigid inner points (brows, nose,
+#: eye corners and lids, mouth corners). The contour is a silhouette, not a fixed point of the
+#: face: as the head turns it slides over the cheek (and dlib places it from the outline it sees),
+#: so trusting it like the inner points under-reads a turn.
+CONTOUR_WEIGHT = 0.3
 
 
-def estimate_pose(landmarks68: np.ndarray, points: np.ndarray | None = None) -> HeadPose:
-    """Fit the mean face to 2D landmarks [68,2] (any pixel frame): an affine camera by least squares,
-    then the nearest scaled rotation (orthonormalised rows)."""
-    idx = FIT_POINTS if points is None else np.asarray(points)
+def fit_weights(points: np.ndarray | None = None) -> np.ndarray:
+    """Per-landmark weights [68] of :func:`estimate_pose`: :data:`FIT_POINTS` (or ``points``), the
+    jaw contour down-weighted to :data:`CONTOUR_WEIGHT`, every other landmark 0."""
+    w = np.zeros(68)
+    w[FIT_POINTS if points is None else np.asarray(points, int)] = 1.0
+    w[:17] *= CONTOUR_WEIGHT
+    return w
+
+
+def estimate_pose(landmarks68: np.ndarray, points: np.ndarray | None = None,
+                  weights: np.ndarray | None = None) -> HeadPose:
+    """Fit the mean face to 2D landmarks [68,2] (any pixel frame): an affine camera by weighted
+    least squares (``weights`` [68], default :func:`fit_weights` of ``points``), then the nearest
+    scaled rotation (orthonormalised rows)."""
+    w = fit_weights(points) if weights is None else np.asarray(weights, np.float64).reshape(68)
+    idx = np.flatnonzero(w)
+    w = w[idx]
     x3 = _mean_face()[idx]
     x2 = np.asarray(landmarks68, np.float64)[idx]
-    mu3, mu2 = x3.mean(0), x2.mean(0)
-    a, *_ = np.linalg.lstsq(x3 - mu3, x2 - mu2, rcond=None)  # [3,2]: x2c ≈ x3c @ a
+    mu3, mu2 = w @ x3 / w.sum(), w @ x2 / w.sum()
+    sw = np.sqrt(w)[:, None]
+    a, *_ = np.linalg.lstsq((x3 - mu3) * sw, (x2 - mu2) * sw, rcond=None)  # [3,2]: x2c ≈ x3c @ a
     m = a.T  # [2,3]
     u, sig, vt = np.linalg.svd(m, full_matrices=False)
     rows = u @ vt  # closest matrix with orthonormal rows

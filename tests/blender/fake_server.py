@@ -80,6 +80,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, body=b"<html>", ctype="text/html")
         if not self._authorised():
             return None
+        if url.path == "/v1/presets":
+            return self._send(200, {"presets": [{"name": "happy"}, {"name": "sad"}]})
         if len(parts) == 3 and parts[:2] == ["v1", "jobs"]:
             return self._status(parts[2])
         if len(parts) == 4 and parts[3] == "frames.zip":

@@ -30,7 +30,9 @@ def cut_speech(dst: Path, seconds: float, start: float = 0.5) -> Path:
 
 
 def make_shot(blend_path: Path, fps: int = 24, seconds: float = 1.6, audio_frame: int = 5):
-    """A fresh scene: speech on channel 1 at ``audio_frame``, the portrait, a strength ramp; saved."""
+    """A fresh scene: speech on channel 1 at ``audio_frame``, the portrait, a strength ramp; saved.
+
+    Registers the add-on for the duration when it is not registered yet (tests register it themselves)."""
     import bpy
 
     if str(REPO) not in sys.path:
@@ -40,7 +42,8 @@ def make_shot(blend_path: Path, fps: int = 24, seconds: float = 1.6, audio_frame
     blend_path = blend_path.resolve()
     blend_path.parent.mkdir(parents=True, exist_ok=True)
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    if not hasattr(bpy.types.Scene, "eamm"):
+    registered = not hasattr(bpy.types.Scene, "eamm")
+    if registered:
         blender_addon.register()
     scene = bpy.context.scene
     scene.render.fps, scene.render.fps_base = fps, 1.0
@@ -59,7 +62,8 @@ def make_shot(blend_path: Path, fps: int = 24, seconds: float = 1.6, audio_frame
     # the sound relative to the .blend, so the folder can move to a farm share
     sound.sound.filepath = bpy.path.relpath(str(wav), start=str(blend_path.parent))
     bpy.ops.wm.save_as_mainfile(filepath=str(blend_path))
-    return scene
+    if registered:  # leave bpy as it was (the 4.5 module hangs at exit with classes registered)
+        blender_addon.unregister()
 
 
 def main() -> int:

@@ -144,3 +144,12 @@ def test_auto_start_starts_the_server_then_sends_the_job(scene, workdir, prefs, 
     finally:
         operators.stop_polling()
         operators.stop_server()
+
+
+def test_check_server_fills_the_status_line(scene, prefs):
+    assert bpy.ops.eamm.check_server() == {"FINISHED"}
+    line = operators.SERVER["line"]
+    assert operators.SERVER["ok"] and line.startswith("connected · eamm-server ")
+    device = line.rsplit(" · ", 1)[1]
+    assert "landmark" in line and (device == "cpu" or device.startswith("cuda"))
+    assert isinstance(operators.SERVER.get("presets"), list)

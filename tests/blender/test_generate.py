@@ -114,3 +114,26 @@ def test_cancel_keeps_the_job_and_stops_polling(scene, workdir, prefs):
     poll_until_done()
     assert scene.eamm.job_state in ("cancelled", "done")  # done if it finished before the cancel landed
     assert not bpy.app.timers.is_registered(operators.poll_jobs)
+
+
+def test_trimmed_strip_sends_curves_from_the_sound_start_and_imports_in_sync(scene, workdir, prefs):
+    scene, sound = make_scene(scene, workdir, 24, seconds=1.6)
+    sound.frame_offset_start = 12  # the first half second is trimmed away
+    for key in blend.find_fcurve(scene, "eamm.strength").keyframe_points:
+        key.interpolation = "LINEAR"
+    client = jobs.make_client()
+    sent = []
+    submit = client.submit
+    client.submit = lambda job: sent.append(job) or submit(job)
+    strip = jobs.run_blocking(scene, client, log=lambda line: None)
+    job = sent[-1]
+    assert job["frame_start"] == 12  # 0.5 s = model frame 12.5 → the earlier one
+    assert len(job["strength"]) == job["frame_end"]  # indexed from the sound's first frame
+    place = blend.placement(scene, sound)
+    for k in (12, 20, job["frame_end"] - 1):  # strength keyed 0.2 → 1.8 over the first scene second
+        assert job["strength"][k] == pytest.approx(min(1.8, 0.2 + 1.6 * k / 25), abs=1e-3)
+    assert (strip.frame_final_start, strip.frame_final_end) == (sound.frame_final_start, sound.frame_final_end)
+    assert strip.frame_final_start == AUDIO_FRAME + 12
+    for f in range(strip.frame_final_start, strip.frame_final_end):
+        k = int(strip.strip_elem_from_frame(f).filename[6:12])
+        assert k == min(job["frame_end"] - 1, place.model_frame_at(f))

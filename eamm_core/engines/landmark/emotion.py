@@ -25,7 +25,6 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter, uniform_filter1d
 
 from eamm_core.engines.landmark.groups import FACE_KEYPOINTS, GROUPS, fit_group
 from eamm_core.geometry.head3d import mean_face_3d
@@ -106,6 +105,8 @@ def choose_reference(clip_unit: np.ndarray, neutral_unit: np.ndarray | None = No
     if neutral_unit is not None and len(neutral_unit):
         return NeutralReference(np.median(neutral_unit, 0), "given",
                                 f"neutral reference: the given neutral of the actor ({len(neutral_unit)} frames)")
+    from scipy.ndimage import uniform_filter1d  # here, not at import: a cached job never needs scipy.ndimage
+
     actor = np.median(clip_unit, 0)
     canon = canonical_neutral(actor)
     dist = uniform_filter1d(upper_face_distance(clip_unit, canon), 3, mode="nearest")
@@ -123,6 +124,8 @@ def choose_reference(clip_unit: np.ndarray, neutral_unit: np.ndarray | None = No
 def landmark_offsets(clip_unit: np.ndarray, reference: NeutralReference) -> np.ndarray:
     """Upper-face displacements [T,68,2] in the unit frame (mouth, jaw and nose zero), blinks and
     jitter filtered out."""
+    from scipy.ndimage import median_filter, uniform_filter1d
+
     d = np.zeros_like(clip_unit)
     d[:, UPPER_FACE] = clip_unit[:, UPPER_FACE] - reference.landmarks[UPPER_FACE]
     if len(d) >= 3:

@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -37,6 +39,8 @@ HEAD_POINTS = list(range(17, 31)) + [36, 39, 42, 45]
 #: a closed eye keeps this fraction of its source opening; lips never cross
 MIN_EYE_OPEN = 0.08
 PX_TO_NORM = 2.0 / 255.0
+#: frames are rendered on this many threads (each with its own renderer)
+RENDER_THREADS = 2
 
 
 class LandmarkEngine(Engine):
@@ -81,7 +85,7 @@ class LandmarkEngine(Engine):
         drv = apply_mouth(src, track)
         drv = apply_blinks(drv, blink_curve(n, self.options.seed, self.options.blink))
         portrait = estimate_pose(src)
-        targets = target_poses(pose, portrait, n, idle=self.options.idle_motion, seed=self.options.seed)
+        targets = target_poses(pose, portrait, n, idle=self.options.idle_motion, seed=self.options.seed, src_lm=src)
         return repose_sequence(drv, portrait, targets)
 
     def audio_keypoints(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> Keypoints:
@@ -125,14 +129,55 @@ class LandmarkEngine(Engine):
 
     def render(self, crop: PortraitCrop, kp_source: Keypoints, kp_driving: Keypoints,
                indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
+        """Frames in the order of ``indices``, rendered on up to :data:`RENDER_THREADS` threads
+        (OpenCV and numpy release the GIL); the bytes do not depend on the number of threads."""
         from eamm_core.engines.landmark.render import LandmarkRenderer
 
-        renderer = LandmarkRenderer(crop)
         lm = self.driving_landmarks(crop, kp_driving)
-        for i in indices:
-            if not 0 <= int(i) < len(lm):
+        order = [int(i) for i in indices]
+        for i in order:
+            if not 0 <= i < len(lm):
                 raise EammError(f"frame {i} is outside the motion's {len(lm)} frames")
-            yield int(i), renderer.render(lm[int(i)])
+        renderer = LandmarkRenderer(crop)
+        threads = max(1, min(RENDER_THREADS, len(order) // 8))
+        if threads == 1:
+            for i in order:
+                yield i, renderer.render(lm[i])
+            return
+        yield from _render_threaded(renderer, lm, order, threads)
+
+
+def _render_threaded(renderer, lm: np.ndarray, order: list[int], threads: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Render ``order`` on ``threads`` threads (one renderer each: they reuse buffers), yielding in
+    order with at most ``2 * threads`` frames in flight. Closing the generator cancels the rest."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    free = [renderer] + [renderer.fork() for _ in range(threads - 1)]
+    local = threading.local()
+    lock = threading.Lock()
+
+    def work(i: int) -> np.ndarray:
+        own = getattr(local, "renderer", None)
+        if own is None:
+            with lock:
+                own = local.renderer = free.pop()
+        return own.render(lm[i])
+
+    todo = iter(order)
+    with ThreadPoolExecutor(threads, thread_name_prefix="eamm-render") as pool:
+        pending = deque((i, pool.submit(work, i)) for i in itertools.islice(todo, 2 * threads))
+        try:
+            while pending:
+                i, future = pending.popleft()
+                frame = future.result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(work, nxt)))
+                yield i, frame
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
 def _landmarks(crop: PortraitCrop) -> np.ndarray:

@@ -35,8 +35,10 @@ def idle_motion(num_frames: int, seed: int) -> np.ndarray:
     return out
 
 
-def target_poses(track: PoseTrack, portrait: HeadPose, num_frames: int, *, idle: bool, seed: int) -> list[HeadPose]:
-    """The driven head pose of every frame (crop pixels)."""
+def target_poses(track: PoseTrack, portrait: HeadPose, num_frames: int, *, idle: bool, seed: int,
+                 src_lm: np.ndarray | None = None) -> list[HeadPose]:
+    """The driven head pose of every frame (crop pixels). With the portrait's landmarks ``src_lm``
+    the angles are corrected for the keypoint layer (:func:`keypoint_corrected`)."""
     from eamm_core.prepare.pose import artist_from_pose
 
     n = num_frames
@@ -55,7 +57,43 @@ def target_poses(track: PoseTrack, portrait: HeadPose, num_frames: int, *, idle:
             off = off - off[0]
     if idle:
         angles = angles + idle_motion(n, seed)
+    if src_lm is not None:
+        angles = keypoint_corrected(np.asarray(src_lm, np.float64), portrait, angles, scale, off)
     return [_pose_at(portrait, angles[t], scale[t], off[t]) for t in range(n)]
+
+
+def keypoint_corrected(src_lm: np.ndarray, portrait: HeadPose, angles: np.ndarray, scale: np.ndarray,
+                       off: np.ndarray, iterations: int = 2) -> np.ndarray:
+    """Angles [T,3] to drive so that the landmarks the renderer gets -- the re-posed landmarks
+    passed through the keypoints (one affine per group) -- measure ``angles``.
+
+    A group's affine cannot carry all of a 3D turn (the two eyes are one group: the far eye's
+    foreshortening is lost), so the re-posed landmarks seen through the keypoints measure up to
+    ~20 % less turn than asked. Each distinct pose is corrected by fixed-point iteration on the
+    portrait's own landmarks (mouth and blinks play no part, so speech never moves the head).
+    Frames at the portrait's own angles are left exactly as they are."""
+    from eamm_core.engines.landmark.groups import keypoints_from_landmarks, landmarks_from_keypoints
+    from eamm_core.geometry.head3d import estimate_pose
+
+    own = np.array([portrait.yaw, portrait.pitch, portrait.roll])
+    out = np.array(angles, np.float64, copy=True)
+    rows = np.concatenate([out, np.asarray(scale, np.float64)[:, None], np.asarray(off, np.float64)], axis=1)
+    uniq, inverse = np.unique(rows, axis=0, return_inverse=True)
+    inverse = np.ravel(inverse)
+    moved = np.flatnonzero(np.abs(uniq[:, :3] - own).max(axis=1) >= 1e-6)
+    if len(moved) == 0:
+        return out
+    want = uniq[moved, :3]
+    cmd = want.copy()
+    for _ in range(iterations):
+        poses = [_pose_at(portrait, c, r[3], r[4:6]) for c, r in zip(cmd, uniq[moved])]
+        lm = repose_sequence(np.broadcast_to(src_lm, (len(moved), 68, 2)), portrait, poses)
+        seen = landmarks_from_keypoints(src_lm, keypoints_from_landmarks(src_lm, lm))
+        got = np.array([[g.yaw, g.pitch, g.roll] for g in map(estimate_pose, seen)])
+        cmd = cmd + (want - got)
+    fixed = uniq[:, :3].copy()
+    fixed[moved] = cmd
+    return fixed[inverse]
 
 
 def _fit_length(values: np.ndarray, n: int) -> np.ndarray:

@@ -8,6 +8,7 @@ landmarks give the same bytes. See docs/engine-landmark.md, section "Renderer".
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Iterable, Iterator
 
@@ -50,6 +51,13 @@ class LandmarkRenderer:
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
                   len(self.mesh.src), len(self.mesh.triangles), self.mouth.gap)
 
+    def fork(self) -> "LandmarkRenderer":
+        """A renderer for another thread: shares this one's read-only per-portrait data (mesh,
+        eyes, mouth; no setup cost) and has its own buffers. Both give the same bytes."""
+        twin = copy.copy(self)
+        twin.field = warp.WarpField(self.mesh, self.field.sigma)
+        return twin
+
     def _check(self, drv_lm_px: np.ndarray) -> np.ndarray:
         drv = np.asarray(drv_lm_px, np.float64)
         if drv.shape != (68, 2):
@@ -64,7 +72,7 @@ class LandmarkRenderer:
         """The frame (uint8 [256,256,3] RGB) for driven landmarks ``drv_lm_px`` [68,2] in crop pixels."""
         drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
         lm = drv_pts[:68]
-        sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1)]
+        sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
         map_x, map_y = self.field.compute(drv_pts, sharp)
         frame = cv2.remap(self.source, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
         eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
@@ -81,3 +89,10 @@ class LandmarkRenderer:
         """Frames for a sequence of driven landmarks ([T,68,2] array or any iterable of [68,2]), lazily."""
         for lm in drv_lm:
             yield self.render(lm)
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """The nose's driven outline. Kept out of the strong smoothing: under a head turn the nose,
+    the face's most 3D part, moves differently from the cheeks around it (that is the turn), and a
+    wide blur of the displacement would pull it back toward them."""
+    return cv2.convexHull(np.asarray(points, np.float32)).reshape(-1, 2)

@@ -13,10 +13,11 @@ degenerate source triangles: warping the lips apart maps the gap onto the lip li
 smearing lip pixels across it); the lip, eye and jaw outlines are enforced as mesh edges.
 
 Per frame: anchors are driven, crossings of lips/lids are clamped, any triangle the driven shape
-would turn inside out is relaxed (Laplacian smoothing of the displacement of its vertices), each
+would turn inside out is relaxed (Laplacian smoothing of the displacement of its vertices; a nose
+turned past its wing may stay folded and is drawn last, covering the cheek), each upright
 driven triangle is rasterised into a triangle-id image (``cv2.fillConvexPoly``) and the backward
-map ``source = A[id] @ (x, y, 1)`` is gathered. The displacement is then smoothed outside the eyes
-and mouth (a Gaussian on the displacement keeps affine motion exact and removes the creases of
+map ``source = A[id] @ (x, y, 1)`` is gathered. The displacement is then smoothed outside the eyes,
+mouth and nose (the renderer's "sharp" polygons; a Gaussian on the displacement keeps affine motion exact and removes the creases of
 the piecewise-affine field along mesh edges) and ``cv2.remap`` resamples the source.
 """
 
@@ -300,6 +301,8 @@ def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60) -> None:
     anchor[N_LM:] = True
     tris = mesh.triangles
     limit = np.where(mesh.collapsible, -1e-6, 0.02 * mesh.ref_area)
+    inner = np.concatenate([mesh.forehead, mesh.ring])
+    src, nbs = mesh.src, mesh.neighbours
     for it in range(iterations):
         bad = _signed_areas(drv, tris) < limit
         if not bad.any():
@@ -308,10 +311,10 @@ def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60) -> None:
         verts = verts[~fixed[verts]]
         if it < iterations // 2 and anchor[verts].any():
             verts = verts[anchor[verts]]
-        disp = drv - mesh.src
+        disp = drv - src
         for v in verts.tolist():
-            drv[v] = mesh.src[v] + 0.5 * disp[v] + 0.5 * disp[mesh.neighbours[v]].mean(0)
-        inner = np.concatenate([mesh.forehead, mesh.ring])
+            nb = nbs[v]  # the neighbours' mean displacement (np.add.reduce / n is what .mean does)
+            drv[v] = src[v] + 0.5 * disp[v] + 0.5 * (np.add.reduce(disp[nb], 0) / len(nb))
         drv[inner] = np.clip(drv[inner], 2.0, SIZE - 3.0)
 
 

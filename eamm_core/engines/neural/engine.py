@@ -89,6 +89,7 @@ class NeuralEngine(Engine):
         optimize.fold_batchnorm(self.net)
         if self.dtype != torch.float32:
             optimize.lower_precision(self.net.generator, self.dtype)
+            optimize.lower_precision(self.net.emotion.extractor, self.dtype)
         else:
             self.net.generator.to(memory_format=torch.channels_last)
         self._source_cache: tuple[str, torch.Tensor, torch.Tensor] | None = None
@@ -158,7 +159,7 @@ class NeuralEngine(Engine):
         t = len(kp)
         frames = np.asarray(emotion.augmented)
         values, jacs = [], []
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode():  # E_e's precision is set on its weights; P_d stays float32
             for start in range(0, t, self.batch_size):
                 idx = np.arange(start, min(t, start + self.batch_size))
                 batch = images_to_tensor(frames[idx % len(frames)], self.device)

@@ -3,8 +3,9 @@
 * :func:`fold_batchnorm`: Conv → BatchNorm (eval) pairs become one convolution with
   w' = w·γ/√(σ²+ε), b' = (b − μ)·γ/√(σ²+ε) + β; the BatchNorm is replaced by ``Identity``. Only pairs
   where the norm directly follows the conv (not the pre-activation ResBlock norms).
-* :func:`lower_precision`: G's weights in bf16/fp16 and channels-last; its motion-field arithmetic
-  and grid sampling stay float32 (see ``DenseMotionNetwork`` / ``warp``).
+* :func:`lower_precision`: a network's weights in bf16/fp16 and channels-last (the engine applies it to
+  G and E_e); G's motion-field arithmetic and grid sampling stay float32 (see ``DenseMotionNetwork`` /
+  ``warp``), E_e returns float32 features.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def fold_batchnorm(net: nn.Module) -> int:
 
 
 def lower_precision(generator: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """G's weights to ``dtype`` (channels-last), keeping the anti-alias kernels float32."""
+    """A network's weights to ``dtype`` (channels-last), keeping the anti-alias kernels float32."""
     kernels = {name: m.kernel.detach().clone() for name, m in generator.named_modules()
                if isinstance(m, AntiAliasDownsample)}
     generator.to(dtype=dtype, memory_format=torch.channels_last)

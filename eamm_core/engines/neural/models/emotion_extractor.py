@@ -46,7 +46,8 @@ class EmotionExtractor(nn.Module):
         self.classifier = nn.Linear(c[-1], cfg.num_classes)
 
     def hourglass_features(self, frame: torch.Tensor) -> torch.Tensor:
-        return self.hourglass(self.downsample(frame))
+        """[B,35,64,64], in the weights' dtype (bf16/fp16 in the engine's fast path)."""
+        return self.hourglass(self.downsample(frame).to(self.conv1.weight.dtype))
 
     def forward(self, frame: torch.Tensor) -> EmotionFeature:
         out = F.relu(self.bn1(self.conv1(self.hourglass_features(frame))))
@@ -54,4 +55,4 @@ class EmotionExtractor(nn.Module):
         for stage in self.stages:
             out = stage(out)
         feature = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
-        return EmotionFeature(feature, self.classifier(feature))
+        return EmotionFeature(feature.float(), self.classifier(feature).float())

@@ -15,7 +15,8 @@ Targets: >= 25 fps motion+render at 256^2; the whole sample under 15 s including
 CPU seconds are printed beside wall seconds because a shared machine's wall times vary with load
 (the load average is printed too).
 
-    .venv/bin/python bench/landmark_speed.py [--frames N] [--keep DIR] [--pairs N] [--skip-jobs]
+    .venv/bin/python bench/landmark_speed.py [--frames N] [--keep DIR] [--pairs N] [--emotion CLIP|PRESET]
+                                             [--skip-jobs]
 """
 
 from __future__ import annotations
@@ -88,10 +89,10 @@ def engine_stages(max_frames: int | None) -> dict:
     return {"times": t, "frames": n, "total_frames": audio.num_frames, "size": crop.original.shape[:2]}
 
 
-def cli_job(out: Path, cache: Path, strength: float) -> dict:
+def cli_job(out: Path, cache: Path, strength: float, emotion: Path = EMOTION) -> dict:
     """One ``eamm generate`` in a fresh process: wall/CPU seconds, peak RSS, cached stages."""
     cmd = [sys.executable, "-m", "eamm_core", "generate", "--portrait", str(PORTRAIT), "--audio", str(AUDIO),
-           "--emotion", str(EMOTION), "--strength", str(strength), "--out", str(out), "--cache-dir", str(cache),
+           "--emotion", str(emotion), "--strength", str(strength), "--out", str(out), "--cache-dir", str(cache),
            "--quiet", "--no-resume"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -171,6 +172,9 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep the job outputs in this folder")
     parser.add_argument("--skip-jobs", action="store_true", help="only part 1")
     parser.add_argument("--pairs", type=int, default=2, help="first run + alpha-only rerun pairs (default 2)")
+    parser.add_argument("--emotion", type=Path, default=EMOTION,
+                        help="the jobs' emotion (default the preset samples/happy.npz; a clip such as "
+                             "../shared/fixtures/emotion/happy.mp4 makes the first run prepare it)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     stages = engine_stages(args.frames)
@@ -183,9 +187,10 @@ def main() -> None:
         root = args.keep or Path(tmp)
         for k in range(max(1, args.pairs)):
             cache = Path(tmp) / f"cache{k}"  # a new, empty cache folder: the first run computes everything
-            first = cli_job(root / f"first{k}", cache, 1.0)
-            pairs.append((first, cli_job(root / f"second{k}", cache, 0.5)))
+            first = cli_job(root / f"first{k}", cache, 1.0, args.emotion)
+            pairs.append((first, cli_job(root / f"second{k}", cache, 0.5, args.emotion)))
         floor = process_floor()
+    print(f"\njobs' emotion: {args.emotion}")
     report_jobs(pairs, floor)
     print(f"  load average at the end {os.getloadavg()[0]:.1f}")
 

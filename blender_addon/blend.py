@@ -119,7 +119,7 @@ def import_image_strip(scene, frames_dir: Path, mapping: list[int], start: int, 
         coll.remove(old)
     directory = frames_dir.as_posix().rstrip("/") + "/"
     files = [f"frame_{k:06d}.png" for k in mapping]
-    strip = coll.new_image(name, directory + files[0], channel, start)
+    strip = coll.new_image(name, directory + files[0], channel, start, fit_method="FIT")  # fill the frame
     for filename in files[1:]:
         strip.elements.append(filename)
     if bpy.data.filepath:

@@ -76,6 +76,7 @@ class Client:
 
     def __init__(self, base_url: str = DEFAULT_URL, token: str | None = None, timeout: float = 10.0):
         self.base_url = (base_url or DEFAULT_URL).rstrip("/")
+        self._explicit_token = token
         self.token, self.token_source = find_token(token)
         self.timeout = timeout
 
@@ -85,6 +86,8 @@ class Client:
         req = urllib.request.Request(self.base_url + path, data=body, method=method)
         if content_type:
             req.add_header("Content-Type", content_type)
+        if auth and not self.token:  # a server started after this client writes its token file then
+            self.token, self.token_source = find_token(self._explicit_token)
         if auth and self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         try:

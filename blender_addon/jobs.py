@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from . import blend, timing
-from .client import Client, ClientError
+from .client import DEFAULT_URL, Client, ClientError
 from .preferences import get as get_prefs
 from .properties import POSE_PROPS
 from .state import FINAL_STATES, AddonError, JobRecord, contiguous, extract_frames, frames_on_disk, \
@@ -187,12 +187,18 @@ def wait_for_server(client: Client, seconds: float) -> dict:
             time.sleep(0.25)
 
 
-def server_args(prefs) -> list[str]:
-    """The argument list that starts eamm-server from the preferences (never a shell string)."""
+def server_args(prefs, url: str | None = None) -> list[str]:
+    """The argument list that starts eamm-server from the preferences (never a shell string).
+
+    With *Server Python* the server listens on the port of ``url`` (default: the preferences' URL);
+    a *Server command* is taken as written.
+    """
     import shlex
+    import urllib.parse
 
     if prefs.server_python:
-        return [blend.abspath(prefs.server_python), "-m", "server.main"]
+        port = urllib.parse.urlsplit(url or prefs.server_url or DEFAULT_URL).port or 8765
+        return [blend.abspath(prefs.server_python), "-m", "server.main", "--port", str(port)]
     args = shlex.split(prefs.server_command or "eamm-server", posix=os.name != "nt")
     if not args:
         raise AddonError("the server command in the add-on preferences is empty: set it to `eamm-server`")

@@ -131,11 +131,12 @@ def _log_path() -> Path:
     return Path(tempfile.gettempdir()) / "eamm-server-blender.log"
 
 
-def start_server(context=None) -> subprocess.Popen:
+def start_server(context=None, url: str | None = None) -> subprocess.Popen:
+    """Start eamm-server (once) as the preferences say; output goes to a log file in the temp folder."""
     proc = _PROCESS.get("server")
     if proc is not None and proc.poll() is None:
         return proc
-    args = jobs.server_args(get_prefs(context))
+    args = jobs.server_args(get_prefs(context), url)
     log = open(_log_path(), "ab")
     try:
         flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 EXIT_OK, EXIT_JOB, EXIT_INPUT, EXIT_SERVER = 0, 1, 2, 3
+EXTENSION_ID = "eamm_talking_faces"  # blender_manifest.toml id
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -33,16 +34,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def load_addon() -> dict:
-    """The add-on's modules from the folder this script lives in, registered unless an installed copy is
-    (``mods["unregister"]`` then undoes it: the bpy 4.5 module hangs at exit with classes registered)."""
+    """The add-on's modules: the enabled extension's when Blender has it (its preferences apply), else
+    those of the folder this script lives in, registered for the run (``mods["unregister"]`` undoes
+    it: the bpy 4.5 module hangs at exit with classes still registered)."""
     import bpy
 
     here = Path(__file__).resolve().parent
-    if str(here.parent) not in sys.path:
-        sys.path.insert(0, str(here.parent))
-    pkg = importlib.import_module(here.name)
     names = ("client", "jobs", "operators", "preferences", "state")
-    mods = {name: importlib.import_module(f"{here.name}.{name}") for name in names}
+    suffixes = (f".{here.name}", f".{EXTENSION_ID}")
+    enabled = [m for m in sys.modules if m.startswith("bl_ext.") and m.endswith(suffixes)]
+    package = enabled[0] if enabled and hasattr(bpy.types.Scene, "eamm") else here.name
+    if package == here.name and str(here.parent) not in sys.path:
+        sys.path.insert(0, str(here.parent))
+    pkg = importlib.import_module(package)
+    mods = {name: importlib.import_module(f"{package}.{name}") for name in names}
     mods["unregister"] = lambda: None
     if not hasattr(bpy.types.Scene, "eamm"):
         pkg.register()
@@ -74,7 +79,7 @@ def run_job(opts: argparse.Namespace, mods: dict, log) -> int:
     started = False
     try:
         if opts.start_server:
-            operators.start_server()
+            operators.start_server(url=client.base_url)
             started = True
             jobs.wait_for_server(client, 60.0)
         jobs.run_blocking(scene, client, log=log, timeout=opts.timeout)

@@ -382,6 +382,7 @@ class _JobRunner:
         self._report("render", written[0], total, "rendering frames")
         if self.spec.write_mp4 and len(todo) == total:  # a full render: encode while rendering
             self.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
+        setup_key, setup_hit = self._load_render_setup(motion.crop)
         frames = self.engine.render(motion.crop, motion.kp_source, motion.kp_driving, todo)
         writer = BackgroundWriter(max_pending=4)
         try:
@@ -397,8 +398,28 @@ class _JobRunner:
             if close is not None:
                 close()
             writer.close()  # every frame rendered so far is on disk before we go on (or fail)
+        if not setup_hit:
+            self._store_render_setup(setup_key, motion.crop)
         self._report("render", written[0], total, "frames written")
         self.timings["render"] = time.perf_counter() - t0
+
+    def _load_render_setup(self, crop: PortraitCrop) -> tuple[str, bool]:
+        """Per-portrait render data an engine can reuse (landmark engine: the mesh's triangulation),
+        cached beside the stages: an alpha-only rerun then skips it (and the scipy import). Not a
+        stage of its own in ``cached_stages``: it never changes what is rendered."""
+        engine = self.engine
+        key = canonical_key({"stage": "render_setup", "crop": self.keys.crop,
+                             "engine_class": f"{type(engine).__module__}.{type(engine).__qualname__}",
+                             "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
+        use = getattr(engine, "use_render_setup", None)
+        hit = self.cache.get("render_setup", key) if use is not None else None
+        return key, bool(hit is not None and use(crop, hit))
+
+    def _store_render_setup(self, key: str, crop: PortraitCrop) -> None:
+        make = getattr(self.engine, "render_setup", None)
+        setup = make(crop) if make is not None else None
+        if setup:
+            self.cache.put("render_setup", key, setup)
 
     def _write_frame(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
         """Runs on the writer thread, in frame order: the PNG, the pasted PNG, the MP4 stream."""

@@ -67,9 +67,12 @@ def test_token_is_read_from_the_token_file(fake, tmp_path, monkeypatch):
     path = tmp_path / "p.png"
     path.write_bytes(b"png")
     assert c.upload(path, "portrait")["id"]
-    monkeypatch.setenv("EAMM_TOKEN_FILE", str(tmp_path / "missing"))
+    monkeypatch.setenv("EAMM_TOKEN_FILE", str(tmp_path / "later"))
+    late = Client(fake.url)  # made before the server wrote its token file (Start server, --start-server)
     with pytest.raises(ClientError, match="missing"):
-        Client(fake.url).upload(path, "portrait")
+        late.upload(path, "portrait")
+    (tmp_path / "later").write_text("tok-123")
+    assert late.upload(path, "portrait")["id"]
 
 
 def test_token_file_location_follows_the_server_contract(monkeypatch, tmp_path):

@@ -245,3 +245,37 @@ def test_mouth_interior_is_dark_and_upper_teeth_follow_the_upper_lip(crop60, ren
     shown = _teeth_pixels(renderer60.render(raised), raised)
     assert shown > _teeth_pixels(frame, opened) + 20, "raising the upper lip should show more teeth"
     assert _teeth_pixels(renderer60.render(src), src) <= _teeth_pixels(crop60.image, src)
+
+
+def test_cached_triangulation_and_a_forked_renderer_give_the_same_bytes(crop60, renderer60):
+    from dataclasses import replace
+
+    from eamm_core.engines.base import EngineOptions
+    from eamm_core.engines.landmark import create
+    from eamm_core.engines.landmark.groups import keypoints_from_landmarks
+
+    lm = crop60.landmarks_px
+    drives = [turn(open_mouth(lm, 0.7), 18.0), close_eyes(turn(lm, -12.0), 0.8)]
+    again = LandmarkRenderer(crop60, triangles=renderer60.mesh.triangles)
+    twin = renderer60.fork()
+    assert twin.field is not renderer60.field and twin.mesh is renderer60.mesh
+    for drv in drives:
+        ref = renderer60.render(drv)
+        assert np.array_equal(again.render(drv), ref) and np.array_equal(twin.render(drv), ref)
+    # triangles that cannot be this mesh's are not used: the renderer triangulates again
+    wrong = LandmarkRenderer(crop60, triangles=np.array([[0, 1, 10_000]]))
+    assert np.array_equal(wrong.mesh.triangles, renderer60.mesh.triangles)
+    # the engine hands its setup out and takes it back only for the same landmarks
+    engine = create(EngineOptions(seed=0))
+    src = np.asarray(lm, np.float64)
+    kp = keypoints_from_landmarks(src, np.stack(drives).astype(np.float64))
+    assert engine.render_setup(crop60) is None
+    first = [f for _, f in engine.render(crop60, engine.source_keypoints(crop60), kp, [0, 1])]
+    setup = engine.render_setup(crop60)
+    assert np.array_equal(setup["triangles"], renderer60.mesh.triangles)
+    other = replace(crop60, landmarks_px=crop60.landmarks_px + 1.0)
+    assert not create(EngineOptions(seed=0)).use_render_setup(other, setup)
+    reuse = create(EngineOptions(seed=0))
+    assert reuse.use_render_setup(crop60, setup)
+    second = [f for _, f in reuse.render(crop60, reuse.source_keypoints(crop60), kp, [0, 1])]
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))

@@ -115,3 +115,28 @@ def test_manifest_names_the_emotion_reference_also_from_the_cache(speech_2s, cac
     assert first.emotion_reference == second.emotion_reference == ref_a  # the result says it too (CLI summary)
     none = run_job(job(speech_2s, emotion=None, frame_end=2), tmp_path / "c", cache_dir=cache_dir)
     assert none.emotion_reference is None and "emotion_reference" not in json.loads(none.manifest.read_text())
+
+
+def test_alpha_only_rerun_reuses_the_mesh_imports_nothing_heavy_and_gives_the_same_frames(speech_2s, tmp_path):
+    cache = tmp_path / "cache"
+    script = ("import sys, json; from pathlib import Path; from eamm_core.job import JobSpec; "
+              "from eamm_core.pipeline import run_job; "
+              f"r = run_job(JobSpec(portrait=Path({str(PORTRAIT)!r}), audio=Path({str(speech_2s)!r}), "
+              f"emotion=Path({str(HAPPY)!r}), strength=float(sys.argv[1]), frame_end=4, write_mp4=False), "
+              f"Path(sys.argv[2]), cache_dir=Path({str(cache)!r})); "
+              "heavy = ('scipy', 'torch', 'librosa', 'pocketsphinx', 'dlib', 'skimage'); "
+              "print(json.dumps([r.cached_stages, sorted(m for m in sys.modules if m.split('.')[0] in heavy)]))")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    runs = []
+    for strength, out in (("1.0", tmp_path / "a"), ("0.4", tmp_path / "b")):
+        proc = subprocess.run([sys.executable, "-c", script, strength, str(out)], env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    (first_cached, first_heavy), (second_cached, second_heavy) = runs
+    assert first_cached == [] and "scipy.spatial" in first_heavy  # the first run triangulates the mesh
+    assert second_cached == ["crop", "audio", "motion", "emotion"] and second_heavy == []  # no scipy, torch, dlib…
+    assert len(list((cache / "render_setup").glob("*.npz"))) == 1
+    fresh = run_job(job(speech_2s, strength=0.4, frame_end=4, write_mp4=False), tmp_path / "c", use_cache=False)
+    b, c = frames_of(tmp_path / "b"), frames_of(tmp_path / "c")
+    assert sorted(b) == sorted(c) == list(range(4)) and all(np.array_equal(b[i], c[i]) for i in c)
+    assert fresh.cached_stages == []

@@ -31,5 +31,8 @@ def run(args: argparse.Namespace) -> int:
     report = checkpoint.convert(list(args.sources), out, cfg)
     for line in report.lines():
         log.info("  %s", line)
-    log.info("model written to %s (use it with: eamm generate --engine neural --model %s)", out, out)
+    if Path(out) == checkpoint.default_model_dir():
+        log.info("model written to %s (the default: eamm generate --engine neural uses it)", out)
+    else:
+        log.info("model written to %s (use it with: eamm generate --engine neural --model-dir %s)", out, out)
     return 0

@@ -115,7 +115,9 @@ def test_server_args_from_preferences():
 
     assert jobs.server_args(P) == ["eamm-server", "--port", "9000", "--data", "/my data"]
     P.server_python = sys.executable
-    assert jobs.server_args(P) == [sys.executable, "-m", "server.main"]
+    P.server_url = "http://127.0.0.1:8765"
+    assert jobs.server_args(P) == [sys.executable, "-m", "server.main", "--port", "8765"]
+    assert jobs.server_args(P, "http://127.0.0.1:9123")[-2:] == ["--port", "9123"]
 
 
 def test_auto_start_starts_the_server_then_sends_the_job(scene, workdir, prefs, monkeypatch):

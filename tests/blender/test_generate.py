@@ -73,6 +73,7 @@ def test_generate_poll_import_in_sync(scene, workdir, prefs, fps):
     record = JobRecord.load(out_dir)
     assert record.job_id == scene.eamm.job_id and record.model_start == 0
     check_sync(scene, sound, strip, fps, range(record.frames[0], record.frames[-1] + 1))
+    assert strip.transform.scale_y == pytest.approx(scene.render.resolution_y / 256)  # 256 px crop, fitted
     # every element is a file on disk, referenced relative to the saved .blend
     assert strip.directory.startswith("//")
     for elem in strip.elements:

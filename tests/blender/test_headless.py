@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import bpy
+import pytest
 from conftest import REPO
 from make_shot import make_shot
 
@@ -72,3 +73,23 @@ def test_headless_bad_settings_exit_2(scene, workdir, server):
     result = run_render([str(shot), "--server", server.url], server.token_file, timeout=120)
     assert result.returncode == 2
     assert "missing.png does not exist" in result.stdout
+
+
+def test_headless_start_server_runs_the_job_and_stops_it(scene, workdir):
+    python = os.environ.get("EAMM_MAIN_PYTHON")
+    if not python:
+        pytest.skip("EAMM_MAIN_PYTHON is not set: `make test-blender` sets it to the main venv's python")
+    shot = workdir / "shot.blend"
+    make_shot(shot, fps=25, seconds=1.0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "EAMM_SERVER_PYTHON": python, "XDG_DATA_HOME": str(workdir / "data"),
+           "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, str(RENDER), str(shot), "--server", f"http://127.0.0.1:{port}",
+                             "--start-server"], capture_output=True, text=True, timeout=600, cwd=str(REPO),
+                            env={**env, "EAMM_TOKEN_FILE": str(workdir / "token")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "EAMM: imported" in result.stdout
+    with socket.socket() as s:  # the server it started is gone again
+        assert s.connect_ex(("127.0.0.1", port)) != 0

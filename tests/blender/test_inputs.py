@@ -84,4 +84,5 @@ def test_free_channel_skips_busy_ones(scene, workdir):
     add_sound(scene, wav, 1, 2, name="b")
     add_sound(scene, wav, 100, 3, name="c")  # channel 3 is free during frames 1-25
     assert blend.free_channel(scene, 1, 25, 2) == 3
-    assert blend.free_channel(scene, 90, 110, 2) == 4
+    assert blend.free_channel(scene, 90, 110, 2) == 2  # the strips on 1 and 2 have ended by then
+    assert blend.free_channel(scene, 90, 110, 3) == 4  # "c" occupies 3 from frame 100

@@ -71,7 +71,8 @@ def labels(log) -> list[str]:
     return [text for kind, text in log if kind == "label"]
 
 
-def test_panel_draws_inputs_curves_and_status(scene, workdir):
+def test_panel_draws_inputs_curves_and_status(scene, workdir, monkeypatch):
+    monkeypatch.setitem(operators.SERVER, "ok", False)  # not connected: the Start server button shows
     bpy.ops.wm.save_as_mainfile(filepath=str(workdir / "shot.blend"))
     add_sound(bpy.context.scene, write_wav(workdir / "a.wav", 1.0), frame=1)
     log = draw(bpy.context)
@@ -81,6 +82,11 @@ def test_panel_draws_inputs_curves_and_status(scene, workdir):
         assert expected in names, expected
     assert ("prop_search", "strips_all") in log or ("prop_search", "sequences_all") in log
     assert any(text.endswith("eamm/shot") for text in labels(log))  # the resolved output folder
+    monkeypatch.setitem(operators.SERVER, "ok", True)
+    monkeypatch.setitem(operators.SERVER, "presets", [])
+    log = draw(bpy.context)
+    assert ("operator", "eamm.stop_server") in log and ("operator", "eamm.start_server") not in log
+    assert "no presets on the server: use a clip" in labels(log)
 
 
 @pytest.mark.parametrize("portrait,audio,emotion,engine", [("IMAGE", "FILE", "FILE", "neural"),

@@ -33,7 +33,9 @@ class LandmarkRenderer:
     """
 
     def __init__(self, crop: PortraitCrop, *, smooth_sigma: float = warp.SMOOTH_SIGMA,
-                 interpolation: int = cv2.INTER_CUBIC):
+                 interpolation: int = cv2.INTER_CUBIC, triangles: np.ndarray | None = None):
+        """``triangles``: ``renderer.mesh.triangles`` of an earlier renderer of the same crop (cached
+        by the pipeline): the same renderer without the triangulation; ignored if they do not fit."""
         image = np.asarray(crop.image)
         if image.shape != (SIZE, SIZE, 3) or image.dtype != np.uint8:
             raise EammError(f"the portrait crop must be uint8 {SIZE}x{SIZE}x3, got {image.dtype} {image.shape}")
@@ -42,7 +44,14 @@ class LandmarkRenderer:
             raise EammError(f"the portrait crop needs 68 finite landmarks, got shape {lm.shape}")
         self.source = np.ascontiguousarray(image)
         self.src_lm = lm
-        self.mesh = warp.build_mesh(lm)
+        self.mesh = None
+        if triangles is not None:
+            try:
+                self.mesh = warp.build_mesh(lm, triangles)
+            except ValueError as exc:
+                log.warning("cached mesh not used (%s); triangulating again", exc)
+        if self.mesh is None:
+            self.mesh = warp.build_mesh(lm)
         self.field = warp.WarpField(self.mesh, smooth_sigma)
         self.interpolation = interpolation
         self.eyes = eyes.prepare_eyes(self.source, lm)

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.spatial import Delaunay
 
 SIZE = 256
 N_LM = 68
@@ -140,8 +139,11 @@ def _keep_apart(points: np.ndarray, fixed: np.ndarray, min_dist: float) -> np.nd
     return np.array(keep, dtype=int)
 
 
-def build_mesh(landmarks_px: np.ndarray) -> Mesh:
-    """The mesh of one portrait from its 68 crop-pixel landmarks (deterministic)."""
+def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None) -> Mesh:
+    """The mesh of one portrait from its 68 crop-pixel landmarks (deterministic). ``triangles``:
+    the ``Mesh.triangles`` of an earlier mesh of the same landmarks (a cached triangulation: the
+    same mesh without the Delaunay step and its scipy import); raises ``ValueError`` if they do
+    not fit these landmarks' vertices."""
     lm = np.asarray(landmarks_px, np.float64).reshape(N_LM, 2)
     fore = _forehead_points(lm)
     fore = fore[np.all((fore > 4) & (fore < SIZE - 5), axis=1)]
@@ -156,7 +158,7 @@ def build_mesh(landmarks_px: np.ndarray) -> Mesh:
     idx_b = np.arange(N_LM + n_f + n_r, len(src))
     layout = src.copy()
     layout[:N_LM] = _opened(lm)
-    tris = _triangulate(layout)
+    tris = _triangulate(layout) if triangles is None else _checked_triangles(triangles, len(src))
     # rasterised in this order, later wins: where a turn folds the nose over the cheek (beyond
     # about 25 deg of yaw) the nose, nearer the camera, covers it
     tris = tris[np.argsort(np.isin(tris, NOSE).any(axis=1), kind="stable")]
@@ -167,6 +169,14 @@ def build_mesh(landmarks_px: np.ndarray) -> Mesh:
     ring_w = RING_FOLLOW * np.clip(dist / RING_BORDER_FADE, 0.0, 1.0)
     return Mesh(src=src, triangles=tris, collapsible=collapsible, ref_area=areas, forehead=idx_f,
                 ring=idx_r, ring_weight=ring_w, border=idx_b, neighbours=_neighbours(tris, len(src)))
+
+
+def _checked_triangles(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
+    tris = np.asarray(triangles)
+    if (tris.ndim != 2 or tris.shape[1] != 3 or len(tris) == 0 or not np.issubdtype(tris.dtype, np.integer)
+            or tris.min() < 0 or tris.max() >= n_vertices):
+        raise ValueError(f"triangles {tris.dtype} {tris.shape} do not fit a mesh of {n_vertices} vertices")
+    return tris.astype(np.int32)
 
 
 def _signed_areas(pts: np.ndarray, tris: np.ndarray) -> np.ndarray:
@@ -193,6 +203,8 @@ def _required_edges() -> list[tuple[int, int]]:
 
 def _triangulate(layout: np.ndarray) -> np.ndarray:
     """Delaunay on ``layout``, counter-clockwise, with the lip/eye/jaw outlines forced in as edges."""
+    from scipy.spatial import Delaunay  # here: a job with a cached triangulation never imports scipy
+
     tris = Delaunay(layout).simplices.astype(np.int64)
     area = _signed_areas(layout, tris)
     tris[area < 0] = tris[area < 0][:, [0, 2, 1]]

@@ -78,6 +78,11 @@ class ConversionReport:
         return out
 
 
+def _first_sentence(exc: BaseException) -> str:
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return text.split(". ")[0].rstrip(".")[:120]
+
+
 def read_foreign(path: Path) -> dict:
     """The top-level dict of an authors' / FOMM ``.pth.tar`` file (``weights_only=True``)."""
     path = Path(path)
@@ -87,7 +92,7 @@ def read_foreign(path: Path) -> dict:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
         raise InputError(
-            path, f"cannot read checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            path, f"cannot read checkpoint ({type(exc).__name__}: {_first_sentence(exc)})",
             "the file is truncated or not a PyTorch checkpoint; download it again",
         ) from None
     if not isinstance(data, dict):

@@ -75,7 +75,10 @@ class NeuralEngine(Engine):
         old = getattr(self, "_options", None)
         self._options = value
         self.batch_size = max(1, int(value.batch_size))
-        if old is None or (old.model_dir, old.device, old.precision) != (value.model_dir, value.device, value.precision):
+        def what(o: EngineOptions) -> tuple:
+            return o.model_dir, o.device, o.precision
+
+        if old is None or what(old) != what(value):
             self._load()
 
     def _load(self) -> None:
@@ -206,7 +209,8 @@ class NeuralEngine(Engine):
             out = self.net.generator(src.expand(b, -1, -1, -1), drv, kp_s, source_features=feats, with_deformed=False)
             return out.prediction.float()
 
-    def render_batch(self, src: torch.Tensor, feats: torch.Tensor, kp_s: KeypointTensors, kp_d: Keypoints) -> np.ndarray:
+    def render_batch(self, src: torch.Tensor, feats: torch.Tensor, kp_s: KeypointTensors,
+                     kp_d: Keypoints) -> np.ndarray:
         """One batch of frames: uint8 [B,256,256,3] RGB."""
         with torch.inference_mode():
             pred = self.predict(src, feats, kp_s, kp_d).mul(255.0).round_().clamp_(0, 255).to(torch.uint8)

@@ -20,6 +20,7 @@ ENTRIES = ("kp_detector", "generator", "kp_detector_a", "audio_feature", "emo_de
 #: top-level checkpoint entries that are not networks the engine runs (ignored, reported)
 IGNORED_ENTRIES = re.compile(r"^(optimizer_.*|epoch|step|discriminator|iteration|it)$")
 
+_LAYER = {"i": {1: 0, 2: 1, 3: 2, 4: 3}}  # ResNet layer1..4 -> our stages 0..3
 _HG = (("predictor.encoder.down_blocks.{i}.{rest}", "hourglass.encoder.{i}.{rest}", None),
        ("predictor.decoder.up_blocks.{i}.{rest}", "hourglass.decoder.{i}.{rest}", None))
 
@@ -42,8 +43,10 @@ _RULES: list[tuple] = (
         ("down.weight", None, None),
     ))
     + _prefixed("generator", "generator.", (
-        ("dense_motion_network.hourglass.encoder.down_blocks.{i}.{rest}", "dense_motion.hourglass.encoder.{i}.{rest}", None),
-        ("dense_motion_network.hourglass.decoder.up_blocks.{i}.{rest}", "dense_motion.hourglass.decoder.{i}.{rest}", None),
+        ("dense_motion_network.hourglass.encoder.down_blocks.{i}.{rest}",
+         "dense_motion.hourglass.encoder.{i}.{rest}", None),
+        ("dense_motion_network.hourglass.decoder.up_blocks.{i}.{rest}",
+         "dense_motion.hourglass.decoder.{i}.{rest}", None),
         ("dense_motion_network.mask.{p}", "dense_motion.mask_conv.{p}", None),
         ("dense_motion_network.occlusion.{p}", "dense_motion.occlusion_conv.{p}", None),
         ("dense_motion_network.down.weight", "dense_motion.downsample.kernel", None),
@@ -69,9 +72,9 @@ _RULES: list[tuple] = (
         *((f, "extractor." + o, r) for f, o, r in _HG),
         ("conv1.weight", "extractor.conv1.weight", None),
         ("bn1.{p}", "extractor.bn1.{p}", None),
-        ("layer{i}.{j}.downsample.0.weight", "extractor.stages.{i}.{j}.shortcut_conv.weight", {"i": {1: 0, 2: 1, 3: 2, 4: 3}}),
-        ("layer{i}.{j}.downsample.1.{p}", "extractor.stages.{i}.{j}.shortcut_norm.{p}", {"i": {1: 0, 2: 1, 3: 2, 4: 3}}),
-        ("layer{i}.{j}.{rest}", "extractor.stages.{i}.{j}.{rest}", {"i": {1: 0, 2: 1, 3: 2, 4: 3}}),
+        ("layer{i}.{j}.downsample.0.weight", "extractor.stages.{i}.{j}.shortcut_conv.weight", _LAYER),
+        ("layer{i}.{j}.downsample.1.{p}", "extractor.stages.{i}.{j}.shortcut_norm.{p}", _LAYER),
+        ("layer{i}.{j}.{rest}", "extractor.stages.{i}.{j}.{rest}", _LAYER),
         ("classify.last_fc.{p}", "extractor.classifier.{p}", None),
         ("fc_p.{i}.{p}", "predictor.kp_fc{i}.{p}", {"i": {0: 1, 2: 2}}),
         ("fc_all.{i}.{p}", "predictor.fuse.{i}.{p}", {"i": {0: 0, 2: 1, 4: 2}}),

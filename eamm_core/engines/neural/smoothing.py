@@ -22,7 +22,8 @@ def _alpha(cutoff: np.ndarray | float, freq: float) -> np.ndarray | float:
     return 1.0 / (1.0 + tau * freq)
 
 
-def one_euro_filter(x: np.ndarray, mincutoff: float, beta: float, dcutoff: float = 1.0, freq: float = 100.0) -> np.ndarray:
+def one_euro_filter(x: np.ndarray, mincutoff: float, beta: float, dcutoff: float = 1.0,
+                    freq: float = 100.0) -> np.ndarray:
     """Filter ``x`` [T,...] along axis 0, element-wise (Casiez et al. 2012; derivative taken against
     the previous filtered sample, as in the authors' ``filter1.py``)."""
     x = np.asarray(x, np.float64)

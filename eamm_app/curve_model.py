@@ -1,7 +1,7 @@
 """Keyed curves of the app (strength, head yaw/pitch/roll): keys, interpolation, files.
 
 Pure Python (no Qt). Frames are 25 fps frame indices from the start of the audio, as everywhere in
-EAMM. Files are written in the layouts ``eamm_core.curves`` reads (the CLI's ``--strength`` and
+EAMM. Files are written in the layouts ``eamm_core.curves`` reads (the CLI's ``--strength-curve`` and
 ``--pose`` curve files):
 
 * strength, JSON: ``{"fps": 25, "keys": [[frame, value], ...]}``; CSV: ``frame,strength`` rows;

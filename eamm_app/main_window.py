@@ -384,6 +384,7 @@ class MainWindow(QMainWindow):
         self.controller._timer.stop()
         self.queue_view.timer.stop()
         self.player.stop()
+        self.player.release_media()
         self.runner.wait(5000)
         self._stop_local_server()
         super().closeEvent(event)

@@ -134,9 +134,7 @@ class Player(QWidget):
         self.stop()
         self.frames.clear()
         self.current = None
-        self.media = None
-        if self._media_player is not None:
-            self._media_player.setSource(QUrl())
+        self.release_media()
         self.view.set_image(None)
         self.slider.setRange(0, 0)
         self.label.setText("no frames")
@@ -149,6 +147,13 @@ class Player(QWidget):
         self.slider.blockSignals(False)
         if follow and not self.is_playing():
             self.show_frame(int(index))
+
+    def release_media(self) -> None:
+        """Stop and unload the clip (Qt's FFmpeg backend can hang when a loaded player is destroyed)."""
+        self.media = None
+        if self._media_player is not None:
+            self._media_player.stop()
+            self._media_player.setSource(QUrl())
 
     def set_media(self, mp4: Path | None) -> None:
         """The finished clip: its sound drives playback when an audio device exists."""

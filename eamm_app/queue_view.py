@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QLabel, QPushButton, QTableWidget,
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from eamm_app.tasks import TaskRunner
@@ -58,7 +58,7 @@ class QueueView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
         self.buttons = {}
         bar = QHBoxLayout()
         for name, slot in (("Refresh", self.refresh), ("Cancel", self.cancel_selected), ("Resume", self.resume_selected),
@@ -111,7 +111,8 @@ class QueueView(QWidget):
                 self.table.setItem(row, col, item)
             if status.get("id") == selected:
                 self.table.selectRow(row)
-        self.table.resizeColumnsToContents()
+        for col in range(len(COLUMNS) - 1):
+            self.table.resizeColumnToContents(col)
         self.info.setText(f"{len(jobs)} job(s)")
 
     def selected_id(self) -> str | None:

@@ -86,7 +86,9 @@ def check_audio_clock(result) -> None:
         assert media.position() > 0 and player.current > 0
         assert abs(player.current - media.position() * 25 // 1000) <= 2
     player.pause()
+    player.release_media()
     player.deleteLater()
+    QTest.qWait(50)
 
 
 def test_app_generates_reviews_exports_and_cancels(qapp, tmp_path):
@@ -114,7 +116,8 @@ def test_app_generates_reviews_exports_and_cancels(qapp, tmp_path):
         # --- inputs: a refused file shows the server's message, then the real ones -------------
         win.audio_zone.set_file(bad_audio)
         wait_until(lambda: win.audio_zone.error, 60, "the refusal of a broken WAV")
-        assert "broken.wav" in win.audio_zone.status.text() or "audio" in win.audio_zone.status.text().lower()
+        assert "broken.wav" in win.audio_zone.status.text() and "audio" in win.audio_zone.error
+        assert not win.generate_button.isEnabled()
         drop_file(win.portrait_zone, portrait)
         win.audio_zone.set_file(wav)
         win.emotion_zone.set_file(shared_path("fixtures", "emotion", "happy.mp4"))  # a clip: first-frame thumbnail

@@ -49,7 +49,10 @@ def converted(states, tmp_path_factory):
     report = checkpoint.convert(sources, base / "model")
     for src in sources:
         src.unlink()  # ~0.5 GB; the converted folder is what the engine reads
-    return base / "model", report
+    yield base / "model", report
+    import shutil
+
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

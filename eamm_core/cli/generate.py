@@ -34,7 +34,10 @@ def add_parser(subparsers) -> None:
     group.add_argument("--strength", type=float, default=None, help="emotion strength α for every frame (default 1)")
     group.add_argument("--strength-curve", type=Path, help="α over time: CSV or JSON of frame -> value keys (25 fps)")
     p.add_argument("--engine", choices=ENGINE_NAMES, default="landmark", help="which engine (default: landmark)")
-    p.add_argument("--model-dir", type=Path, help="folder of the neural engine's checkpoints")
+    p.add_argument("--model", "--model-dir", dest="model_dir", type=Path,
+                   help="neural engine: the converted model folder (default $EAMM_MODEL_DIR/eamm; docs/models.md)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                   help="neural engine: arithmetic precision (bf16 is about 2x faster on CPUs with AVX-512 BF16)")
     p.add_argument("--paste-back", action="store_true", help="also write frames pasted into the full portrait")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames)")
     p.add_argument("--transcript", help="what is said (text, or a .txt file) to help the lip sync")
@@ -71,7 +74,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
                    pose=args.pose, strength=strength, engine=args.engine, model_dir=args.model_dir, seed=args.seed,
                    paste_back=args.paste_back, blink=not args.no_blink, idle_motion=args.idle_motion,
                    transcript=transcript or None, face_index=args.face_index, frame_start=args.frame_start,
-                   frame_end=args.frame_end, write_mp4=not args.no_mp4, device=args.device,
+                   frame_end=args.frame_end, write_mp4=not args.no_mp4, device=args.device, precision=args.precision,
                    smooth_pose=args.smooth_pose)
 
 
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGINT, previous)
     for warning in res.warnings:
         log.warning("warning: %s", warning)
-    print(summary(res, time.perf_counter() - t0))
+    sys.stdout.write(summary(res, time.perf_counter() - t0) + "\n")
     return 130 if res.cancelled else 0
 
 

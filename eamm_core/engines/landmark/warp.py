@@ -57,7 +57,9 @@ class Mesh:
     """Triangle mesh of one portrait. ``src`` [V,2] float64: 68 landmarks, then forehead, ring and
     border anchors (index ranges ``forehead``, ``ring``, ``border``). ``triangles`` [F,3] int32,
     counter-clockwise in the (opened) layout; ``collapsible`` [F] bool marks triangles inside the
-    inner lips or an eye, which may shrink to nothing. ``neighbours``: per vertex, adjacent vertices."""
+    inner lips or an eye, which may shrink to nothing. ``neighbours``: per vertex, adjacent vertices;
+    ``nb_index`` [V,D] the same padded with ``V`` (a zero row appended to the displacement) and
+    ``nb_count`` [V] their numbers, for the vectorised fold relaxation."""
 
     src: np.ndarray
     triangles: np.ndarray
@@ -68,6 +70,8 @@ class Mesh:
     ring_weight: np.ndarray
     border: np.ndarray
     neighbours: tuple
+    nb_index: np.ndarray
+    nb_count: np.ndarray
 
 
 def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -167,8 +171,13 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None) ->
     collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()])
     dist = np.minimum.reduce([src[idx_r, 0] + 1, src[idx_r, 1] + 1, SIZE - src[idx_r, 0], SIZE - src[idx_r, 1]])
     ring_w = RING_FOLLOW * np.clip(dist / RING_BORDER_FADE, 0.0, 1.0)
+    nbs = _neighbours(tris, len(src))
+    nb_index = np.full((len(src), max(len(n) for n in nbs)), len(src), dtype=np.intp)
+    for v, n in enumerate(nbs):
+        nb_index[v, :len(n)] = n
     return Mesh(src=src, triangles=tris, collapsible=collapsible, ref_area=areas, forehead=idx_f,
-                ring=idx_r, ring_weight=ring_w, border=idx_b, neighbours=_neighbours(tris, len(src)))
+                ring=idx_r, ring_weight=ring_w, border=idx_b, neighbours=nbs, nb_index=nb_index,
+                nb_count=np.array([max(len(n), 1) for n in nbs], np.float64))
 
 
 def _checked_triangles(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -302,32 +311,47 @@ def _unclash(drv: np.ndarray) -> None:
             drv[up] -= over * ey
 
 
-def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60) -> None:
+def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60, settled: float = 1e-5) -> None:
     """Smooth the displacement of vertices of inverted triangles until none is inverted.
 
     Anchors give way first (the driven landmarks are what the motion asked for); landmarks are
-    relaxed only when moving anchors is not enough (e.g. a chin driven past the crop border)."""
-    fixed = np.zeros(len(drv), bool)
+    relaxed only when moving anchors is not enough (e.g. a chin driven past the crop border).
+    Each step is a Jacobi update (every relaxed vertex moves halfway to its neighbours' mean
+    displacement, all from the same previous state). A fold the relaxation cannot undo (e.g. a
+    smile lifting the mouth corner above the upper lip's first point: the driven shape itself is
+    folded there) converges geometrically to a fixed state; once no vertex moves by ``settled`` px
+    the remaining steps of that phase would change nothing visible and are skipped."""
+    n = len(drv)
+    fixed = np.zeros(n, bool)
     fixed[mesh.border] = True
-    anchor = np.zeros(len(drv), bool)
+    anchor = np.zeros(n, bool)
     anchor[N_LM:] = True
     tris = mesh.triangles
     limit = np.where(mesh.collapsible, -1e-6, 0.02 * mesh.ref_area)
     inner = np.concatenate([mesh.forehead, mesh.ring])
-    src, nbs = mesh.src, mesh.neighbours
-    for it in range(iterations):
+    src = mesh.src
+    disp = np.zeros((n + 1, 2))  # row n stays zero: the padding of ``nb_index``
+    half, it = iterations // 2, 0
+    while it < iterations:
         bad = _signed_areas(drv, tris) < limit
         if not bad.any():
             return
         verts = np.unique(tris[bad])
         verts = verts[~fixed[verts]]
-        if it < iterations // 2 and anchor[verts].any():
+        anchors_only = it < half and anchor[verts].any()
+        if anchors_only:
             verts = verts[anchor[verts]]
-        disp = drv - src
-        for v in verts.tolist():
-            nb = nbs[v]  # the neighbours' mean displacement (np.add.reduce / n is what .mean does)
-            drv[v] = src[v] + 0.5 * disp[v] + 0.5 * (np.add.reduce(disp[nb], 0) / len(nb))
+        np.subtract(drv, src, out=disp[:n])
+        mean = np.add.reduce(disp[mesh.nb_index[verts]], axis=1) / mesh.nb_count[verts, None]
+        new = src[verts] + 0.5 * disp[verts] + 0.5 * mean
+        step = float(np.abs(new - drv[verts]).max()) if len(verts) else 0.0
+        drv[verts] = new
         drv[inner] = np.clip(drv[inner], 2.0, SIZE - 3.0)
+        it += 1
+        if step < settled:
+            if not anchors_only:
+                return
+            it = max(it, half)
 
 
 class WarpField:

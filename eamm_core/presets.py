@@ -84,3 +84,23 @@ def extract_preset(clip_path: str | Path, *, name: str | None = None, neutral_pa
     sha = hashlib.sha256(clip_path.read_bytes()).hexdigest()
     return EmotionPreset(name=name or clip_path.stem, displacements=kp, landmark_offsets=offsets.astype(np.float32),
                          meta={"reference": ref.detail, "source": clip_path.name, "source_sha256": sha})
+
+
+def bundled_presets() -> dict[str, Path]:
+    """Emotion presets shipped with the package (``eamm_core/data/presets/<name>.npz``), by name.
+
+    They were made with ``scripts/make_emotion_preset.py`` from MEAD emotion clips (happy, sad,
+    disgusted); see ``samples/README.md`` for provenance."""
+    folder = Path(__file__).resolve().parent / "data" / "presets"
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.npz"))}
+
+
+def resolve_emotion(value: str | Path) -> Path:
+    """An emotion argument as a path: an existing file or folder as given, else a bundled preset's
+    name (``happy``) -> its ``.npz``; anything else is returned unchanged (the loader reports it)."""
+    path = Path(value)
+    if path.exists() or path.suffix:
+        return path
+    return bundled_presets().get(str(value).lower(), path)

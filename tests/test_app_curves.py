@@ -161,3 +161,24 @@ def test_editor_mouse_add_drag_delete(qapp):
     assert ed.curves["yaw"].interp == "smooth" and ed.curves["strength"].interp == "linear"
     assert changes
     ed.close()
+
+
+def test_editor_save_and_load_through_its_buttons_paths(qapp, tmp_path):
+    from eamm_app.curve_editor import CurveEditor
+
+    ed = CurveEditor()
+    messages = []
+    ed.message.connect(messages.append)
+    ed.curves["strength"].add(30, 0.25)
+    ed.curves["roll"].add(5, -12)
+    ed.save(tmp_path / "s.csv", pose=False)
+    ed.save(tmp_path / "p.json", pose=True)
+    other = CurveEditor()
+    other.load(tmp_path / "s.csv", pose=False)
+    other.load(tmp_path / "p.json", pose=True)
+    assert other.curves["strength"].keys == [(0, 1.0), (30, 0.25)]
+    assert other.curves["roll"].keys == [(5, -12.0)] and other.curves["yaw"].keys == [(5, 0.0)]
+    (tmp_path / "bad.json").write_text("[")
+    other.load(tmp_path / "bad.json", pose=False)
+    assert other.curves["strength"].keys == [(0, 1.0), (30, 0.25)]  # unchanged on a bad file
+    assert any("saved" in m for m in messages)

@@ -152,3 +152,21 @@ def test_pyside_keeps_reference_counts(qapp):
     for _ in range(2000):
         w.update()
     assert abs(sys.getrefcount(None) - before) < 50
+
+
+def test_settings_dialog_applies_and_saves(tmp_path, qapp):
+    from PySide6.QtCore import QSettings
+
+    from eamm_app.main_window import SettingsDialog
+    from eamm_app.settings import Settings
+
+    ini = tmp_path / "s.ini"
+    s = Settings.open(QSettings(str(ini), QSettings.Format.IniFormat))
+    dialog = SettingsDialog(s)
+    dialog.url.setText("http://localhost:8800")
+    dialog.engine.setCurrentText("neural")
+    dialog.output.setText(str(tmp_path / "results"))
+    dialog.apply()
+    again = Settings.open(QSettings(str(ini), QSettings.Format.IniFormat))
+    assert again.server_url == "http://localhost:8800" and again.default_engine == "neural"
+    assert again.resolved_output_dir() == tmp_path / "results"

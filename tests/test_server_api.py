@@ -333,3 +333,14 @@ def test_file_errors_fail_the_job_and_the_server_keeps_serving(srv, client, inpu
     assert "\n" not in status["error"]
     assert wait_for_state(client, blocker["id"])["state"] in ("cancelled", "done")
     assert httpx.get(f"{srv.url}/health").status_code == 200
+
+
+def test_bundled_presets_are_listed_and_drive_a_job(client, inputs):
+    names = {p["name"] for p in client.get("/v1/presets").json()["presets"]}
+    assert {"happy", "sad", "disgusted"} <= names
+    job = client.post("/v1/jobs", json={"portrait": inputs["portrait"], "audio": inputs["audio"],
+                                        "emotion_preset": "sad", "strength": 1.0, "outputs": ["frames"]})
+    assert job.status_code == 201, job.text
+    final = wait_for_state(client, job.json()["id"], {"done", "failed"}, timeout=180)
+    assert final["state"] == "done", final
+    assert final["frames_done"] == final["frames_total"] > 0

@@ -26,7 +26,8 @@ def add_parser(subparsers) -> None:
                     "manifest.json into --out. Runs again into the same folder resume where they stopped.")
     p.add_argument("--portrait", type=Path, required=True, help="portrait image (PNG/JPEG/WebP/TIFF)")
     p.add_argument("--audio", type=Path, required=True, help="speech (WAV/FLAC/OGG/MP3/M4A or a video's audio)")
-    p.add_argument("--emotion", type=Path, help="emotion clip (video or folder of frames) or emotion preset (.npz)")
+    p.add_argument("--emotion", type=Path, help="emotion clip (video or folder of frames), emotion preset (.npz), "
+                                                "or a bundled preset's name: happy, sad, disgusted")
     p.add_argument("--neutral", type=Path, help="a neutral clip of the emotion clip's actor (optional)")
     p.add_argument("--pose", type=Path, help="pose: 3DDFA .npy, [T,6] .npy/.csv, a video, or a keyed curve "
                                              "(.json, or .csv with a 'frame,...' header)")
@@ -70,7 +71,12 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
         if not path.is_file():
             raise InputError(path, "transcript file not found", "check the path or give the text itself")
         transcript = path.read_text(encoding="utf-8").strip()
-    return JobSpec(portrait=args.portrait, audio=args.audio, emotion=args.emotion, emotion_neutral=args.neutral,
+    emotion = None
+    if args.emotion is not None:
+        from eamm_core.presets import resolve_emotion
+
+        emotion = resolve_emotion(args.emotion)
+    return JobSpec(portrait=args.portrait, audio=args.audio, emotion=emotion, emotion_neutral=args.neutral,
                    pose=args.pose, strength=strength, engine=args.engine, model_dir=args.model_dir, seed=args.seed,
                    paste_back=args.paste_back, blink=not args.no_blink, idle_motion=args.idle_motion,
                    transcript=transcript or None, face_index=args.face_index, frame_start=args.frame_start,

@@ -82,8 +82,8 @@ class LandmarkRenderer:
         drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
         lm = drv_pts[:68]
         sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
-        map_x, map_y = self.field.compute(drv_pts, sharp)
-        frame = cv2.remap(self.source, map_x, map_y, self.interpolation, borderMode=cv2.BORDER_REPLICATE)
+        frame = cv2.remap(self.source, self.field.compute_map(drv_pts, sharp), None, self.interpolation,
+                          borderMode=cv2.BORDER_REPLICATE)
         eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
         mouth_interior.draw_mouth(frame, lm, head, self.mouth)
         return frame

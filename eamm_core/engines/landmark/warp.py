@@ -354,76 +354,123 @@ def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60, settled: flo
             it = max(it, half)
 
 
+def gaussian_ksize(sigma: float) -> int:
+    """The kernel size ``cv2.GaussianBlur`` picks for float images when given ``(0, 0)``."""
+    return int(round(sigma * 8 + 1)) | 1
+
+
 class WarpField:
-    """Backward map builder for one mesh; reuses its buffers (not thread-safe: one per thread)."""
+    """Backward map builder for one mesh; reuses its buffers (not thread-safe: one per thread).
+
+    Per frame: the triangle-id image (uint8 while the mesh has under 256 triangles, so the
+    per-triangle coefficients are gathered with ``cv2.LUT``), the displacement from the affine
+    coefficients, one 2-channel Gaussian over the whole crop and the lighter smoothing blended in
+    only inside the box around the sharp polygons (outside it their weight is exactly zero)."""
 
     def __init__(self, mesh: Mesh, smooth_sigma: float = SMOOTH_SIGMA):
         self.mesh = mesh
         self.sigma = float(smooth_sigma)
         ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
         self.gx, self.gy = xs, ys
-        self.tid = np.empty((SIZE, SIZE), np.int32)
+        self.grid = np.ascontiguousarray(np.dstack([xs, ys]))
         n = len(mesh.triangles)
-        self.coef = np.zeros((n + 1, 6), np.float32)
-        self.coef[n] = 0.0  # no displacement for pixels no triangle covers
-        self.dx = np.empty((SIZE, SIZE), np.float32)
-        self.dy = np.empty((SIZE, SIZE), np.float32)
+        self.lut = n < 256  # ids 0..n-1 and n (no triangle) fit in uint8
+        self.tid = np.empty((SIZE, SIZE), np.uint8 if self.lut else np.int32)
+        self.coef = np.zeros((6, 256 if self.lut else n + 1), np.float32)  # column n: no displacement
+        self.disp = np.empty((SIZE, SIZE, 2), np.float32)
         self.tmp = np.empty((SIZE, SIZE), np.float32)
-        self.sharp = np.zeros((SIZE, SIZE), np.float32)
+        self.tmp2 = np.empty((SIZE, SIZE), np.float32)
 
     def affines(self, drv: np.ndarray) -> np.ndarray:
         """Per triangle 2x3 affine (flattened [F,6]) taking driven to source; NaN where degenerate."""
-        tris = self.mesh.triangles
-        d = drv[tris]  # [F,3,2]
-        s = self.mesh.src[tris]
-        m = np.concatenate([d, np.ones(d.shape[:2] + (1,))], axis=2)  # rows (x, y, 1)
-        det = np.linalg.det(m)
-        ok = np.abs(det) > 1e-6
-        inv = np.zeros_like(m)
-        inv[ok] = np.linalg.inv(m[ok])
-        a = np.einsum("fjk,fki->fji", inv, s)  # [F,3,2]: [x y 1] @ a = source
-        out = a.transpose(0, 2, 1).reshape(-1, 6)
+        coef, ok = self._displacement_coefs(drv)
+        out = coef.T.astype(np.float64)
+        out[:, 0] += 1.0
+        out[:, 4] += 1.0
         out[~ok] = np.nan
         return out
+
+    def _displacement_coefs(self, drv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """[6,F] coefficients (ax, bx, cx, ay, by, cy) of the displacement ``source - x`` on each
+        driven triangle (linear there: the vertices' own displacements interpolated) and [F] bool
+        for the non-degenerate triangles (the others get zeros)."""
+        tris = self.mesh.triangles
+        d = drv[tris]  # [F,3,2]
+        u = self.mesh.src[tris] - d
+        e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        ok = np.abs(det) > 1e-6
+        inv = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+        du1, du2 = u[:, 1] - u[:, 0], u[:, 2] - u[:, 0]  # [F,2]
+        a = (du1 * e2[:, 1, None] - du2 * e1[:, 1, None]) * inv[:, None]
+        b = (du2 * e1[:, 0, None] - du1 * e2[:, 0, None]) * inv[:, None]
+        c = np.where(ok[:, None], u[:, 0] - a * d[:, 0, 0, None] - b * d[:, 0, 1, None], 0.0)
+        return np.stack([a[:, 0], b[:, 0], c[:, 0], a[:, 1], b[:, 1], c[:, 1]]), ok
 
     def compute(self, drv: np.ndarray, sharp_polys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Backward maps (map_x, map_y) float32 [256,256] for driven mesh vertices ``drv`` [V,2].
         ``sharp_polys``: driven polygons (eyes, mouth) where the displacement is not smoothed."""
-        coef = self.affines(drv)
-        n = len(coef)
-        self.coef[:n] = np.nan_to_num(coef)
-        self.coef[:n, 0] -= 1.0  # displacement = affine - identity
-        self.coef[:n, 4] -= 1.0
-        self.tid.fill(n)
-        area = _signed_areas(drv, self.mesh.triangles)
-        pts16 = np.round(drv * 16.0).astype(np.int32)
-        for f in np.flatnonzero(np.isfinite(coef[:, 0]) & (area > 1e-3)).tolist():
-            cv2.fillConvexPoly(self.tid, pts16[self.mesh.triangles[f]], f, cv2.LINE_8, 4)
-        tid = self.tid.ravel()
-        dx, dy, tmp = self.dx, self.dy, self.tmp
-        for out, k in ((dx, 0), (dy, 3)):
-            np.take(self.coef[:, k], tid, out=tmp.ravel())
-            np.multiply(tmp, self.gx, out=out)
-            np.take(self.coef[:, k + 1], tid, out=tmp.ravel())
-            tmp *= self.gy
-            out += tmp
-            np.take(self.coef[:, k + 2], tid, out=tmp.ravel())
-            out += tmp
-        if self.sigma > 0:
-            dx, dy = self._smooth(dx, dy, sharp_polys)
-        return dx + self.gx, dy + self.gy
+        m = self.compute_map(drv, sharp_polys)
+        return m[..., 0], m[..., 1]
 
-    def _smooth(self, dx: np.ndarray, dy: np.ndarray, sharp_polys: list[np.ndarray]):
-        sdx = cv2.GaussianBlur(dx, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
-        sdy = cv2.GaussianBlur(dy, (0, 0), self.sigma, borderType=cv2.BORDER_REPLICATE)
+    def compute_map(self, drv: np.ndarray, sharp_polys: list[np.ndarray]) -> np.ndarray:
+        """The backward map as one float32 [256,256,2] array (``cv2.remap``'s 2-channel form)."""
+        self._displacement(drv)
+        if self.sigma > 0:
+            return self._smooth(self.disp, sharp_polys) + self.grid
+        return self.disp + self.grid
+
+    def _displacement(self, drv: np.ndarray) -> None:
+        """The piecewise-affine displacement into ``self.disp``."""
+        tris = self.mesh.triangles
+        n = len(tris)
+        coef, ok = self._displacement_coefs(drv)
+        self.coef[:, :n] = coef
+        self.tid.fill(n)
+        area = _signed_areas(drv, tris)
+        pts16 = np.round(drv * 16.0).astype(np.int32)[tris]
+        for f in np.flatnonzero(ok & (area > 1e-3)).tolist():
+            cv2.fillConvexPoly(self.tid, pts16[f], f, cv2.LINE_8, 4)
+        tmp, tmp2 = self.tmp, self.tmp2
+        for k in (0, 1):
+            self._gather(3 * k, tmp)
+            np.multiply(tmp, self.gx, out=tmp)
+            self._gather(3 * k + 1, tmp2)
+            tmp2 *= self.gy
+            tmp += tmp2
+            self._gather(3 * k + 2, tmp2)
+            np.add(tmp, tmp2, out=self.disp[..., k])
+
+    def _gather(self, k: int, out: np.ndarray) -> None:
+        if self.lut:
+            cv2.LUT(self.tid, self.coef[k].reshape(256, 1), dst=out)
+        else:
+            np.take(self.coef[k], self.tid.ravel(), out=out.ravel())
+
+    def _smooth(self, disp: np.ndarray, sharp_polys: list[np.ndarray]) -> np.ndarray:
+        k = gaussian_ksize(self.sigma)
+        smooth = cv2.GaussianBlur(disp, (k, k), self.sigma, borderType=cv2.BORDER_REPLICATE)
         if not sharp_polys:
-            return sdx, sdy
-        self.sharp.fill(0.0)
-        cv2.fillPoly(self.sharp, [np.round(p * 16).astype(np.int32) for p in sharp_polys], 1.0,
-                     cv2.LINE_AA, 4)
-        w = cv2.GaussianBlur(self.sharp, (0, 0), self.sigma)
+            return smooth
+        pts = [np.round(np.asarray(p, np.float64) * 16).astype(np.int32) for p in sharp_polys]
+        lo = np.min([p.min(0) for p in pts], axis=0) // 16 - 2 - k // 2
+        hi = np.max([p.max(0) for p in pts], axis=0) // 16 + 3 + k // 2
+        x0, y0 = np.maximum(lo, 0)
+        x1, y1 = np.minimum(hi, SIZE)
+        if x1 <= x0 or y1 <= y0:
+            return smooth
+        sharp = np.zeros((y1 - y0, x1 - x0), np.float32)
+        cv2.fillPoly(sharp, [p - 16 * np.array([x0, y0], np.int32) for p in pts], 1.0, cv2.LINE_AA, 4)
+        w = cv2.GaussianBlur(sharp, (k, k), self.sigma)  # zero within k//2 of the box's inner edges
         np.clip(w * 1.5, 0.0, 1.0, out=w)
+        region = smooth[y0:y1, x0:x1]
         if SHARP_SIGMA > 0:
-            dx = cv2.GaussianBlur(dx, (0, 0), SHARP_SIGMA, borderType=cv2.BORDER_REPLICATE)
-            dy = cv2.GaussianBlur(dy, (0, 0), SHARP_SIGMA, borderType=cv2.BORDER_REPLICATE)
-        return sdx + w * (dx - sdx), sdy + w * (dy - sdy)
+            ks = gaussian_ksize(SHARP_SIGMA)
+            r = ks // 2
+            px0, py0, px1, py1 = max(x0 - r, 0), max(y0 - r, 0), min(x1 + r, SIZE), min(y1 + r, SIZE)
+            light = cv2.GaussianBlur(disp[py0:py1, px0:px1], (ks, ks), SHARP_SIGMA, borderType=cv2.BORDER_REPLICATE)
+            light = light[y0 - py0:y1 - py0, x0 - px0:x1 - px0]
+        else:
+            light = disp[y0:y1, x0:x1]
+        region += w[..., None] * (light - region)
+        return smooth

@@ -133,3 +133,16 @@ def test_oversized_image_is_refused_before_decoding(tmp_path):
     Image.new("L", (17000, 200), 0).save(tmp_path / "banner.png")
     with pytest.raises(InputError, match=r"too large \(17000x200 px\) in banner.png: scale it"):
         read_image(tmp_path / "banner.png")
+
+
+def test_tight_portrait_gets_no_black_frame_and_mask_marks_the_outside():
+    """7.png is already a tight 256 crop: re-aligning it reaches past the photo's edge. Those crop
+    pixels repeat the edge (no black frame in the animation) and the mask says they are not the photo."""
+    from eamm_core.prepare.portrait import load_portrait
+
+    crop = load_portrait(shared_path("fixtures", "portraits", "7.png"))
+    border = np.concatenate([crop.image[0], crop.image[-1], crop.image[:, 0], crop.image[:, -1]])
+    assert border.mean() > 40, "the crop's border is (nearly) black"
+    assert (border.max(axis=1) < 10).mean() < 0.01
+    assert crop.mask.min() < 0.05  # some crop pixels lie outside the photo
+    assert crop.mask[128, 128] == pytest.approx(1.0)

@@ -217,16 +217,17 @@ def _shrink_first(img: np.ndarray, m: np.ndarray, size: int) -> tuple[np.ndarray
 
 def warp_to_crop(img: np.ndarray, m: np.ndarray, size: int = CROP_SIZE, *,
                  border_value: float | tuple = 0, interpolation: int = cv2.INTER_LINEAR,
-                 antialias: bool = True) -> np.ndarray:
+                 antialias: bool = True, border_mode: int = cv2.BORDER_CONSTANT) -> np.ndarray:
     """Resample ``img`` (any dtype, [H,W] or [H,W,C]) into a ``size`` x ``size`` crop where crop pixel
-    ``p`` shows image pixel ``M^-1 p`` (bilinear, constant border, black by default as the reference).
+    ``p`` shows image pixel ``M^-1 p`` (bilinear; constant border, black by default as the reference,
+    or ``border_mode=cv2.BORDER_REPLICATE`` to extend the edge pixels).
     When ``M`` shrinks by more than 1/0.66 the image is first area-averaged (``antialias``)."""
     m = np.asarray(m, np.float64)
     src = np.ascontiguousarray(img)
     if antialias and np.sqrt(abs(np.linalg.det(m[:2, :2]))) < ANTIALIAS_BELOW_SCALE:
         src, m = _shrink_first(src, m, int(size))
     return cv2.warpAffine(src, m[:2], (int(size), int(size)), flags=interpolation,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=border_value)
+                          borderMode=border_mode, borderValue=border_value)
 
 
 def align_to_template(landmarks: np.ndarray, points: slice = PORTRAIT_ALIGN_POINTS) -> np.ndarray:

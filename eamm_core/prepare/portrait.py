@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from eamm_core.errors import InputError
@@ -51,11 +52,12 @@ def choose_face(faces: list[Face], path: Path, face_index: int | None) -> tuple[
 def crop_portrait(rgb: np.ndarray, alpha: np.ndarray | None, face: Face) -> dict:
     """Align ``face`` of ``rgb`` to the template: the PortraitCrop fields that depend on pixels."""
     m = align_to_template(face.landmarks, PORTRAIT_ALIGN_POINTS)
-    image = warp_to_crop(rgb, m, CROP_SIZE)
-    if alpha is None:
-        mask = np.ones((CROP_SIZE, CROP_SIZE), np.float32)
-    else:
-        mask = np.clip(warp_to_crop(alpha.astype(np.float32), m, CROP_SIZE), 0.0, 1.0)
+    # Where the crop reaches past the photo's edge (tight portraits, faces near a border) the edge
+    # pixels are extended rather than filled black, so no dark frame shows in the animation; the
+    # mask is 0 there (nothing of the original to paste back onto).
+    image = warp_to_crop(rgb, m, CROP_SIZE, border_mode=cv2.BORDER_REPLICATE)
+    coverage = np.ones(rgb.shape[:2], np.float32) if alpha is None else alpha.astype(np.float32)
+    mask = np.clip(warp_to_crop(coverage, m, CROP_SIZE), 0.0, 1.0)
     return dict(image=image, mask=mask.astype(np.float32),
                 landmarks_px=apply_transform(m, face.landmarks),
                 source_landmarks_px=face.landmarks.astype(np.float32),

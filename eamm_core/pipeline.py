@@ -397,12 +397,14 @@ class _JobRunner:
 
     def _render_loop(self, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
         writer = BackgroundWriter(max_pending=4)
+        reported = written[0]
         try:
             for index, rgb in frames:
-                reported = written[0]
                 writer.submit(self._write_frame, crop, index, rgb, written)
-                if written[0] != reported:
-                    self._report("render", written[0], total, f"frame {index}")
+                done = written[0]  # advanced by the writer thread as frames reach the disk
+                if done != reported:
+                    reported = done
+                    self._report("render", done, total, f"frame {index}")
                 if self._cancelled():
                     break
         finally:

@@ -19,6 +19,7 @@ from scipy.io import wavfile
 
 from eamm_core.engines.base import Engine
 from eamm_core.errors import EammError, InputError
+from eamm_core.engines import get_engine
 from eamm_core.job import JobSpec
 from eamm_core.output import png_is_complete, probe_video, read_png
 from eamm_core.pipeline import run_job
@@ -403,3 +404,14 @@ def test_keyed_pose_curve_file_reaches_the_engine_in_3ddfa_units(inputs, tmp_pat
 def test_pose_array_of_the_wrong_shape_is_a_one_line_error(inputs, tmp_path):
     with pytest.raises(InputError, match=r"pose: pose array has shape \(2, 4\)"):
         run_job(spec(inputs, pose=np.zeros((2, 4), np.float32)), tmp_path / "o", use_cache=False, engine=ToyEngine())
+
+
+def test_render_progress_is_reported_while_frames_reach_the_disk(inputs, tmp_path):
+    """The server's progress bar and cancel-within-a-batch rely on per-frame render reports."""
+    reports: list[Progress] = []
+    res = run_job(spec(inputs, emotion=None), tmp_path / "out", progress=reports.append,
+                  cache_dir=tmp_path / "cache", engine=get_engine("landmark"))
+    render = [p.done for p in reports if p.stage == "render"]
+    middle = [d for d in render if 0 < d < res.frame_count]
+    assert render == sorted(render), "render progress went backwards"
+    assert len(set(middle)) >= res.frame_count // 4, f"only {len(set(middle))} reports before the end: {render}"

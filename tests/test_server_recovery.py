@@ -15,6 +15,11 @@ from conftest import shared_path
 from server_harness import ServerProcess, find_runner, repeat_wav, upload, wait_for_frames, wait_for_state
 
 
+# The landmark renderer makes a 256 px frame in a few ms: the job must be long (about 28 s of speech,
+# 700 frames) for the kill to land while it is still rendering.
+REPEATS = 4
+
+
 def frames_of(job_dir) -> dict[str, np.ndarray]:
     return {p.name: np.asarray(Image.open(p)) for p in sorted((job_dir / "out" / "frames").glob("frame_*.png"))}
 
@@ -22,7 +27,7 @@ def frames_of(job_dir) -> dict[str, np.ndarray]:
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="finds the job runner through /proc (Linux)")
 def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", 2)
+    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", REPEATS)
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:
@@ -72,7 +77,7 @@ def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
 
 def test_graceful_stop_marks_the_running_job_interrupted(tmp_path):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", 2)
+    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", REPEATS)
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:

@@ -38,7 +38,9 @@ def test_headless_job_imports_and_saves(scene, workdir, server):
     result = run_render([str(shot), "--server", server.url, "--out", str(out)], server.token_file)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("EAMM:")]
-    assert "submitted" in lines[0] and any("running" in ln for ln in lines)
+    # one line per status change; a job served from the server's cache can end before the first
+    # poll, so "running" lines are not guaranteed, but a status line always follows the submission
+    assert "submitted" in lines[0] and len(lines) >= 3, lines
     assert any(ln.startswith("EAMM: done") for ln in lines)
     assert any(ln.startswith("EAMM: saved") for ln in lines)
 

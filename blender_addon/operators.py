@@ -315,14 +315,15 @@ classes = (EAMM_OT_generate, EAMM_OT_cancel, EAMM_OT_import, EAMM_OT_check_serve
            EAMM_OT_stop_server, EAMM_OT_open_output)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
 
 
 def unregister():
     stop_polling()
     _PENDING.clear()
     stop_server()
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -115,36 +115,26 @@ def draw_panel(layout, context):
     _draw_status(layout, scene, s)
 
 
-class EAMM_PT_sequencer(bpy.types.Panel):
+class _EammSidebar:
+    """The same panel in every editor's sidebar (N) under an "EAMM" tab."""
+
     bl_label = "EAMM talking face"
+    bl_region_type = "UI"
+    bl_category = "EAMM"
+
+    def draw(self, context):
+        draw_panel(self.layout, context)
+
+
+class EAMM_PT_sequencer(_EammSidebar, bpy.types.Panel):
     bl_idname = "EAMM_PT_sequencer"
     bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "EAMM"
-
-    def draw(self, context):
-        draw_panel(self.layout, context)
 
 
-class EAMM_PT_view3d(bpy.types.Panel):
-    bl_label = "EAMM talking face"
+class EAMM_PT_view3d(_EammSidebar, bpy.types.Panel):
     bl_idname = "EAMM_PT_view3d"
     bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "EAMM"
-
-    def draw(self, context):
-        draw_panel(self.layout, context)
 
 
 classes = (EAMM_PT_sequencer, EAMM_PT_view3d)
-
-
-def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -70,14 +70,15 @@ class EAMM_Settings(bpy.types.PropertyGroup):
 classes = (EAMM_Settings,)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register():
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.eamm = PointerProperty(type=EAMM_Settings)
 
 
 def unregister():
     if hasattr(bpy.types.Scene, "eamm"):
         del bpy.types.Scene.eamm
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

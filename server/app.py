@@ -11,10 +11,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from eamm_core.presets import bundled_presets
 from server import __version__
 from server.auth import Guard
 from server.config import ServerConfig, allowed_host_headers
-from server.context import AppContext, available_engines, bundled_presets
+from server.context import AppContext, available_engines
 from server.errors import ApiError
 from server.jobs import JobManager
 from server.routes import health, jobs, results, uploads

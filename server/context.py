@@ -7,7 +7,6 @@ import importlib.util
 import logging
 import threading
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from fastapi import Request
@@ -45,17 +44,6 @@ class AppContext:
 
 def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
-
-
-def bundled_presets() -> dict[str, Path]:
-    """Emotion presets shipped with eamm_core (``eamm_core/data/presets/<name>.npz``), by name."""
-    try:
-        folder = resources.files("eamm_core") / "data" / "presets"
-        if not folder.is_dir():
-            return {}
-        return {Path(p.name).stem: Path(str(p)) for p in folder.iterdir() if p.name.endswith(".npz")}
-    except (ModuleNotFoundError, OSError):
-        return {}
 
 
 def installed_models() -> dict[str, Path]:

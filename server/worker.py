@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 import server
+from eamm_core.runtime import single_thread_blas
 from server.jobs import JobManager
 
 log = logging.getLogger("eamm.server")
@@ -92,6 +93,7 @@ class SubprocessRunner:
 
     def start(self, job_dir: Path, device: str, cache_dir: Path) -> SubprocessHandle:
         env = dict(os.environ)
+        single_thread_blas(env)  # the job process's numpy: see eamm_core.runtime
         package_root = str(Path(server.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         args = [sys.executable, "-m", "server.job_runner", str(job_dir), "--cache", str(cache_dir),

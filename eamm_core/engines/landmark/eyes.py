@@ -39,7 +39,7 @@ PROFILE_SAMPLES = 16
 @dataclass(frozen=True)
 class EyeSource:
     """Source data of one eye: corners, lid landmark indices, opening (px), lid colour profile
-    [PROFILE_SAMPLES,3] from corner to corner, lash colour [3] (float32 RGB)."""
+    [PROFILE_SAMPLES,3] from corner to corner, lash colour [3] (float32 RGB), the profile's steps."""
 
     corners: tuple[int, int]
     upper: tuple[int, int]
@@ -47,6 +47,7 @@ class EyeSource:
     opening: float
     lid: np.ndarray
     lash: np.ndarray
+    lid_step: np.ndarray  # [PROFILE_SAMPLES,3] each lid sample's difference to the next (0 after the last)
 
 
 def eye_opening(lm: np.ndarray, upper, lower) -> float:
@@ -105,7 +106,8 @@ def prepare_eyes(image: np.ndarray, src_lm: np.ndarray) -> tuple[EyeSource, ...]
     for a, b, up, lo in EYES:
         opening = eye_opening(src_lm, up, lo)
         lid, lash = _sample_eye(image, src_lm, a, b, up, lo, opening)
-        out.append(EyeSource((a, b), up, lo, opening, lid, lash))
+        step = np.vstack([np.diff(lid, axis=0), np.zeros((1, 3), lid.dtype)])
+        out.append(EyeSource((a, b), up, lo, opening, lid, lash, step))
     return tuple(out)
 
 
@@ -175,7 +177,12 @@ def _draw_interior(out, source, poly, fwd, box) -> None:
 
 
 def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> None:
-    """Lid skin from the open lid's place down to the driven lid, and the lash line along it."""
+    """Lid skin from the open lid's place down to the driven lid, and the lash line along it.
+
+    Written for few array operations (the box is a few hundred pixels, so each operation costs
+    mostly its call): the two end ramps of ``across`` as one ramp of the nearer end (the same
+    values for any eye wider than 1.5 px), the lid profile from its samples and their differences,
+    ``max(inside, lash) * fade`` for the larger of the two faded alphas."""
     x0, y0, x1, y1 = box
     a, b = eye.corners
     origin, ux, uy, width = _axes(drv_lm, a, b)
@@ -184,22 +191,26 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> No
     s = xs * ux[0] + ys * ux[1]
     t = xs * uy[0] + ys * uy[1]
     t_lid = _lid_curve(drv_lm, a, eye.upper, b, origin, ux, uy, s)
-    t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s) - 0.2 * eye.opening
-    u = np.clip(s / width, 0.0, 1.0)
-    across = _smooth_step(s / 1.5 + 0.5) * _smooth_step((width - s) / 1.5 + 0.5)
+    t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s)
+    t_open -= 0.2 * eye.opening
+    across = _smooth_step(np.minimum(s, width - s) * (1 / 1.5) + 0.5)
     span = np.maximum(t_lid - t_open, 1e-3)
-    feather = np.maximum(0.5 * span, 2.0)
-    fade = _smooth_step1(closure / LID_FADE)
-    inside = _smooth_step((t - t_open) / feather) * _smooth_step(t_lid - t + 0.5) * across
+    depth = t - t_open  # how far below the open lid's place
+    inside = _smooth_step(depth / np.maximum(0.5 * span, 2.0))
+    inside *= _smooth_step(t_lid - t + 0.5)
+    inside *= across
     # the lid colour profile (PROFILE_SAMPLES evenly spaced over 0.1..0.9 of the width), interpolated
-    pos = np.clip((u - 0.1) * ((PROFILE_SAMPLES - 1) / 0.8), 0.0, PROFILE_SAMPLES - 1.0)
+    scale = (PROFILE_SAMPLES - 1) / 0.8
+    pos = np.clip(s * (scale / width) - 0.1 * scale, 0.0, PROFILE_SAMPLES - 1.0)
     i0 = np.minimum(pos.astype(np.intp), PROFILE_SAMPLES - 2)
-    w1 = (pos - i0)[..., None]
-    lid = eye.lid[i0] * (1.0 - w1) + eye.lid[i0 + 1] * w1
-    f = np.clip((t - t_open) / span, 0.0, 1.0)
+    pos -= i0
+    lid = eye.lid[i0] + eye.lid_step[i0] * pos[..., None]
+    f = np.clip(depth / span, 0.0, 1.0)
     lid *= (0.93 + 0.1 * np.sin(np.pi * f))[..., None]  # the lid bulges a little toward the light
-    lash = np.exp(-0.5 * ((t - t_lid + 0.4) / 0.7) ** 2) * across * min(1.0, 0.4 + closure)
+    z = t - t_lid + 0.4
+    lash = np.exp(z * z * (-0.5 / 0.49))
+    lash *= across * min(1.0, 0.4 + closure)
     col = lid + lash[..., None] * (eye.lash - lid)
-    alpha = np.maximum(inside * fade, lash * fade).astype(np.float32)[..., None]
+    alpha = (np.maximum(inside, lash) * _smooth_step1(closure / LID_FADE)).astype(np.float32)[..., None]
     region = out[y0:y1, x0:x1]
     region[:] = np.clip(region + alpha * (col - region) + 0.5, 0, 255).astype(np.uint8)

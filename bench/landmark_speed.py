@@ -18,7 +18,7 @@ CPU seconds are printed beside wall seconds because a shared machine's wall time
 The jobs run as an installed ``eamm`` runs: with Python's bytecode cache. A machine that sets
 ``PYTHONDONTWRITEBYTECODE`` (this sandbox does, globally) would otherwise compile the package's
 sources again in every process (~30 ms a run, the same in both runs of a pair); the variable is
-dropped for the job processes and one untimed ``eamm generate --help`` writes the cache first.
+dropped for the job processes and one untimed process importing the job's modules writes the cache first.
 
     .venv/bin/python bench/landmark_speed.py [--frames N] [--keep DIR] [--pairs N] [--emotion CLIP|PRESET]
                                              [--skip-jobs | --jobs-only]
@@ -102,10 +102,11 @@ def job_env() -> dict:
 
 
 def warm_bytecode() -> None:
-    """One untimed ``eamm generate --help`` importing the job's modules, so their bytecode is cached."""
-    code = ("import eamm_core.cli, eamm_core.pipeline, eamm_core.engines.landmark.engine, "
-            "eamm_core.engines.landmark.render, eamm_core.presets, eamm_core.prepare.portrait, "
-            "eamm_core.prepare.audio")
+    """One untimed process importing the job's modules (the CLI's sub-commands included), so their
+    bytecode is cached."""
+    code = ("import eamm_core.cli as cli; cli.build_parser(); import eamm_core.pipeline, "
+            "eamm_core.engines.landmark.engine, eamm_core.engines.landmark.render, eamm_core.presets, "
+            "eamm_core.prepare.portrait, eamm_core.prepare.audio, eamm_core.prepare.emotion")
     subprocess.run([sys.executable, "-c", code], env=job_env(), capture_output=True, check=True)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 from typing import Iterable, Iterator
 
@@ -40,11 +39,11 @@ HEAD_POINTS = list(range(17, 31)) + [36, 39, 42, 45]
 #: a closed eye keeps this fraction of its source opening; lips never cross
 MIN_EYE_OPEN = 0.08
 PX_TO_NORM = 2.0 / 255.0
-#: frames are rendered on this many threads (each with its own renderer). Two where the machine has
-#: 4 or more cores; one on smaller ones, where the job's PNG writer thread and the ffmpeg encoder
-#: already fill the second core (a second render thread only adds contention there: measured on
-#: the 2-core sandbox, same wall time, 15 % more CPU)
-RENDER_THREADS = 2 if (os.cpu_count() or 1) >= 4 else 1
+#: frames are rendered on this many threads (each with its own renderer). One: a frame is a few
+#: hundred small NumPy operations besides OpenCV's, and two threads convoy on the GIL (measured
+#: alone, with a second core idle: the same wall time per frame and 45 % more CPU). Kept for
+#: free-threaded Python builds, where the GIL no longer serialises them; the bytes do not depend on it
+RENDER_THREADS = 1
 
 
 class LandmarkEngine(Engine):

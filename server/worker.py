@@ -99,8 +99,12 @@ class SubprocessRunner:
         args = [sys.executable, "-m", "server.job_runner", str(job_dir), "--cache", str(cache_dir),
                 "--device", device]
         log_file = open(job_dir / "runner.log", "ab")
-        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
-                                cwd=str(job_dir), env=env, bufsize=0)
+        try:
+            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                                    cwd=str(job_dir), env=env, bufsize=0)
+        except BaseException:
+            log_file.close()
+            raise
         return SubprocessHandle(proc, log_file)
 
 

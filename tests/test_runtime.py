@@ -61,3 +61,4 @@ def test_the_server_starts_job_processes_with_one_blas_thread(tmp_path, monkeypa
     with pytest.raises(OSError):
         worker.SubprocessRunner().start(tmp_path, "cpu", tmp_path / "cache")
     assert seen["OPENBLAS_NUM_THREADS"] == "1"
+    assert (tmp_path / "runner.log").exists()  # opened for the job's stderr, and closed again on failure

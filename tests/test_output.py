@@ -115,3 +115,33 @@ def test_aborted_stream_leaves_nothing(tmp_path):
         stream.write(np.zeros((32, 32, 3), np.uint8))
     stream.abort()
     assert not list(tmp_path.iterdir())
+
+
+def test_installed_versions_match_importlib_metadata():
+    from importlib import metadata
+
+    from eamm_core.output import RECORDED_DISTRIBUTIONS, installed_versions
+
+    found = installed_versions(RECORDED_DISTRIBUTIONS)
+    for name in RECORDED_DISTRIBUTIONS:
+        try:
+            expected = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            assert name not in found
+            continue
+        assert found[name] == expected, name
+
+
+def test_installed_versions_first_on_path_wins_and_names_normalise(tmp_path):
+    from eamm_core.output import installed_versions
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, entries in ((first, ["Opencv_Python.Headless-5.1.dist-info", "notes.txt"]),
+                            (second, ["opencv_python_headless-4.0.dist-info", "dlib_bin-20.0.1.post1.dist-info",
+                                      "torch-2.13.0+cpu.dist-info"])):
+        folder.mkdir()
+        for entry in entries:
+            (folder / entry).mkdir() if entry.endswith("dist-info") else (folder / entry).write_text("x")
+    got = installed_versions(["opencv-python-headless", "dlib-bin", "torch", "absent"],
+                             [str(first), str(tmp_path / "missing"), str(second)])
+    assert got == {"opencv-python-headless": "5.1", "dlib-bin": "20.0.1.post1", "torch": "2.13.0+cpu"}

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from eamm_core.errors import InputError
+from eamm_core.ffmpeg import ffmpeg_exe
 from eamm_core.prepare.common import file_sha256
 from eamm_core.types import AudioFeatures
 
@@ -37,12 +38,6 @@ SILENCE_PEAK = 1e-4
 LOUDNESS_FLOOR_DB = -60.0
 #: containers that libsndfile (through librosa) reads directly, as the reference does
 SNDFILE_SUFFIXES = {".wav", ".flac", ".ogg", ".oga", ".aif", ".aiff"}
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def _ffmpeg_problem(path: Path, stderr: str) -> InputError:

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from eamm_core.engines.landmark.stats import median_axis0, percentile_axis0
+
 #: (outer corner, inner corner, upper lid, lower lid) in the order along the eye, per eye
 EYES = ((36, 39, (37, 38), (41, 40)), (42, 45, (43, 44), (47, 46)))
 #: an eye narrower than this fraction of its source opening is redrawn (interior, lid, lashes)
@@ -90,13 +92,13 @@ def _sample_eye(image: np.ndarray, lm: np.ndarray, a: int, b: int, upper, lower,
     o = max(opening, 3.0)
     up_t = _lid_curve(lm, a, upper, b, origin, ux, uy, s)
     low_t = _lid_curve(lm, a, lower, b, origin, ux, uy, s)
-    above = np.median(_band(img, origin, ux, uy, s, up_t, -o * np.linspace(0.45, 0.9, 4)), axis=0)
-    below = np.median(_band(img, origin, ux, uy, s, low_t, o * np.linspace(0.5, 1.0, 4)), axis=0)
+    above = median_axis0(_band(img, origin, ux, uy, s, up_t, -o * np.linspace(0.45, 0.9, 4)))
+    below = median_axis0(_band(img, origin, ux, uy, s, low_t, o * np.linspace(0.5, 1.0, 4)))
     lid = 0.45 * above + 0.55 * below
     lid = cv2.GaussianBlur(lid[None], (0, 0), 2.0, borderType=cv2.BORDER_REPLICATE)[0]
     edge = _band(img, origin, ux, uy, s, up_t, -o * np.linspace(0.0, 0.3, 4)).reshape(-1, 3)
     lum = edge @ np.array([0.299, 0.587, 0.114], np.float32)
-    lash = edge[lum <= np.percentile(lum, 25)].mean(0) * 0.8
+    lash = edge[lum <= percentile_axis0(lum, 25)].mean(0) * 0.8
     return lid.astype(np.float32), lash.astype(np.float32)
 
 

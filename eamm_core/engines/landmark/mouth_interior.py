@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from eamm_core.engines.landmark.stats import median_axis0, percentile_axis0
+
 UPPER_IN = [60, 61, 62, 63, 64]
 LOWER_IN = [60, 67, 66, 65, 64]
 PAIRS = ((61, 67), (62, 66), (63, 65))
@@ -74,12 +76,12 @@ def _teeth_colour(image: np.ndarray, lm: np.ndarray) -> np.ndarray:
     little darker than the skin's highlights, whichever is brighter (teeth sit in the mouth's shade)."""
     luma = np.array([0.299, 0.587, 0.114], np.float32)
     face = _polygon_pixels(image, lm[np.r_[0:17, 26:16:-1]])
-    skin = np.percentile(face, 90, axis=0).astype(np.float32) if len(face) else np.full(3, 200, np.float32)
+    skin = percentile_axis0(face, 90).astype(np.float32) if len(face) else np.full(3, 200, np.float32)
     level = 0.92 * float(skin @ luma)
     eyes = np.vstack([_polygon_pixels(image, lm[36:42]), _polygon_pixels(image, lm[42:48])])
     if len(eyes) >= 8:
         lum = eyes @ luma
-        level = max(level, float(eyes[lum >= np.percentile(lum, 75)].mean(0) @ luma))
+        level = max(level, float(eyes[lum >= percentile_axis0(lum, 75)].mean(0) @ luma))
     tint = (np.maximum(skin, 1.0) / max(float(skin.mean()), 1.0)) ** 0.25
     ivory = np.array([1.0, 0.97, 0.9], np.float32) * tint
     return np.clip(ivory * (level / float(ivory @ luma)), 0, 255).astype(np.float32)
@@ -103,7 +105,7 @@ def prepare_mouth(image: np.ndarray, src_lm: np.ndarray) -> MouthSource:
     """Colours and geometry of the source mouth (the constructor's part of the work)."""
     lm = np.asarray(src_lm, np.float64)
     outer = _polygon_pixels(image, lm[48:60])
-    lips = np.median(outer, axis=0) if len(outer) else np.array([150, 80, 80], np.float32)
+    lips = median_axis0(outer) if len(outer) else np.array([150, 80, 80], np.float32)
     lips = lips.astype(np.float32)
     gap = inner_gap(lm)
     upper, lower = lm[UPPER_IN], lm[LOWER_IN]

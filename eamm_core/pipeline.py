@@ -33,8 +33,8 @@ from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve, st
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
 from eamm_core.errors import EammError, InputError
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
-from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, encode_mp4, read_manifest, read_png, versions,
-                              write_manifest)
+from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4, read_manifest,
+                              read_png, versions, write_manifest)
 from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class _JobRunner:
         self.mp4_done = False  # the folder already holds this job's finished MP4
         self.emotion_reference: str | None = None
         self.done_count: int | None = None  # complete frames, once the job has finished writing them
+        self._deleting: list[threading.Thread | None] = []  # old frames being deleted (FrameWriter.discard_all)
 
     # --- driver -----------------------------------------------------------------------------
 
@@ -133,6 +134,9 @@ class _JobRunner:
             raise
         finally:
             self._drop_stream()
+            for thread in self._deleting:
+                if thread is not None:
+                    thread.join()
 
     def _drop_stream(self) -> None:
         if self.stream is not None:
@@ -346,16 +350,16 @@ class _JobRunner:
         wanted = range(start, end)
         old = read_manifest(self.out_dir / MANIFEST)
         same_job = resume and old is not None and old.get("job_key") == self.keys.job
-        writers = [w for w in (self.frames, self.pasted) if w is not None]
-        for writer in writers:
-            writer.clear_partials()
-        if not same_job:
-            self.frames.remove(self.frames.indices_on_disk())
+        self._deleting.append(discard_leftovers(self.out_dir))
+        if not same_job:  # the old frames leave the folders at once; the disk is freed in the background
+            self._deleting.append(self.frames.discard_all())
             if (self.out_dir / "pasted").is_dir():
-                pasted = self.pasted or FrameWriter(self.out_dir / "pasted")
-                pasted.remove(pasted.indices_on_disk())
+                self._deleting.append((self.pasted or FrameWriter(self.out_dir / "pasted")).discard_all())
             (self.out_dir / MP4_NAME).unlink(missing_ok=True)
             return list(wanted)
+        for writer in (self.frames, self.pasted):
+            if writer is not None:
+                writer.clear_partials()
         done = self.frames.complete(wanted)
         if self.pasted is not None:
             self._paste_existing(crop, sorted(done - self.pasted.complete(done)))

@@ -145,3 +145,44 @@ def test_installed_versions_first_on_path_wins_and_names_normalise(tmp_path):
     got = installed_versions(["opencv-python-headless", "dlib-bin", "torch", "absent"],
                              [str(first), str(tmp_path / "missing"), str(second)])
     assert got == {"opencv-python-headless": "5.1", "dlib-bin": "20.0.1.post1", "torch": "2.13.0+cpu"}
+
+
+def _frames_folder(tmp_path, count=3, extra=()):
+    writer = FrameWriter(tmp_path / "out" / "frames")
+    for i in range(count):
+        writer.write(i, np.full((4, 4, 3), i, np.uint8))
+    (writer.folder / ".frame_000009.png.abc123.part").write_bytes(b"partial")
+    for name in extra:
+        (writer.folder / name).write_text("the artist's notes")
+    return writer
+
+
+def test_discard_all_empties_the_folder_at_once_and_deletes_in_the_background(tmp_path):
+    writer = _frames_folder(tmp_path)
+    thread = writer.discard_all()
+    assert writer.folder.is_dir() and list(writer.folder.iterdir()) == []  # empty before the join
+    assert thread is not None
+    thread.join()
+    assert sorted(p.name for p in writer.folder.parent.iterdir()) == ["frames"]  # the set-aside copy is gone
+    assert writer.discard_all() is None  # nothing left to delete
+
+
+def test_discard_all_keeps_files_that_are_not_frames(tmp_path):
+    writer = _frames_folder(tmp_path, extra=["notes.txt"])
+    assert writer.discard_all() is None  # removed one by one, in place
+    assert [p.name for p in writer.folder.iterdir()] == ["notes.txt"]
+
+
+def test_leftovers_of_a_killed_deletion_are_cleaned(tmp_path):
+    from eamm_core.output import DISCARDED_PREFIX, discard_leftovers
+
+    out = tmp_path / "out"
+    left = out / f"{DISCARDED_PREFIX}frames-1-2"
+    left.mkdir(parents=True)
+    (left / "frame_000000.png").write_bytes(b"x")
+    (out / "frames").mkdir()
+    thread = discard_leftovers(out)
+    assert thread is not None
+    thread.join()
+    assert sorted(p.name for p in out.iterdir()) == ["frames"]
+    assert discard_leftovers(out) is None

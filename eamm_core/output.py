@@ -99,6 +99,11 @@ def _png_chunk(tag: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
 
 
+def png_encoder_is_fast() -> bool:
+    """True where :func:`encode_png` deflates with ISA-L (``isal`` installed), i.e. without OpenCV."""
+    return _isal_zlib() is not None
+
+
 def _isal_zlib():
     """ISA-L's zlib-compatible module, or None where ``isal`` is not installed."""
     try:

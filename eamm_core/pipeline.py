@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import logging
 import os
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eamm_core import MODEL_FPS
+from eamm_core import MODEL_FPS, writer_process
 from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
                              file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
                              unpack_keypoints)
@@ -33,8 +34,8 @@ from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve, st
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
 from eamm_core.errors import EammError, InputError
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
-from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4, read_manifest,
-                              read_png, versions, write_manifest)
+from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4,
+                              png_encoder_is_fast, read_manifest, read_png, versions, write_manifest)
 from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
 
 log = logging.getLogger(__name__)
@@ -134,9 +135,7 @@ class _JobRunner:
             raise
         finally:
             self._drop_stream()
-            for thread in self._deleting:
-                if thread is not None:
-                    thread.join()
+            self._join_deleting()
 
     def _drop_stream(self) -> None:
         if self.stream is not None:
@@ -400,10 +399,25 @@ class _JobRunner:
         self.timings["render"] = time.perf_counter() - t0
 
     def _render_loop(self, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
+        frames = iter(frames)
+        try:
+            first = next(frames, None)
+            if first is None:
+                return
+            if self._writer_process_usable():
+                self._render_to_process(first, frames, crop, written, total)
+            else:
+                self._render_to_thread(first, frames, crop, written, total)
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    def _render_to_thread(self, first, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
         writer = BackgroundWriter(max_pending=4)
         reported = written[0]
         try:
-            for index, rgb in frames:
+            for index, rgb in itertools.chain([first], frames):
                 writer.submit(self._write_frame, crop, index, rgb, written)
                 done = written[0]  # advanced by the writer thread as frames reach the disk
                 if done != reported:
@@ -412,10 +426,72 @@ class _JobRunner:
                 if self._cancelled():
                     break
         finally:
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
             writer.close()  # every frame rendered so far is on disk before we go on (or fail)
+
+    def _writer_process_usable(self) -> bool:
+        """Frames written by a forked child (eamm_core.writer_process) rather than a thread: where
+        forking is safe and the child needs no OpenCV (no paste-back; PNGs deflated by ISA-L)."""
+        if self.pasted is not None or not writer_process.usable() or not png_encoder_is_fast():
+            return False
+        self._join_deleting()  # the old frames' deletion thread, usually done by now
+        return writer_process.usable()
+
+    def _render_to_process(self, first, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
+        """The render loop with a :class:`WriterProcess`: it writes the PNGs and feeds the MP4
+        stream, which it also finishes (or aborts) at the end; the parent keeps the stream closed."""
+        base, child_count = written[0], [written[0]]
+        writer = writer_process.WriterProcess(
+            write=lambda index, rgb: self._write_frame(crop, index, rgb, child_count),
+            finish=self._finish_stream, abort=self._drop_stream, shape=first[1].shape)
+        reported, cancelled = base, False
+        try:
+            for index, rgb in itertools.chain([first], frames):
+                writer.submit(index, rgb)
+                done = base + writer.poll()
+                if done != reported:
+                    reported = done
+                    self._report("render", done, total, f"frame {index}")
+                if self._cancelled():
+                    cancelled = True
+                    break
+        except BaseException:
+            cancelled = True
+            raise
+        finally:
+            t0 = time.perf_counter()
+            try:
+                mp4 = writer.close(abort=cancelled)  # every frame rendered so far is on disk (or an error)
+            except BaseException:
+                writer.kill()
+                raise
+            finally:
+                written[0] = base + writer.done
+                self.stream = None  # opened, fed and closed in the child
+        self.mp4_done = mp4
+        if mp4:
+            self.timings["encode"] = time.perf_counter() - t0  # the wait for the child to finish the MP4
+
+    def _finish_stream(self) -> bool:
+        """In the writer process: finish the MP4 if every frame went into it (True), else drop it
+        (False: the parent encodes it from the PNGs)."""
+        stream, self.stream = self.stream, None
+        if stream is None:
+            return False
+        if stream.frames != self.range[1] - self.range[0]:
+            stream.abort()
+            return False
+        try:
+            stream.close()
+        except EammError as exc:
+            log.warning("finishing the MP4 failed (%s); it will be made from the PNGs", exc)
+            return False
+        return True
+
+    def _join_deleting(self) -> None:
+        for thread in self._deleting:
+            if thread is not None:
+                thread.join()
+        self._deleting = []
 
     def _load_render_setup(self, crop: PortraitCrop) -> tuple[str, bool]:
         """Per-portrait render data an engine can reuse (landmark engine: the mesh's triangulation),
@@ -436,13 +512,20 @@ class _JobRunner:
             self.cache.put("render_setup", key, setup)
 
     def _write_frame(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
-        """Runs on the writer thread, in frame order: the PNG, the pasted PNG, the MP4 stream."""
-        self.frames.write(index, rgb)
-        if self.pasted is not None:
-            from eamm_core.render.paste_back import paste_back
+        """Runs on the writer thread or in the writer process, in frame order: the PNG, the pasted
+        PNG, the MP4 stream. A file that cannot be written (disk full, folder gone) fails the job
+        with a message saying where; the frames before it stay."""
+        try:
+            self.frames.write(index, rgb)
+            if self.pasted is not None:
+                from eamm_core.render.paste_back import paste_back
 
-            rgb = paste_back(crop, rgb)
-            self.pasted.write(index, rgb)
+                rgb = paste_back(crop, rgb)
+                self.pasted.write(index, rgb)
+        except OSError as exc:
+            raise EammError(f"could not write frame {index} in {self.out_dir}: {exc.strerror or exc}; "
+                            "free some disk space or choose another output folder, then run the job again "
+                            "(the frames already written are kept)") from None
         written[0] += 1
         if self.stream is not None and index != self.range[0] + self.stream.frames:
             log.debug("frames arrive out of order; the MP4 will be made from the PNGs")

@@ -145,10 +145,11 @@ class WriterProcess:
                 chunk = os.read(self._from_child, 65536)
             except BlockingIOError:
                 break
-            if not chunk:  # the child has gone
+            if not chunk:  # the child has gone: after its last records, or without them
+                self._parse()
                 if not self._got_done and self._error is None:
                     self._error = "the frame writer process stopped unexpectedly; frames written so far are kept"
-                break
+                return
             self._buffer += chunk
         self._parse()
 

@@ -56,6 +56,25 @@ def test_every_frame_is_written_in_order_then_finished(tmp_path):
         assert np.array_equal(np.load(tmp_path / f"{i:04d}.npy"), frame(i))
 
 
+def test_a_child_that_has_finished_and_gone_before_the_parent_reads_is_not_an_error(tmp_path, monkeypatch):
+    """The child's last records and its end of file arrive in one read: the records count first."""
+    import time
+
+    send = WriterProcess._send
+
+    def slow_send(self, kind, value):
+        send(self, kind, value)
+        if kind != writer_process.FRAME:
+            time.sleep(0.5)  # the child answers, writes DONE and exits before the parent looks
+
+    monkeypatch.setattr(WriterProcess, "_send", slow_send)
+    writer = make_writer(tmp_path)
+    for i in range(3):
+        writer.submit(i, frame(i))
+    time.sleep(0.3)
+    assert writer.close() is True and writer.done == 3
+
+
 def test_abort_runs_the_abort_callback_and_keeps_written_frames(tmp_path):
     writer = make_writer(tmp_path)
     for i in range(3):

@@ -404,8 +404,9 @@ class _JobRunner:
             first = next(frames, None)
             if first is None:
                 return
-            if self._writer_process_usable():
-                self._render_to_process(first, frames, crop, written, total)
+            writer = self._start_writer_process(crop, first[1].shape)
+            if writer is not None:
+                self._render_to_process(writer, first, frames, written, total)
             else:
                 self._render_to_thread(first, frames, crop, written, total)
         finally:
@@ -428,22 +429,27 @@ class _JobRunner:
         finally:
             writer.close()  # every frame rendered so far is on disk before we go on (or fail)
 
-    def _writer_process_usable(self) -> bool:
-        """Frames written by a forked child (eamm_core.writer_process) rather than a thread: where
-        forking is safe and the child needs no OpenCV (no paste-back; PNGs deflated by ISA-L)."""
+    def _start_writer_process(self, crop: PortraitCrop, shape) -> writer_process.WriterProcess | None:
+        """A forked child that writes the frames (eamm_core.writer_process) where that is safe and
+        the child needs no OpenCV (no paste-back; PNGs deflated by ISA-L); None: use the thread."""
         if self.pasted is not None or not writer_process.usable() or not png_encoder_is_fast():
-            return False
+            return None
         self._join_deleting()  # the old frames' deletion thread, usually done by now
-        return writer_process.usable()
+        if not writer_process.usable():
+            return None
+        written = [0]  # the child's own count
+        try:
+            return writer_process.WriterProcess(write=lambda index, rgb: self._write_frame(crop, index, rgb, written),
+                                                finish=self._finish_stream, abort=self._drop_stream, shape=shape)
+        except OSError as exc:  # no fork (process limit, memory): the thread does the same work
+            log.info("frame writer process not started (%s); writing frames on a thread", exc)
+            return None
 
-    def _render_to_process(self, first, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
+    def _render_to_process(self, writer, first, frames, written: list[int], total: int) -> None:
         """The render loop with a :class:`WriterProcess`: it writes the PNGs and feeds the MP4
-        stream, which it also finishes (or aborts) at the end; the parent keeps the stream closed."""
-        base, child_count = written[0], [written[0]]
-        writer = writer_process.WriterProcess(
-            write=lambda index, rgb: self._write_frame(crop, index, rgb, child_count),
-            finish=self._finish_stream, abort=self._drop_stream, shape=first[1].shape)
-        reported, cancelled = base, False
+        stream, which it also finishes (or aborts) at the end; the parent never opens the stream."""
+        base = reported = written[0]
+        cancelled = False
         try:
             for index, rgb in itertools.chain([first], frames):
                 writer.submit(index, rgb)
@@ -455,21 +461,25 @@ class _JobRunner:
                     cancelled = True
                     break
         except BaseException:
-            cancelled = True
-            raise
-        finally:
-            t0 = time.perf_counter()
-            try:
-                mp4 = writer.close(abort=cancelled)  # every frame rendered so far is on disk (or an error)
-            except BaseException:
-                writer.kill()
-                raise
+            try:  # the frames handed over so far are written; the error that stopped the render is the one raised
+                writer.close(abort=True)
+            except EammError as exc:
+                log.warning("the frame writer also failed: %s", exc)
             finally:
-                written[0] = base + writer.done
-                self.stream = None  # opened, fed and closed in the child
-        self.mp4_done = mp4
-        if mp4:
+                self._after_writer(writer, base, written)
+            raise
+        t0 = time.perf_counter()
+        try:
+            self.mp4_done = writer.close(abort=cancelled)  # every frame rendered so far is on disk
+        finally:
+            self._after_writer(writer, base, written)
+        if self.mp4_done:
             self.timings["encode"] = time.perf_counter() - t0  # the wait for the child to finish the MP4
+
+    def _after_writer(self, writer, base: int, written: list[int]) -> None:
+        writer.kill()  # no-op once the child has ended
+        written[0] = base + writer.done
+        self.stream = None  # opened, fed and closed (or dropped) in the child
 
     def _finish_stream(self) -> bool:
         """In the writer process: finish the MP4 if every frame went into it (True), else drop it

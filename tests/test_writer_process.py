@@ -128,12 +128,20 @@ def test_usable_only_without_other_threads_and_unless_switched_off(monkeypatch):
         assert writer_process.usable() is False
 
 
-def _job(out: Path, cache: Path, mode: str, strength: str = "0.7", cancel_after: int | None = None) -> dict:
+def _job(out: Path, cache: Path, mode: str, strength: str = "0.7", cancel_after: int | None = None,
+         fail_at: int | None = None) -> dict:
     """run_job in a fresh process (no stray threads), frame writer ``mode``; what it wrote."""
     script = (
         "import json, sys, threading; from pathlib import Path\n"
         "from eamm_core.job import JobSpec\nfrom eamm_core.pipeline import run_job\n"
-        "from eamm_core import writer_process\n"
+        "from eamm_core import writer_process\nfrom eamm_core.errors import EammError\n"
+        "from eamm_core.engines.landmark import render as R\n"
+        "fail_at = int(sys.argv[6]); calls = [0]; real = R.LandmarkRenderer.render\n"
+        "def render(self, lm):\n"
+        "    calls[0] += 1\n"
+        "    if calls[0] == fail_at: raise EammError('the render broke at frame %d' % (fail_at - 1))\n"
+        "    return real(self, lm)\n"
+        "R.LandmarkRenderer.render = render\n"
         "cancel = threading.Event(); after = int(sys.argv[4])\n"
         "def progress(p):\n"
         "    if after >= 0 and p.stage == 'render' and p.done >= after: cancel.set()\n"
@@ -141,14 +149,18 @@ def _job(out: Path, cache: Path, mode: str, strength: str = "0.7", cancel_after:
         "orig = writer_process.WriterProcess.__init__\n"
         "def init(self, *a, **k): used.append(1); orig(self, *a, **k)\n"
         "writer_process.WriterProcess.__init__ = init\n"
-        "r = run_job(JobSpec(portrait=Path(sys.argv[5]) / 'astronaut.png', audio=Path(sys.argv[5]) / 'speech.wav',\n"
-        "    emotion=Path(sys.argv[5]) / 'happy.npz', strength=float(sys.argv[3]), frame_end=30), Path(sys.argv[1]),\n"
-        "    cache_dir=Path(sys.argv[2]), progress=progress, cancel=cancel)\n"
+        "try:\n"
+        "    r = run_job(JobSpec(portrait=Path(sys.argv[5]) / 'astronaut.png', audio=Path(sys.argv[5]) / 'speech.wav',\n"
+        "        emotion=Path(sys.argv[5]) / 'happy.npz', strength=float(sys.argv[3]), frame_end=30), Path(sys.argv[1]),\n"
+        "        cache_dir=Path(sys.argv[2]), progress=progress, cancel=cancel)\n"
+        "except EammError as exc:\n"
+        "    print(json.dumps({'process': bool(used), 'error': str(exc)})); sys.exit(0)\n"
         "print(json.dumps({'process': bool(used), 'cancelled': r.cancelled, 'frames': r.frame_count,\n"
         "                  'mp4': str(r.mp4) if r.mp4 else None}))\n")
     env = {**os.environ, "PYTHONPATH": str(REPO), writer_process.ENV_MODE: mode}
     proc = subprocess.run([sys.executable, "-c", script, str(out), str(cache), strength,
-                           str(-1 if cancel_after is None else cancel_after), str(REPO / "samples")],
+                           str(-1 if cancel_after is None else cancel_after), str(REPO / "samples"),
+                           str(-1 if fail_at is None else fail_at)],
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -177,3 +189,13 @@ def test_pipeline_cancel_with_the_writer_process_keeps_frames_and_no_mp4(tmp_pat
     assert not list((tmp_path / "c").glob(".*.part.mp4"))  # the partial MP4 was removed by the child
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
     assert manifest["state"] == "cancelled"
+
+
+def test_pipeline_render_error_with_the_writer_process_is_the_error_raised_and_frames_stay(tmp_path):
+    res = _job(tmp_path / "e", tmp_path / "cache", "process", fail_at=11)
+    assert res["process"] is True and res["error"] == "the render broke at frame 10"
+    frames = sorted(p.name for p in (tmp_path / "e" / "frames").glob("frame_*.png"))
+    assert frames == [f"frame_{i:06d}.png" for i in range(10)]  # every frame rendered before the error
+    assert not (tmp_path / "e" / "result.mp4").exists() and not list((tmp_path / "e").glob(".*.part.mp4"))
+    manifest = json.loads((tmp_path / "e" / "manifest.json").read_text())
+    assert manifest["state"] == "failed" and manifest["error"] == "the render broke at frame 10"

@@ -9,7 +9,8 @@ rerun of the demo is ~10 % faster in wall time this way (docs/benchmarks.md, rou
 and the MP4 are the same bytes.
 
 The child is forked (no re-import): Linux only, from a process with no other thread (forking a
-threaded process can leave the child with a lock no thread will release), and only for work that
+threaded process can leave the child with a lock no thread will release; a thread that holds none
+the child could need may say so, see :data:`FORK_SAFE_ATTR`), and only for work that
 never calls OpenCV in the child (OpenCV's thread pool does not survive a fork). Elsewhere the
 pipeline keeps its writer thread; :func:`usable` says which. The child ignores SIGINT (the parent
 decides what an interrupt means), never returns into the parent's code (``os._exit``), and stops
@@ -44,11 +45,20 @@ SLOTS = 6
 ENV_MODE = "EAMM_FRAME_WRITER"
 
 
+#: attribute a thread may carry (set to True) to say forking beside it is safe: it holds no lock the
+#: child could need (the server's job runner marks its stdin watcher, which only ever reads stdin)
+FORK_SAFE_ATTR = "eamm_fork_safe"
+
+
 def usable() -> bool:
-    """Can this process write frames in a forked child? (Linux, ``os.fork``, no other thread, not
-    switched off with ``EAMM_FRAME_WRITER=thread``.)"""
-    return (sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
-            and os.environ.get(ENV_MODE, "").strip().lower() != "thread")
+    """Can this process write frames in a forked child? (Linux, ``os.fork``, no other thread but
+    ones marked with :data:`FORK_SAFE_ATTR`, not switched off with ``EAMM_FRAME_WRITER=thread``.)"""
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork")):
+        return False
+    if os.environ.get(ENV_MODE, "").strip().lower() == "thread":
+        return False
+    me = threading.current_thread()
+    return all(t is me or getattr(t, FORK_SAFE_ATTR, False) for t in threading.enumerate())
 
 
 class WriterProcess:

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eamm_core.writer_process import FORK_SAFE_ATTR
+
 log = logging.getLogger("eamm.server.runner")
 ORPHAN_GRACE_S = 20.0
 LOCK_WAIT_S = 60.0
@@ -160,7 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     channel = _Channel()
     cancel = threading.Event()
-    threading.Thread(target=_watch_stdin, args=(cancel,), daemon=True).start()
+    watcher = threading.Thread(target=_watch_stdin, args=(cancel,), name="eamm-stdin-watch", daemon=True)
+    # it only reads stdin, which the pipeline's forked frame writer never touches: forking beside it is safe
+    setattr(watcher, FORK_SAFE_ATTR, True)
+    watcher.start()
     return run(args.job_dir, channel, cancel, cache_dir=args.cache, device=args.device)
 
 

@@ -124,6 +124,15 @@ def test_usable_only_without_other_threads_and_unless_switched_off(monkeypatch):
         other.join()
     if threading.active_count() == 1:  # pytest plugins may keep threads of their own
         assert writer_process.usable() is True
+        stop.clear()
+        marked = threading.Thread(target=stop.wait)
+        setattr(marked, writer_process.FORK_SAFE_ATTR, True)  # as the server's job runner marks its stdin watcher
+        marked.start()
+        try:
+            assert writer_process.usable() is True
+        finally:
+            stop.set()
+            marked.join()
         monkeypatch.setenv(writer_process.ENV_MODE, "thread")
         assert writer_process.usable() is False
 

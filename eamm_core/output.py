@@ -13,10 +13,10 @@ import logging
 import os
 import platform
 import re
-import struct
-import sys
 import shutil
+import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +31,7 @@ import numpy as np
 from eamm_core import MODEL_FPS, __version__
 from eamm_core.errors import EammError
 from eamm_core.ffmpeg import ffmpeg_exe  # noqa: F401  (re-exported: the binary every encode runs)
+from eamm_core.writer_process import FORK_SAFE_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,8 @@ def _delete_in_background(folders: list[Path]) -> threading.Thread:
             shutil.rmtree(folder, ignore_errors=True)
 
     thread = threading.Thread(target=work, name="eamm-discard", daemon=True)
+    # it only deletes files (no lock a forked child could need): the frame writer process may start beside it
+    setattr(thread, FORK_SAFE_ATTR, True)
     thread.start()
     return thread
 

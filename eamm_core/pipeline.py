@@ -433,10 +433,7 @@ class _JobRunner:
         """A forked child that writes the frames (eamm_core.writer_process) where that is safe and
         the child needs no OpenCV (no paste-back; PNGs deflated by ISA-L); None: use the thread."""
         if self.pasted is not None or not writer_process.usable() or not png_encoder_is_fast():
-            return None
-        self._join_deleting()  # the old frames' deletion thread, usually done by now
-        if not writer_process.usable():
-            return None
+            return None  # (the old frames' deletion thread, if still running, is marked fork-safe)
         written = [0]  # the child's own count
         try:
             return writer_process.WriterProcess(write=lambda index, rgb: self._write_frame(crop, index, rgb, written),

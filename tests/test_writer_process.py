@@ -112,33 +112,37 @@ def test_a_frame_of_another_size_is_refused(tmp_path):
     assert writer.close() is True
 
 
+class _Waiting:
+    """A thread alive for the ``with`` block (optionally marked fork-safe)."""
+
+    def __init__(self, fork_safe: bool = False):
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.stop.wait)
+        if fork_safe:
+            setattr(self.thread, writer_process.FORK_SAFE_ATTR, True)
+
+    def __enter__(self):
+        self.thread.start()
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 def test_usable_only_without_other_threads_and_unless_switched_off(monkeypatch):
     monkeypatch.delenv(writer_process.ENV_MODE, raising=False)
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
+    with _Waiting():
         assert writer_process.usable() is False
-    finally:
-        stop.set()
-        other.join()
     if threading.active_count() == 1:  # pytest plugins may keep threads of their own
         assert writer_process.usable() is True
-        stop.clear()
-        marked = threading.Thread(target=stop.wait)
-        setattr(marked, writer_process.FORK_SAFE_ATTR, True)  # as the server's job runner marks its stdin watcher
-        marked.start()
-        try:
+        with _Waiting(fork_safe=True):  # as the server's job runner marks its stdin watcher
             assert writer_process.usable() is True
-        finally:
-            stop.set()
-            marked.join()
         monkeypatch.setenv(writer_process.ENV_MODE, "thread")
         assert writer_process.usable() is False
 
 
 def _job(out: Path, cache: Path, mode: str, strength: str = "0.7", cancel_after: int | None = None,
-         fail_at: int | None = None) -> dict:
+         fail_at: int | None = None, slow_delete: bool = False) -> dict:
     """run_job in a fresh process (no stray threads), frame writer ``mode``; what it wrote."""
     script = (
         "import json, sys, threading; from pathlib import Path\n"
@@ -151,6 +155,10 @@ def _job(out: Path, cache: Path, mode: str, strength: str = "0.7", cancel_after:
         "    if calls[0] == fail_at: raise EammError('the render broke at frame %d' % (fail_at - 1))\n"
         "    return real(self, lm)\n"
         "R.LandmarkRenderer.render = render\n"
+        "import os, time, eamm_core.output as O\n"
+        "if os.environ.get('SLOW_DELETE'):\n"
+        "    real_rmtree = O.shutil.rmtree\n"
+        "    O.shutil.rmtree = lambda *a, **k: (time.sleep(2.0), real_rmtree(*a, **k))\n"
         "cancel = threading.Event(); after = int(sys.argv[4])\n"
         "def progress(p):\n"
         "    if after >= 0 and p.stage == 'render' and p.done >= after: cancel.set()\n"
@@ -167,6 +175,8 @@ def _job(out: Path, cache: Path, mode: str, strength: str = "0.7", cancel_after:
         "print(json.dumps({'process': bool(used), 'cancelled': r.cancelled, 'frames': r.frame_count,\n"
         "                  'mp4': str(r.mp4) if r.mp4 else None}))\n")
     env = {**os.environ, "PYTHONPATH": str(REPO), writer_process.ENV_MODE: mode}
+    if slow_delete:
+        env["SLOW_DELETE"] = "1"
     proc = subprocess.run([sys.executable, "-c", script, str(out), str(cache), strength,
                            str(-1 if cancel_after is None else cancel_after), str(REPO / "samples"),
                            str(-1 if fail_at is None else fail_at)],
@@ -208,3 +218,11 @@ def test_pipeline_render_error_with_the_writer_process_is_the_error_raised_and_f
     assert not (tmp_path / "e" / "result.mp4").exists() and not list((tmp_path / "e").glob(".*.part.mp4"))
     manifest = json.loads((tmp_path / "e" / "manifest.json").read_text())
     assert manifest["state"] == "failed" and manifest["error"] == "the render broke at frame 10"
+
+
+def test_old_frames_still_being_deleted_do_not_keep_the_job_off_the_writer_process(tmp_path):
+    out, cache = tmp_path / "same", tmp_path / "cache"
+    _job(out, cache, "process", strength="0.7")
+    res = _job(out, cache, "process", strength="0.4", slow_delete=True)  # the old frames take 2 s to delete
+    assert res["process"] is True and res["frames"] == 30 and res["mp4"]
+    assert sorted(p.name for p in out.iterdir()) == ["frames", "manifest.json", "result.mp4"]  # deleted by the end

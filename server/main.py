@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -20,8 +21,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback only unless --allow-remote)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--data", type=Path, default=None, help=f"data folder (default {default_data_dir()})")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="stage cache folder (default <data>/cache; the CLI's is $EAMM_CACHE or ~/.cache/eamm)")
+    env_cache = os.environ.get("EAMM_SERVER_CACHE")
+    p.add_argument("--cache", type=Path, default=Path(env_cache) if env_cache else None,
+                   help="stage cache folder (default $EAMM_SERVER_CACHE, else <data>/cache; the CLI's is "
+                   "$EAMM_CACHE or ~/.cache/eamm)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow binding a non-loopback address (anyone who has the token can then run jobs)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",

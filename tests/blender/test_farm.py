@@ -1,0 +1,192 @@
+"""A .blend shot on a farm: the OpenJD template and the Flamenco job type, run for real.
+
+Blender itself is not installed here: ``blender_standin.py`` writes a small ``blender`` wrapper that
+runs the bpy module's Python on render.py (``blender -b -y X.blend --python render.py -- ARGS``
+becomes ``python render.py X.blend ARGS``). Everything else is real: openjd-cli runs the template's
+steps as separate processes with an eamm-server started by the template's environment, node runs
+the Flamenco job type's compileJob against a stand-in of Flamenco's authoring API, and the command
+lines it produces are executed. The frames must be byte-identical to one render.py run of the whole
+shot on this machine (same CPU architecture and libraries).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import bpy
+import pytest
+from blender_standin import write_standin
+from conftest import REPO, SHARED
+from make_shot import make_shot
+
+from blender_addon import blend
+
+RENDER = REPO / "blender_addon" / "render.py"
+TEMPLATE = REPO / "farm" / "openjd" / "eamm_blender_shot.yaml"
+JOB_TYPE = REPO / "farm" / "flamenco" / "eamm_shot.js"
+FPS, SECONDS, CHUNK = 30, 2.4, 25  # 72 scene frames from frame 5 → 3 chunks, 59 model frames
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED / "fixtures" / "audio" / "speech_7s.wav").is_file()
+    or not (SHARED / "fixtures" / "portraits" / "7.png").is_file(),
+    reason=f"shared fixtures under {SHARED} are not present (tests read ../shared beside the checkout)")
+
+
+def main_bin(name: str) -> Path:
+    python = os.environ.get("EAMM_MAIN_PYTHON")
+    if not python:
+        pytest.skip("EAMM_MAIN_PYTHON is not set: `make test-blender` sets it to the main venv's python")
+    return Path(python).parent / name
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def frames(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "frames").glob("frame_*.png"))}
+
+
+def strip_of(shot: Path):
+    """(sound strip, EAMM image strip) of the saved .blend."""
+    bpy.ops.wm.open_mainfile(filepath=str(shot))
+    scene = bpy.context.scene
+    sound = next(s for s in blend.strips(scene) if s.type == "SOUND")
+    images = [s for s in blend.strips(scene) if s.type == "IMAGE"]
+    return scene, sound, images
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, server):
+    """The whole shot in one render.py run (the farm's frames must equal these)."""
+    work = tmp_path_factory.mktemp("farm-ref")
+    shot = work / "ref" / "shot.blend"
+    make_shot(shot, fps=FPS, seconds=SECONDS)
+    out = work / "ref_out"
+    env = {**os.environ, "EAMM_TOKEN_FILE": str(server.token_file)}
+    result = subprocess.run([sys.executable, str(RENDER), str(shot), "--server", server.url, "--out", str(out)],
+                            capture_output=True, text=True, env=env, timeout=600, cwd=str(REPO))
+    assert result.returncode == 0, result.stdout + result.stderr
+    got = frames(out)
+    assert len(got) == 59
+    return got
+
+
+def test_openjd_check_passes_on_the_blend_template():
+    result = subprocess.run([str(main_bin("openjd")), "check", str(TEMPLATE)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passes validation" in result.stdout
+
+
+def test_openjd_run_chunks_then_assemble_equals_one_process(scene, workdir, reference):
+    """openjd run … --step Assemble --run-dependencies: motion, 3 render chunks, assemble, each a
+    separate stand-in Blender process; the job environment starts an eamm-server and stops it."""
+    shot = workdir / "ojd" / "shot.blend"
+    make_shot(shot, fps=FPS, seconds=SECONDS)
+    out = workdir / "ojd_out"
+    python = main_bin("python")
+    params = {"BlendFile": shot, "BlenderExecutable": write_standin(workdir), "RenderScript": RENDER,
+              "OutputDir": out, "FrameStart": 5, "FrameEnd": 76, "ChunkSize": CHUNK,
+              "EammServerCommand": f"{python} -m server.main", "ServerPort": free_port()}
+    args = [str(main_bin("openjd")), "run", str(TEMPLATE), "--step", "Assemble", "--run-dependencies"]
+    for key, value in params.items():
+        args += ["-p", f"{key}={value}"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=900, cwd=str(workdir))
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-4000:]
+    assert log.count("(render) submitted") == 3 and log.count("(motion) submitted") == 1, log[-4000:]
+    assert "eamm-server started on port" in log
+    assert sorted(p.name for p in (out / "chunks").glob("*.json")) == ["30-54.json", "5-29.json", "55-79.json"]
+    assert frames(out) == reference  # byte for byte
+    _, sound, images = strip_of(shot)  # one strip, imported once, .blend saved by the Assemble step
+    assert len(images) == 1
+    assert (images[0].frame_final_start, images[0].frame_final_end) == (sound.frame_final_start,
+                                                                        sound.frame_final_end)
+    pid_file = next(Path(line.split("EAMM_TOKEN_FILE=")[1].strip()).parent / "pid"
+                    for line in log.splitlines() if "EAMM_TOKEN_FILE=" in line)
+    assert not pid_file.exists() or not _alive(int(pid_file.read_text()))  # the session's server stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def compile_flamenco(settings: dict) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed (the Flamenco job type is JavaScript)")
+    result = subprocess.run([node, str(Path(__file__).parent / "flamenco_standin.js"), str(JOB_TYPE),
+                             json.dumps(settings)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def command_line(command: dict, variables: dict) -> list[str]:
+    """What Flamenco's worker runs for a blender-render command: exe, exeArgs, argsBefore, blendfile, args."""
+    p = command["parameters"]
+    exe = p["exe"].format(**variables)
+    return [exe, *shlex.split(p["exeArgs"].format(**variables)), *p["argsBefore"], p["blendfile"], *p["args"]]
+
+
+def test_flamenco_job_type_compiles_three_stages(workdir):
+    settings = {"blendfile": "/shots/a.blend", "frame_start": 1, "frame_end": 250, "chunk_size": 100,
+                "render_script": "/opt/eamm/render.py", "output_dir": "/farm/a/eamm", "server_url": "",
+                "server_cache": "/farm/cache", "scene": ""}
+    compiled = compile_flamenco(settings)
+    assert [s["key"] for s in compiled["job_type"]["settings"]][:4] == ["blendfile", "frame_start", "frame_end",
+                                                                        "chunk_size"]
+    tasks = compiled["tasks"]
+    assert [t["name"] for t in tasks] == ["eamm-motion", "eamm-render-1-100", "eamm-render-101-200",
+                                          "eamm-render-201-250", "eamm-assemble"]
+    assert all(t["type"] == "blender" and len(t["commands"]) == 1 for t in tasks)
+    assert tasks[0]["dependencies"] == [] and all(t["dependencies"] == ["eamm-motion"] for t in tasks[1:4])
+    assert tasks[4]["dependencies"] == ["eamm-render-1-100", "eamm-render-101-200", "eamm-render-201-250"]
+    line = command_line(tasks[2]["commands"][0], {"blender": "blender", "blenderArgs": "-b -y"})
+    assert tasks[2]["commands"][0]["type"] == "blender-render"
+    assert line == ["blender", "-b", "-y", "/shots/a.blend", "--python-exit-code", "1", "--python",
+                    "/opt/eamm/render.py", "--", "--stage", "render", "--frame-start", "101", "--frame-end", "200",
+                    "--start-server", "--server-cache", "/farm/cache", "--out", "/farm/a/eamm"]
+    assemble = command_line(tasks[4]["commands"][0], {"blender": "blender", "blenderArgs": "-b -y"})
+    assert assemble[assemble.index("--") + 1:] == ["--stage", "assemble", "--out", "/farm/a/eamm"]
+    bad = subprocess.run([shutil.which("node"), str(Path(__file__).parent / "flamenco_standin.js"), str(JOB_TYPE),
+                          json.dumps({**settings, "frame_end": 0})], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "frame_end (0) must be" in bad.stderr
+
+
+def test_flamenco_command_lines_render_the_same_frames(scene, workdir, server, reference):
+    """The compiled tasks' command lines, run in dependency order with the stand-in Blender against a
+    studio server (server_url), give the one-process frames and one imported strip."""
+    shot = workdir / "fl" / "shot.blend"
+    make_shot(shot, fps=FPS, seconds=SECONDS)
+    out = workdir / "fl_out"
+    settings = {"blendfile": str(shot), "frame_start": 5, "frame_end": 76, "chunk_size": CHUNK,
+                "render_script": str(RENDER), "output_dir": str(out), "server_url": server.url,
+                "server_cache": "", "scene": ""}
+    tasks = compile_flamenco(settings)["tasks"]
+    assert len(tasks) == 5
+    variables = {"blender": str(write_standin(workdir)), "blenderArgs": "-b -y"}
+    env = {**os.environ, "EAMM_TOKEN_FILE": str(server.token_file)}
+    done: set[str] = set()
+    for task in tasks:  # the order compileJob added them is a valid dependency order
+        assert set(task["dependencies"]) <= done
+        result = subprocess.run(command_line(task["commands"][0], variables), capture_output=True, text=True,
+                                env=env, timeout=600, cwd=str(workdir))
+        assert result.returncode == 0, task["name"] + "\n" + result.stdout + result.stderr
+        done.add(task["name"])
+    assert frames(out) == reference
+    _, sound, images = strip_of(shot)
+    assert len(images) == 1 and images[0].frame_final_duration == sound.frame_final_duration

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from . import blend, jobs, timing
 from .client import Client, ClientError
-from .state import FINAL_STATES, FRAME_NAME, AddonError, JobRecord, frames_on_disk, status_line
+from .state import FINAL_STATES, FRAME_NAME, RECORD_NAME, AddonError, JobRecord, frames_on_disk, status_line
 
 JOB_FILE = "job.json"
 CHUNKS_DIR = "chunks"
@@ -98,6 +98,7 @@ def _clear_other_job(out_dir: Path, key: str, log) -> None:
         removed += 1
     for path in (out_dir / CHUNKS_DIR).glob("*.json") if (out_dir / CHUNKS_DIR).is_dir() else ():
         path.unlink()
+    (out_dir / RECORD_NAME).unlink(missing_ok=True)  # Import must not pair the old record with new frames
     log(f"EAMM: removed {removed} frames of another job from {frames_dir}")
 
 

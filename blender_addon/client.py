@@ -7,6 +7,7 @@ The API is described in docs/server.md.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -203,10 +204,39 @@ class Client:
                               "input") from None
         with fh:
             body = _streamed_body(fh, head, tail, size, progress, abort)
-            _, raw, _ = self._request("POST", f"/v1/uploads?{query}", body=body, content_type=ctype,
-                                      length=len(head) + size + len(tail), timeout=max(self.timeout, 60.0))
+            raw = self._post_streamed(f"/v1/uploads?{query}", body, ctype, len(head) + size + len(tail))
         _check(abort)
         return json.loads(raw.decode("utf-8"))
+
+    def _post_streamed(self, path: str, chunks, content_type: str, length: int) -> bytes:
+        """POST a body sent chunk by chunk; a server that answers early (401, 403, 413) and closes the
+        connection while the body is still going out is heard rather than reported as a broken pipe."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        conn_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = conn_type(parts.hostname, parts.port, timeout=max(self.timeout, 60.0))
+        if not self.token:
+            self.token, self.token_source = find_token(self._explicit_token)
+        try:
+            conn.putrequest("POST", (parts.path.rstrip("/") or "") + path)
+            conn.putheader("Content-Type", content_type)
+            conn.putheader("Content-Length", str(length))
+            if self.token:
+                conn.putheader("Authorization", f"Bearer {self.token}")
+            conn.endheaders()
+            try:
+                for chunk in chunks:
+                    conn.send(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the answer, if any, says why
+            resp = conn.getresponse()
+            if resp.status >= 400:
+                raise self._http_error(urllib.error.HTTPError(self.base_url + path, resp.status, resp.reason,
+                                                              resp.headers, resp))
+            return resp.read()
+        except (http.client.HTTPException, OSError) as exc:
+            raise self._network_error(exc) from None
+        finally:
+            conn.close()
 
     def submit(self, job: dict) -> dict:
         return self._json("POST", "/v1/jobs", job)

@@ -11,6 +11,9 @@
 
 The curves keyed in the .blend are the job's: every step samples them over the whole sound, so all
 chunks send the same strength and pose arrays and share the cached motion.
+
+Headless only (render.py under ``blender -b``, where nothing else runs): these steps block while they
+upload, poll and download, as render.py's loop does.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from . import blend, jobs, timing
+from . import blend, jobs, timing, worker
 from .client import Client, ClientError
 from .state import FINAL_STATES, FRAME_NAME, RECORD_NAME, AddonError, JobRecord, frames_on_disk, status_line
 
@@ -53,15 +56,17 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _build(scene, client: Client) -> tuple[dict, JobRecord, Path]:
-    out_dir = blend.output_dir(scene)
+    """The job JSON with upload ids (the add-on's own upload code), its record and output folder."""
+    spec = jobs.prepare(scene, client)
+    flow = worker.Flow(client, spec)  # used for its upload and build steps only, on this thread
     try:
-        job, record = jobs.build_job(scene, client, out_dir)
+        job = flow._build()
     except ClientError as exc:
         if exc.kind != "input" or "upload" not in exc.message.lower():
             raise
-        jobs._UPLOADS.clear()
-        job, record = jobs.build_job(scene, client, out_dir)
-    return job, record, out_dir
+        worker._UPLOADS.clear()  # the server forgot the uploads (a fresh server): send them again
+        job = flow._build()
+    return job, flow.record, spec.out_dir
 
 
 def _run_server_job(client: Client, job: dict, log, timeout: float | None, interval: float = 0.5) -> dict:
@@ -193,4 +198,4 @@ def assemble(scene):
               list(range(start, end))).save(out_dir)
     scene.eamm.job_id = job_id
     scene.eamm.job_state = "done"
-    return jobs.import_result(scene, None)
+    return jobs.import_result(scene)

@@ -60,7 +60,7 @@ def load_addon() -> dict:
     import bpy
 
     here = Path(__file__).resolve().parent
-    names = ("blend", "client", "farm", "jobs", "operators", "preferences", "state")
+    names = ("blend", "client", "farm", "jobs", "operators", "preferences", "state", "worker")
     suffixes = (f".{here.name}", f".{EXTENSION_ID}")
     enabled = [m for m in sys.modules if m.startswith("bl_ext.") and m.endswith(suffixes)]
     package = enabled[0] if enabled and hasattr(bpy.types.Scene, "eamm") else here.name
@@ -87,10 +87,14 @@ def run(opts: argparse.Namespace, log=print) -> int:
         mods["unregister"]()
 
 
+SERVER_KINDS = ("not_running", "token", "host", "timeout", "protocol", "lost")
+
+
 def run_job(opts: argparse.Namespace, mods: dict, log) -> int:
+    """The blocking part: the add-on's own worker Flow, drained by jobs.run_blocking (no timers here)."""
     import bpy
 
-    jobs, state, client_mod, operators = mods["jobs"], mods["state"], mods["client"], mods["operators"]
+    jobs, state, client_mod, worker = mods["jobs"], mods["state"], mods["client"], mods["worker"]
     scene = bpy.data.scenes[opts.scene] if opts.scene else bpy.context.scene
     if opts.out:
         scene.eamm.output_dir = str(Path(opts.out).resolve())
@@ -103,19 +107,21 @@ def run_job(opts: argparse.Namespace, mods: dict, log) -> int:
     started = False
     try:
         if opts.start_server and opts.stage != "assemble":  # assembling needs no server
-            operators.start_server(url=client.base_url)
+            worker.start_server(jobs.launch_args(prefs, client.base_url))
             started = True
             jobs.wait_for_server(client, 60.0)
         run_stage(opts, scene, client, mods, log)
     except client_mod.ClientError as exc:
         log(f"EAMM: error: {exc}")
-        return EXIT_SERVER if exc.kind in ("not_running", "token", "timeout", "protocol") else EXIT_INPUT
+        return EXIT_SERVER if exc.kind in SERVER_KINDS else EXIT_INPUT
     except state.AddonError as exc:
         log(f"EAMM: error: {exc}")
+        if exc.kind in ("not_running",):  # e.g. the Server URL is not on this computer (--start-server)
+            return EXIT_SERVER
         return EXIT_JOB if exc.kind in ("job", "timeout") else EXIT_INPUT
     finally:
         if started:
-            operators.stop_server()
+            worker.stop_server(wait=10.0)
     log(f"EAMM: {scene.eamm.message}")
     if not opts.no_save and opts.stage in ("all", "assemble"):  # motion and chunks never save the .blend
         if not bpy.data.filepath:

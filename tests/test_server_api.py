@@ -103,6 +103,8 @@ def test_foreign_host_header_is_refused(srv):
             assert r.status_code == 403, (host, path, r.text)
     for host in (f"localhost:{srv.port}", f"127.0.0.1:{srv.port}", "localhost"):
         assert httpx.get(srv.url + "/v1/jobs", headers={**srv.headers, "Host": host}).status_code == 200
+    for host in ("localhost:9000", "127.0.0.1:9000", "[::1]:9000"):  # an SSH tunnel's local port
+        assert httpx.get(srv.url + "/v1/jobs", headers={**srv.headers, "Host": host}).status_code == 200
 
 
 def test_oversized_uploads_are_refused_before_being_read(srv, client):

@@ -190,3 +190,32 @@ def test_flamenco_command_lines_render_the_same_frames(scene, workdir, server, r
     assert frames(out) == reference
     _, sound, images = strip_of(shot)
     assert len(images) == 1 and images[0].frame_final_duration == sound.frame_final_duration
+
+
+def test_chunks_resume_refuse_another_job_and_assemble_names_missing_frames(scene, workdir, server):
+    shot = workdir / "shot.blend"
+    make_shot(shot, fps=25, seconds=1.2)  # scene frames 5..34; the server's audio has 29 frames (0..28)
+    out = workdir / "out"
+    env = {**os.environ, "EAMM_TOKEN_FILE": str(server.token_file)}
+
+    def render(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(RENDER), str(shot), "--server", server.url, "--out", str(out),
+                               *args], capture_output=True, text=True, env=env, timeout=600, cwd=str(REPO))
+
+    assert render("--stage", "motion").returncode == 0
+    first = render("--stage", "render", "--frame-start", "5", "--frame-end", "19")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(int(p.name[6:12]) for p in (out / "frames").glob("frame_*.png")) == list(range(0, 15))
+    again = render("--stage", "render", "--frame-start", "5", "--frame-end", "19")  # a re-run after a crash
+    assert again.returncode == 0 and "already there" in again.stdout and "submitted" not in again.stdout
+    missing = render("--stage", "assemble")
+    assert missing.returncode == 1 and "14 of the job's 29 frames are missing" in missing.stdout, missing.stdout
+    assert "saved" not in missing.stdout
+
+    bpy.ops.wm.open_mainfile(filepath=str(shot))  # change a curve after the motion step
+    bpy.context.scene.eamm.strength = 0.2
+    bpy.context.scene.eamm.keyframe_insert("strength", frame=20)
+    bpy.ops.wm.save_mainfile()
+    other = render("--stage", "render", "--frame-start", "20", "--frame-end", "34")
+    assert other.returncode == 2 and "belongs to another job" in other.stdout, other.stdout
+    assert len(list((out / "frames").glob("frame_*.png"))) == 15  # nothing lost

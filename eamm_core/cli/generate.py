@@ -17,6 +17,7 @@ from eamm_core.job import JobResult, JobSpec, Progress
 log = logging.getLogger("eamm.generate")
 
 BAR_WIDTH = 30
+STAGE_CHOICES = ("all", "motion", "render")
 
 
 def add_parser(subparsers) -> None:
@@ -54,6 +55,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the stage cache")
     p.add_argument("--no-resume", action="store_true", help="render every frame even if some are on disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--stage", choices=STAGE_CHOICES, default="all",
+                   help="all (default): the whole job; motion: a farm's first step (prepare + motion into the cache, "
+                        "OUT/job.json); render: one frame range as a farm chunk (frames only; docs/farm.md)")
+    p.add_argument("--wait", action="store_true", help="wait while another job uses --out instead of failing")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.set_defaults(func=run)
 
@@ -138,9 +143,18 @@ def run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     previous = _cancel_on_interrupt(cancel)
     t0 = time.perf_counter()
+    stage = getattr(args, "stage", "all")
+    kwargs = dict(progress=ProgressBar(enabled=not args.quiet), cancel=cancel, cache_dir=args.cache_dir,
+                  resume=not args.no_resume, use_cache=not args.no_cache, wait=getattr(args, "wait", False))
     try:
-        res = run_job(spec, args.out, progress=ProgressBar(enabled=not args.quiet), cancel=cancel,
-                      cache_dir=args.cache_dir, resume=not args.no_resume, use_cache=not args.no_cache)
+        if stage == "motion":
+            return _run_motion(spec, args, kwargs, t0)
+        if stage == "render":
+            from eamm_core.chunks import run_render_chunk
+
+            res = run_render_chunk(spec, args.out, **kwargs)
+        else:
+            res = run_job(spec, args.out, **kwargs)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -148,6 +162,18 @@ def run(args: argparse.Namespace) -> int:
         log.warning("warning: %s", warning)
     sys.stdout.write(summary(res, time.perf_counter() - t0) + "\n")
     return 130 if res.cancelled else 0
+
+
+def _run_motion(spec: JobSpec, args: argparse.Namespace, kwargs: dict, t0: float) -> int:
+    """``--stage motion``: prints the shot's frame count (25 fps) on stdout, the rest on stderr."""
+    from eamm_core.chunks import run_motion_stage
+
+    res = run_motion_stage(spec, args.out, **kwargs)
+    cached = ", ".join(res.cached_stages) or "none"
+    log.info("motion step: %d frames in %.1f s; job %s in %s; cached: %s", res.frame_count,
+             time.perf_counter() - t0, res.job_key[:12], res.job_file, cached)
+    sys.stdout.write(f"{res.frame_count}\n")
+    return 0
 
 
 def _cancel_on_interrupt(cancel: threading.Event):

@@ -70,7 +70,7 @@ function compileJob(job) {
     const settings = job.settings;
     const start = Number(settings.frame_start);
     const end = Number(settings.frame_end);
-    const size = Number(settings.chunk_size || 100);
+    const size = settings.chunk_size === undefined || settings.chunk_size === null ? 100 : Number(settings.chunk_size);
     if (!Number.isInteger(start) || !Number.isInteger(end) || end < start) {
         throw `EAMM: frame_end (${settings.frame_end}) must be a whole number not below frame_start (${settings.frame_start})`;
     }

@@ -5,7 +5,8 @@ runs the bpy module's Python on render.py (``blender -b -y X.blend --python rend
 becomes ``python render.py X.blend ARGS``). Everything else is real: openjd-cli runs the template's
 steps as separate processes with an eamm-server started by the template's environment, node runs
 the Flamenco job type's compileJob against a stand-in of Flamenco's authoring API, and the command
-lines it produces are executed. The frames must be byte-identical to one render.py run of the whole
+lines it produces are executed (tests/test_farm_blender_templates.py checks the template with
+`openjd check` and the compiled tasks, dependencies and command lines in detail). The frames must be byte-identical to one render.py run of the whole
 shot on this machine (same CPU architecture and libraries).
 """
 
@@ -13,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import bpy
 import pytest
 from blender_standin import write_standin
 from conftest import REPO, SHARED
+from flamenco_helpers import command_line, compile_job, node
 from make_shot import make_shot
 
 from blender_addon import blend
@@ -81,13 +81,6 @@ def reference(tmp_path_factory, server):
     return got
 
 
-def test_openjd_check_passes_on_the_blend_template():
-    result = subprocess.run([str(main_bin("openjd")), "check", str(TEMPLATE)], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "passes validation" in result.stdout
-
-
 def test_openjd_run_chunks_then_assemble_equals_one_process(scene, workdir, reference):
     """openjd run … --step Assemble --run-dependencies: motion, 3 render chunks, assemble, each a
     separate stand-in Blender process; the job environment starts an eamm-server and stops it."""
@@ -126,45 +119,11 @@ def _alive(pid: int) -> bool:
 
 
 def compile_flamenco(settings: dict) -> dict:
-    node = shutil.which("node")
-    if node is None:
+    if node() is None:
         pytest.skip("node is not installed (the Flamenco job type is JavaScript)")
-    result = subprocess.run([node, str(Path(__file__).parent / "flamenco_standin.js"), str(JOB_TYPE),
-                             json.dumps(settings)], capture_output=True, text=True, timeout=60)
+    result = compile_job(JOB_TYPE, settings)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def command_line(command: dict, variables: dict) -> list[str]:
-    """What Flamenco's worker runs for a blender-render command: exe, exeArgs, argsBefore, blendfile, args."""
-    p = command["parameters"]
-    exe = p["exe"].format(**variables)
-    return [exe, *shlex.split(p["exeArgs"].format(**variables)), *p["argsBefore"], p["blendfile"], *p["args"]]
-
-
-def test_flamenco_job_type_compiles_three_stages(workdir):
-    settings = {"blendfile": "/shots/a.blend", "frame_start": 1, "frame_end": 250, "chunk_size": 100,
-                "render_script": "/opt/eamm/render.py", "output_dir": "/farm/a/eamm", "server_url": "",
-                "server_cache": "/farm/cache", "scene": ""}
-    compiled = compile_flamenco(settings)
-    assert [s["key"] for s in compiled["job_type"]["settings"]][:4] == ["blendfile", "frame_start", "frame_end",
-                                                                        "chunk_size"]
-    tasks = compiled["tasks"]
-    assert [t["name"] for t in tasks] == ["eamm-motion", "eamm-render-1-100", "eamm-render-101-200",
-                                          "eamm-render-201-250", "eamm-assemble"]
-    assert all(t["type"] == "blender" and len(t["commands"]) == 1 for t in tasks)
-    assert tasks[0]["dependencies"] == [] and all(t["dependencies"] == ["eamm-motion"] for t in tasks[1:4])
-    assert tasks[4]["dependencies"] == ["eamm-render-1-100", "eamm-render-101-200", "eamm-render-201-250"]
-    line = command_line(tasks[2]["commands"][0], {"blender": "blender", "blenderArgs": "-b -y"})
-    assert tasks[2]["commands"][0]["type"] == "blender-render"
-    assert line == ["blender", "-b", "-y", "/shots/a.blend", "--python-exit-code", "1", "--python",
-                    "/opt/eamm/render.py", "--", "--stage", "render", "--frame-start", "101", "--frame-end", "200",
-                    "--start-server", "--server-cache", "/farm/cache", "--out", "/farm/a/eamm"]
-    assemble = command_line(tasks[4]["commands"][0], {"blender": "blender", "blenderArgs": "-b -y"})
-    assert assemble[assemble.index("--") + 1:] == ["--stage", "assemble", "--out", "/farm/a/eamm"]
-    bad = subprocess.run([shutil.which("node"), str(Path(__file__).parent / "flamenco_standin.js"), str(JOB_TYPE),
-                          json.dumps({**settings, "frame_end": 0})], capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "frame_end (0) must be" in bad.stderr
 
 
 def test_flamenco_command_lines_render_the_same_frames(scene, workdir, server, reference):

@@ -1,7 +1,7 @@
 """A .blend shot split over a render farm (docs/farm.md): motion step, frame-range chunks, assemble.
 
 * motion: uploads the inputs and runs the job's prepare + motion + emotion once (``stage: motion``),
-  so the server's stage cache holds them; writes ``<out>/job.json`` (the job key and its 25 fps
+  so the server's stage cache holds them; writes ``<out>/eamm_farm_job.json`` (the job key and its 25 fps
   range) and, when the folder held another job's frames, removes them (only this step does).
 * render chunk: scene frames ``first..last`` (inclusive) → the 25 fps frames they own
   (:func:`timing.chunk_model_range`), rendered as one server job and unpacked into ``<out>/frames``
@@ -29,7 +29,7 @@ from . import blend, jobs, timing, worker
 from .client import Client, ClientError
 from .state import FINAL_STATES, FRAME_NAME, RECORD_NAME, AddonError, JobRecord, frames_on_disk, status_line
 
-JOB_FILE = "job.json"
+JOB_FILE = "eamm_farm_job.json"  # not the CLI's OUT/job.json, which has another format
 CHUNKS_DIR = "chunks"
 _RANGE_FIELDS = ("frame_start", "frame_end", "outputs", "stage")
 

@@ -136,3 +136,24 @@ def test_resume_keeps_only_frames_of_the_same_job(tmp_path):
     assert "frames" not in res.cached_stages
     high = (out / "frames" / "frame_000010.png").read_bytes()
     assert high != low and high == (tmp_path / "ref" / "frames" / "frame_000010.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_killed_jobs_lock_is_taken_over(tmp_path):
+    """kill -9 leaves the holder file behind; the next job (another strength) takes the folder over
+    at once and the folder ends with its frames only."""
+    import signal
+
+    audio, out, cache = _clip(tmp_path, 12.0), tmp_path / "out", tmp_path / "cache"
+    first = _generate(out, audio, cache, "0.3")
+    _wait_for_holder(out, first)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert list((out / folder_lock.LOCK_DIR).glob("*.json"))  # the dead holder's file is still there
+    second = _generate(out, audio, cache, "0.9")
+    _, err = second.communicate()
+    assert second.returncode == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["state"] == "done" and folder_lock.frames_job_key(out) == manifest["job_key"]
+    assert len(list((out / "frames").glob("frame_*.png"))) == manifest["audio_frames"]
+    assert not list((out / folder_lock.LOCK_DIR).glob("*.json"))

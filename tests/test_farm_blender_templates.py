@@ -75,3 +75,24 @@ def test_flamenco_job_type_uses_a_studio_server_and_a_scene():
 def test_flamenco_job_type_refuses_bad_settings(change, message):
     proc = compile_job(JOB_TYPE, {**SETTINGS, **change})
     assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_render_py_farm_arguments():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("eamm_render_py", REPO / "blender_addon" / "render.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)  # argument parsing needs no bpy
+    opts = render.parse_args(["blender", "--", "--stage", "render", "--frame-start", "101", "--frame-count", "100"])
+    assert (opts.stage, opts.frame_start, opts.frame_end) == ("render", 101, 200)
+    opts = render.parse_args(["render.py", "shot.blend", "--stage", "render", "--frame-start", "5", "--frame-end", "9"])
+    assert (opts.blend, opts.frame_start, opts.frame_end) == ("shot.blend", 5, 9)
+    assert render.parse_args(["blender", "--", "--stage", "assemble"]).frame_start is None
+    for bad in (["--stage", "motion", "--frame-start", "1", "--frame-end", "2"],  # a range only for chunks
+                ["--stage", "render", "--frame-start", "1"],
+                ["--stage", "render", "--frame-count", "5"],
+                ["--stage", "render", "--frame-start", "1", "--frame-end", "4", "--frame-count", "2"],
+                ["--stage", "bogus"]):
+        with pytest.raises(SystemExit) as exc:
+            render.parse_args(["blender", "--", *bad])
+        assert exc.value.code == 2

@@ -178,3 +178,29 @@ def test_chunks_resume_refuse_another_job_and_assemble_names_missing_frames(scen
     other = render("--stage", "render", "--frame-start", "20", "--frame-end", "34")
     assert other.returncode == 2 and "belongs to another job" in other.stdout, other.stdout
     assert len(list((out / "frames").glob("frame_*.png"))) == 15  # nothing lost
+
+
+def test_per_task_servers_share_the_motion_through_server_cache(scene, workdir):
+    """Flamenco without a studio server: every task starts its own eamm-server (--start-server) with
+    --server-cache; the chunk's server, a new process with an empty data folder, finds the motion
+    step's stages in the shared cache."""
+    shot = workdir / "shot.blend"
+    make_shot(shot, fps=25, seconds=1.0)
+    cache, out = workdir / "shared-cache", workdir / "out"
+    env = {**os.environ, "EAMM_SERVER_PYTHON": str(main_bin("python")), "PYTHONPATH": str(REPO),
+           "EAMM_TOKEN_FILE": str(workdir / "token")}
+
+    def task(*args: str, data: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(RENDER), str(shot), "--server", f"http://127.0.0.1:{free_port()}",
+                               "--start-server", "--server-cache", str(cache), "--out", str(out), *args],
+                              capture_output=True, text=True, timeout=600, cwd=str(REPO),
+                              env={**env, "XDG_DATA_HOME": str(workdir / data)})
+
+    motion = task("--stage", "motion", data="worker1")
+    assert motion.returncode == 0, motion.stdout + motion.stderr
+    assert any(cache.rglob("*")), "the motion step's server wrote nothing into --server-cache"
+    chunk = task("--stage", "render", "--frame-start", "1", "--frame-end", "25", data="worker2")
+    assert chunk.returncode == 0, chunk.stdout + chunk.stderr
+    assert "cached: crop, audio, motion" in chunk.stdout, chunk.stdout
+    # the strip starts at scene frame 5: scene frames 1..25 own 25 fps frames 0..20
+    assert sorted(int(p.name[6:12]) for p in (out / "frames").glob("frame_*.png")) == list(range(21))

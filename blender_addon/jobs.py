@@ -18,8 +18,7 @@ from . import blend, timing, worker
 from .client import DEFAULT_URL, Client
 from .preferences import get as get_prefs
 from .properties import POSE_PROPS
-from .state import FINAL_STATES, AddonError, JobRecord, contiguous, frames_on_disk, progress_fraction, \
-    status_line
+from .state import FINAL_STATES, AddonError, JobRecord, status_line
 
 ACTIVE_STATES = ("starting", "uploading", "submitting", "queued", "running", "downloading")
 LOCAL_STATES = ("starting", "uploading", "submitting", "downloading")  # only while a Flow runs
@@ -56,7 +55,7 @@ def prepare(scene, client: Client, start_args: list[str] | None = None,
         "transcript": None, "outputs": ["frames"],
     }
     return worker.JobSpec(client.base_url, client.token, out_dir, audio, portrait, emotion, job, curves,
-                          POSE_PROPS if s.use_pose else (), rng.start, rng.end, strip.name, start_args,
+                          POSE_PROPS if s.use_pose else (), rng.start, rng.end, strip.name, place, start_args,
                           down_message)
 
 
@@ -100,24 +99,23 @@ def apply_event(scene, kind: str, payload: dict) -> str | None:
     return None
 
 
-def import_result(scene):
-    """Put the downloaded frames in as an image strip in sync with the sound strip (main thread)."""
+def import_result(scene, mapped: worker.StripMap | None = None):
+    """Put the downloaded frames in as an image strip in sync with the sound strip (main thread).
+
+    ``mapped``: the frame map the worker worked out for the sound strip's place when the job started;
+    used when the strip has not moved since (the exact maths takes ~0.1 s for a 30 s shot)."""
     out_dir = blend.output_dir(scene)
     record = JobRecord.load(out_dir)
     if record is None or (scene.eamm.job_id and record.job_id != scene.eamm.job_id):
         raise AddonError(f"no finished job recorded in {out_dir}: press Generate first")
     frames_dir = out_dir / "frames"
-    numbers = [n for n in frames_on_disk(frames_dir) if record.model_start <= n < record.model_end]
-    available = contiguous(numbers)
-    if not available:
-        raise AddonError(f"no frames of job {record.job_id} in {frames_dir}: generate again")
     audio = blend.audio_strip(scene, scene.eamm)
     place = blend.placement(scene, audio)
-    mapping = timing.frame_map(place, available)
+    if mapped is None or mapped.placement != place:
+        mapped = worker.strip_map(place, frames_dir, record)
+    mapping, held, available = mapped.mapping, mapped.held, mapped.available
     channel = scene.eamm.channel or blend.free_channel(scene, place.visible_start, place.visible_end, audio.channel + 1)
     strip = blend.import_image_strip(scene, frames_dir, mapping, place.visible_start, channel)
-    held = sum(1 for f in range(place.visible_start, place.visible_end)
-               if place.model_frame_at(f) not in available)
     set_message(scene, f"imported {available.stop - available.start} frames as strip '{strip.name}' on channel "
                 f"{channel}" + (f" ({held} scene frames hold the nearest frame)" if held > 1 else ""), "INFO")
     return strip
@@ -127,7 +125,7 @@ def finish(scene, kind: str, payload: dict) -> bool:
     """apply_event, then import the strip once the frames are down; True when the flow has ended."""
     ended = apply_event(scene, kind, payload)
     if ended == "downloaded":
-        import_result(scene)
+        import_result(scene, payload.get("mapped"))
         scene.eamm.job_state, scene.eamm.progress = "done", 1.0
         scene.eamm.status = "done"
     return ended is not None
@@ -139,7 +137,11 @@ def resume_flow(scene, client: Client) -> worker.Flow:
     record = JobRecord.load(out_dir)
     if record is None or not record.job_id or (scene.eamm.job_id and record.job_id != scene.eamm.job_id):
         raise AddonError(f"no job recorded in {out_dir}: press Generate first")
-    return worker.Flow(client, record=record, out_dir=out_dir)
+    try:
+        place = blend.placement(scene, blend.audio_strip(scene, scene.eamm))
+    except AddonError:
+        place = None  # Import says what is wrong once the frames are down
+    return worker.Flow(client, record=record, out_dir=out_dir, placement=place)
 
 
 def run_blocking(scene, client: Client, log=print, interval: float = 0.2, timeout: float | None = None,

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .client import Abandoned, Client, ClientError
-from .state import FINAL_STATES, AddonError, JobRecord, extract_frames, frames_on_disk, panel_line, \
-    progress_fraction
+from .state import FINAL_STATES, AddonError, JobRecord, contiguous, extract_frames, frames_on_disk, \
+    panel_line, progress_fraction
+from .timing import AudioPlacement
 
 log = logging.getLogger("eamm.addon")
 
@@ -57,8 +58,32 @@ class JobSpec:
     model_start: int
     model_end: int
     strip_name: str
+    placement: AudioPlacement  # where the sound strip was: the worker maps scene frames to model frames
     start_args: list[str] | None = None  # start a server with these when none answers (auto start)
     down_message: str | None = None  # says what to do when no server answers (auto start refused)
+
+
+@dataclass(frozen=True)
+class StripMap:
+    """The model frame each visible scene frame shows, for one placement of the sound strip."""
+
+    placement: AudioPlacement
+    available: range
+    mapping: list
+    held: int  # scene frames past the rendered frames, holding the nearest one
+
+
+def strip_map(place: AudioPlacement, frames_dir: Path, record: JobRecord) -> StripMap:
+    """The frame map of the frames on disk (exact fractions: ~0.1 s for a 30 s shot, so the Flow
+    works it out before the main thread imports)."""
+    numbers = [n for n in frames_on_disk(frames_dir) if record.model_start <= n < record.model_end]
+    available = contiguous(numbers)
+    if not available:
+        raise AddonError(f"no frames of job {record.job_id} in {frames_dir}: generate again")
+    raw = [place.model_frame_at(f) for f in range(place.visible_start, place.visible_end)]
+    lo, hi = available.start, available.stop - 1
+    return StripMap(place, available, [min(hi, max(lo, k)) for k in raw],
+                    sum(1 for k in raw if k not in available))
 
 
 def _curve_or_number(values: list[float]) -> float | list[float]:
@@ -73,10 +98,11 @@ class Flow(threading.Thread):
     """One job from upload to frames on disk; ``record`` given: resume polling an existing job."""
 
     def __init__(self, client: Client, spec: JobSpec | None = None, record: JobRecord | None = None,
-                 out_dir: Path | None = None):
+                 out_dir: Path | None = None, placement: AudioPlacement | None = None):
         super().__init__(name="eamm-job", daemon=True)
         self.client, self.spec, self.record = client, spec, record
         self.out_dir = spec.out_dir if spec is not None else out_dir
+        self.placement = spec.placement if spec is not None else placement
         self.token = new_token()
         self.abort = threading.Event()
         self.frames_total = 0
@@ -108,7 +134,11 @@ class Flow(threading.Thread):
             status = self._poll()
             if status.get("state") == "done":
                 self._download()
-                EVENTS.put((self.token, "downloaded", {"record": self.record}))
+                mapped = None
+                if self.placement is not None:
+                    mapped = strip_map(self.placement, self.out_dir / "frames", self.record)
+                self._check()
+                EVENTS.put((self.token, "downloaded", {"record": self.record, "mapped": mapped}))
         except Abandoned:
             pass
         except (ClientError, AddonError) as exc:

@@ -268,13 +268,14 @@ def assemble(out_dir: Path, *, wait: bool = False) -> JobResult:
         mp4 = None
         if job.get("write_mp4", True):
             source = pasted.folder if pasted is not None else frames.folder
-            mp4 = encode_mp4(source, Path(job["audio"]), out_dir / MP4_NAME, float(job.get("fps", MODEL_FPS)), 0, count)
+            fps = float(job.get("fps", MODEL_FPS))
+            mp4 = encode_mp4(source, Path(job["audio"]), out_dir / MP4_NAME, fps, 0, count)
         manifest = dict(job["manifest"])
         timings = dict(manifest.get("timings_s") or {})
         timings["assemble"] = round(time.perf_counter() - t0, 3)
+        chunks = sorted(p.name for p in (out_dir / CHUNKS_DIR).glob("*.json"))
         manifest.update(state="done", frame_count=count, mp4=mp4.name if mp4 else None, error=None,
-                        timings_s=timings, farm={"chunks": sorted(p.name for p in (out_dir / CHUNKS_DIR).glob("*.json"))},
-                        finished=_now())
+                        timings_s=timings, farm={"chunks": chunks}, finished=_now())
         write_manifest(out_dir / MANIFEST, manifest)
     return JobResult(out_dir=out_dir, frames_dir=frames.folder, frame_count=count, first_frame=0, mp4=mp4,
                      manifest=out_dir / MANIFEST, cached_stages=["frames"])

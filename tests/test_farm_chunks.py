@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eamm_core import folder_lock
-from eamm_core.chunks import assemble, missing_ranges, run_motion_stage, run_render_chunk
+from eamm_core.chunks import missing_ranges, run_motion_stage, run_render_chunk
 from eamm_core.cli import build_parser, main
 from eamm_core.job import JobSpec
 

@@ -125,10 +125,11 @@ def test_resume_keeps_only_frames_of_the_same_job(tmp_path):
     from eamm_core.pipeline import run_job
 
     out, cache = tmp_path / "out", tmp_path / "cache"
-    spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=REPO / "samples" / "happy.npz", strength=0.3, frame_end=20, write_mp4=False)
+    happy = REPO / "samples" / "happy.npz"
+    spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=happy, strength=0.3, frame_end=20, write_mp4=False)
     run_job(spec, out, cache_dir=cache)
     low = (out / "frames" / "frame_000010.png").read_bytes()
-    high_spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=REPO / "samples" / "happy.npz", strength=0.9, frame_end=20, write_mp4=False)
+    high_spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=happy, strength=0.9, frame_end=20, write_mp4=False)
     run_job(high_spec, tmp_path / "ref", cache_dir=cache)
     manifest = json.loads((tmp_path / "ref" / "manifest.json").read_text())
     (out / "manifest.json").write_text(json.dumps(manifest))  # names 0.9; frames are 0.3's

@@ -99,8 +99,10 @@ def _read_holder(path: Path) -> Holder | None:
 
 
 def _is_stale(holder: Holder, now: float) -> bool:
-    if holder.host == socket.gethostname() and holder.pid != os.getpid() and not _pid_alive(holder.pid):
-        return True
+    """Dead: on this host, its process is gone (exact, whatever its heartbeat); elsewhere, its
+    heartbeat is older than :data:`STALE_S`."""
+    if holder.host == socket.gethostname():
+        return holder.pid != os.getpid() and not _pid_alive(holder.pid)
     try:
         age = now - holder.path.stat().st_mtime
     except OSError:

@@ -61,6 +61,17 @@ def test_dead_holders_are_taken_over_live_ones_on_other_hosts_are_not(tmp_path):
     _holder_file(tmp_path, "far-live.json", job_key="old", host="render-07", pid=4242)
     with pytest.raises(FolderBusyError, match="host render-07, pid 4242"):
         acquire(tmp_path, "new")
+    (tmp_path / folder_lock.LOCK_DIR / "far-live.json").unlink()
+    # on this host a live process holds the folder however old its heartbeat (a long stall is not death)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        slow = _holder_file(tmp_path, "here-slow.json", job_key="old", host=socket.gethostname(), pid=alive.pid)
+        os.utime(slow, (old, old))
+        with pytest.raises(FolderBusyError, match=f"pid {alive.pid}"):
+            acquire(tmp_path, "new")
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_wait_waits_for_the_holder(tmp_path, monkeypatch):

@@ -169,3 +169,12 @@ def test_a_killed_jobs_lock_is_taken_over(tmp_path):
     assert manifest["state"] == "done" and folder_lock.frames_job_key(out) == manifest["job_key"]
     assert len(list((out / "frames").glob("frame_*.png"))) == manifest["audio_frames"]
     assert not list((out / folder_lock.LOCK_DIR).glob("*.json"))
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    from eamm_core.errors import EammError
+
+    with pytest.raises(EammError, match="cannot use the output folder") as info:
+        acquire(tmp_path / "out", "job")
+    assert info.value.exit_code == 2 and "\n" not in str(info.value)

@@ -81,8 +81,16 @@ class _StageRunner(_JobRunner):
         else:
             self.engine.options = engine_options(self.spec)
         self._compute_keys(audio.num_frames, alpha)
-        self.lock = folder_lock.acquire(self.out_dir, self.keys.job, wait=self.wait)
         return crop, audio, alpha
+
+    def _hold_folder(self) -> None:
+        """Create and hold the output folder for this job; called once every input has been read
+        (the motion computed or found in the cache), so bad input leaves the folder as it was."""
+        self.lock = folder_lock.acquire(self.out_dir, self.keys.job, wait=self.wait)
+        if self.frames is None:  # a runner that makes its frame folders only once inputs are valid
+            self.frames = FrameWriter(self.out_dir / "frames")
+        if self.pasted is None and self.spec.paste_back:
+            self.pasted = FrameWriter(self.out_dir / "pasted")
 
     def _finish_manifest(self, state, *, mp4=None, error=None) -> None:
         if self.manifest:  # the motion step's manifest; a chunk writes none
@@ -97,11 +105,12 @@ class _MotionRunner(_StageRunner):
         crop, audio, alpha = self._prepare()
         num_frames = audio.num_frames
         self.range = (0, num_frames)
+        self._stage_motion(crop, audio, alpha)  # motion + emotion into the cache, before the folder is touched
+        self._hold_folder()
         key = self.keys.job
         cleared = folder_lock.frames_job_key(self.out_dir, read_manifest(self.out_dir / MANIFEST)) != key
         if cleared or not resume:
             self._clear_old_job()
-        self._stage_motion(crop, audio, alpha)  # motion + emotion into the cache
         self._start_manifest(num_frames, alpha)  # state "running" until assemble
         manifest = {**self.manifest, "cached_stages": list(self.cached), "warnings": list(self.warnings)}
         if self.emotion_reference is not None:
@@ -138,16 +147,17 @@ class _ChunkRunner(_StageRunner):
             # a farm's last chunk may start past a shot's end (frame count rounded up): nothing to do
             log.info("frames from %d: past the shot's %d frames; nothing to render", start, num_frames)
             self.range = (start, start)
+            self._hold_folder()
             self._write_record(True)
             return self._result()
         self.range = self._frame_range(num_frames)
+        motion = self._stage_motion(crop, audio, alpha)  # from the cache, or computed (and validated) here
+        self._hold_folder()
         self._check_folder_job()
         self._write_record(False)
         todo = self._chunk_todo(resume, crop)
         if todo and not self._cancelled():
-            motion = self._stage_motion(crop, audio, alpha)
-            if not self._cancelled():
-                self._render(motion, todo)
+            self._render(motion, todo)
         done = self._count_done() == self.range[1] - self.range[0]
         self._write_record(done and not self._cancelled())
         return self._result(cancelled=self._cancelled())
@@ -268,13 +278,14 @@ def assemble(out_dir: Path, *, wait: bool = False) -> JobResult:
         mp4 = None
         if job.get("write_mp4", True):
             source = pasted.folder if pasted is not None else frames.folder
-            mp4 = encode_mp4(source, Path(job["audio"]), out_dir / MP4_NAME, float(job.get("fps", MODEL_FPS)), 0, count)
+            fps = float(job.get("fps", MODEL_FPS))
+            mp4 = encode_mp4(source, Path(job["audio"]), out_dir / MP4_NAME, fps, 0, count)
         manifest = dict(job["manifest"])
         timings = dict(manifest.get("timings_s") or {})
         timings["assemble"] = round(time.perf_counter() - t0, 3)
+        chunks = sorted(p.name for p in (out_dir / CHUNKS_DIR).glob("*.json"))
         manifest.update(state="done", frame_count=count, mp4=mp4.name if mp4 else None, error=None,
-                        timings_s=timings, farm={"chunks": sorted(p.name for p in (out_dir / CHUNKS_DIR).glob("*.json"))},
-                        finished=_now())
+                        timings_s=timings, farm={"chunks": chunks}, finished=_now())
         write_manifest(out_dir / MANIFEST, manifest)
     return JobResult(out_dir=out_dir, frames_dir=frames.folder, frame_count=count, first_frame=0, mp4=mp4,
                      manifest=out_dir / MANIFEST, cached_stages=["frames"])

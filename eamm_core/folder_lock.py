@@ -99,8 +99,10 @@ def _read_holder(path: Path) -> Holder | None:
 
 
 def _is_stale(holder: Holder, now: float) -> bool:
-    if holder.host == socket.gethostname() and holder.pid != os.getpid() and not _pid_alive(holder.pid):
-        return True
+    """Dead: on this host, its process is gone (exact, whatever its heartbeat); elsewhere, its
+    heartbeat is older than :data:`STALE_S`."""
+    if holder.host == socket.gethostname():
+        return holder.pid != os.getpid() and not _pid_alive(holder.pid)
     try:
         age = now - holder.path.stat().st_mtime
     except OSError:
@@ -183,6 +185,14 @@ def _conflict(holders: list[Holder], job_key: str, exclusive: bool) -> Holder | 
     return None
 
 
+def _hold(folder: Path, lock_dir: Path, job_key: str, exclusive: bool) -> FolderLock:
+    path = lock_dir / f"{socket.gethostname()}-{os.getpid()}-{next(_COUNTER)}.json"
+    record = {"job_key": job_key, "host": socket.gethostname(), "pid": os.getpid(), "exclusive": exclusive,
+              "started": time.time()}
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return FolderLock(folder, job_key, exclusive, path)
+
+
 def acquire(folder: Path, job_key: str, *, exclusive: bool = False, wait: bool = False,
             poll_s: float = 0.5) -> FolderLock:
     """Hold ``folder`` for ``job_key`` (shared with runs of the same key unless ``exclusive``).
@@ -191,17 +201,17 @@ def acquire(folder: Path, job_key: str, *, exclusive: bool = False, wait: bool =
     it, or waits until it is free with ``wait=True``."""
     folder = Path(folder)
     lock_dir = folder / LOCK_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
     announced = False
     while True:
-        with _mutex(lock_dir):
-            other = _conflict(live_holders(folder), job_key, exclusive)
-            if other is None:
-                path = lock_dir / f"{socket.gethostname()}-{os.getpid()}-{next(_COUNTER)}.json"
-                record = {"job_key": job_key, "host": socket.gethostname(), "pid": os.getpid(),
-                          "exclusive": exclusive, "started": time.time()}
-                path.write_text(json.dumps(record), encoding="utf-8")
-                return FolderLock(folder, job_key, exclusive, path)
+        try:
+            lock_dir.mkdir(parents=True, exist_ok=True)
+            with _mutex(lock_dir):
+                other = _conflict(live_holders(folder), job_key, exclusive)
+                if other is None:
+                    return _hold(folder, lock_dir, job_key, exclusive)
+        except OSError as exc:  # a file where the folder should be, no permission, a full disk
+            raise EammError(f"cannot use the output folder {folder} ({exc.strerror or exc}): "
+                                  "choose a writable folder for --out") from None
         if not wait:
             raise FolderBusyError(f"output folder {folder} is in use by {other.describe()}: wait for it to "
                                   "finish (or pass --wait), or choose another --out")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eamm_core import folder_lock
-from eamm_core.chunks import assemble, missing_ranges, run_motion_stage, run_render_chunk
+from eamm_core.chunks import missing_ranges, run_motion_stage, run_render_chunk
 from eamm_core.cli import build_parser, main
 from eamm_core.job import JobSpec
 
@@ -98,3 +98,18 @@ def test_frame_ranges_as_farms_write_them():
     with pytest.raises(SystemExit):
         parse([*base, "--frames", "9-3"])
     assert missing_ranges([3, 4, 5, 9, 11, 12]) == [(3, 5), (9, 9), (11, 12)]
+
+
+def test_a_motion_step_with_bad_input_leaves_a_finished_folder_as_it_was(tmp_path, capsys):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    run_motion_stage(spec(), out, cache_dir=cache)
+    run_render_chunk(spec(start=0, end=170), out, cache_dir=cache)
+    assert main(["assemble", str(out)]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and ".eamm-lock" not in p.parts}
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    rc = main(["generate", "--portrait", str(PORTRAIT), "--audio", str(SPEECH), "--emotion", str(broken),
+               "--out", str(out), "--cache-dir", str(cache), "--quiet", "--stage", "motion"])
+    assert rc == 2 and capsys.readouterr().err.count("\n") == 1
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file() and ".eamm-lock" not in p.parts}
+    assert after == before

@@ -61,6 +61,17 @@ def test_dead_holders_are_taken_over_live_ones_on_other_hosts_are_not(tmp_path):
     _holder_file(tmp_path, "far-live.json", job_key="old", host="render-07", pid=4242)
     with pytest.raises(FolderBusyError, match="host render-07, pid 4242"):
         acquire(tmp_path, "new")
+    (tmp_path / folder_lock.LOCK_DIR / "far-live.json").unlink()
+    # on this host a live process holds the folder however old its heartbeat (a long stall is not death)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        slow = _holder_file(tmp_path, "here-slow.json", job_key="old", host=socket.gethostname(), pid=alive.pid)
+        os.utime(slow, (old, old))
+        with pytest.raises(FolderBusyError, match=f"pid {alive.pid}"):
+            acquire(tmp_path, "new")
+    finally:
+        alive.kill()
+        alive.wait()
 
 
 def test_wait_waits_for_the_holder(tmp_path, monkeypatch):
@@ -125,10 +136,11 @@ def test_resume_keeps_only_frames_of_the_same_job(tmp_path):
     from eamm_core.pipeline import run_job
 
     out, cache = tmp_path / "out", tmp_path / "cache"
-    spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=REPO / "samples" / "happy.npz", strength=0.3, frame_end=20, write_mp4=False)
+    happy = REPO / "samples" / "happy.npz"
+    spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=happy, strength=0.3, frame_end=20, write_mp4=False)
     run_job(spec, out, cache_dir=cache)
     low = (out / "frames" / "frame_000010.png").read_bytes()
-    high_spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=REPO / "samples" / "happy.npz", strength=0.9, frame_end=20, write_mp4=False)
+    high_spec = JobSpec(portrait=PORTRAIT, audio=SPEECH, emotion=happy, strength=0.9, frame_end=20, write_mp4=False)
     run_job(high_spec, tmp_path / "ref", cache_dir=cache)
     manifest = json.loads((tmp_path / "ref" / "manifest.json").read_text())
     (out / "manifest.json").write_text(json.dumps(manifest))  # names 0.9; frames are 0.3's
@@ -157,3 +169,12 @@ def test_a_killed_jobs_lock_is_taken_over(tmp_path):
     assert manifest["state"] == "done" and folder_lock.frames_job_key(out) == manifest["job_key"]
     assert len(list((out / "frames").glob("frame_*.png"))) == manifest["audio_frames"]
     assert not list((out / folder_lock.LOCK_DIR).glob("*.json"))
+
+
+def test_an_output_folder_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "out").write_text("not a folder")
+    from eamm_core.errors import EammError
+
+    with pytest.raises(EammError, match="cannot use the output folder") as info:
+        acquire(tmp_path / "out", "job")
+    assert info.value.exit_code == 2 and "\n" not in str(info.value)

@@ -34,7 +34,7 @@ def add_parser(subparsers) -> None:
                                              "(.json, or .csv with a 'frame,...' header)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--strength", type=number_or_path, default=None,
-                       help="emotion strength α for every frame (default 1), or a strength curve file as --strength-curve")
+                       help="emotion strength α for every frame (default 1), or a curve file as --strength-curve")
     group.add_argument("--strength-curve", type=Path, help="α over time: CSV or JSON of frame -> value keys (25 fps)")
     p.add_argument("--engine", choices=ENGINE_NAMES, default="landmark", help="which engine (default: landmark)")
     p.add_argument("--model", "--model-dir", dest="model_dir", type=Path,

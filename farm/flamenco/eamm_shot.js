@@ -11,12 +11,15 @@ const JOB_TYPE = {
     settings: [
         { key: "blendfile", type: "string", required: true, visible: "web",
           description: "The .blend with the EAMM settings and curves" },
+        // the scene's frame range by default; the link button lets the artist type the sound strip's
         { key: "frame_start", type: "int32", required: true, eval: "C.scene.frame_start",
+          evalInfo: { showLinkButton: true, description: "Scene start frame" },
           description: "First scene frame of the sound strip (chunks outside it render nothing)" },
         { key: "frame_end", type: "int32", required: true, eval: "C.scene.frame_end",
+          evalInfo: { showLinkButton: true, description: "Scene end frame" },
           description: "Last scene frame of the sound strip" },
-        { key: "chunk_size", type: "int32", default: 100, propargs: { min: 1 },
-          description: "Scene frames per render task" },
+        { key: "chunk_size", type: "int32", default: 100,
+          description: "Scene frames per render task (1 or more)" },
         { key: "render_script", type: "string", subtype: "file_path", required: true,
           description: "render.py of the EAMM extension, as the workers see it" },
         { key: "output_dir", type: "string", subtype: "dir_path", required: true,

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-3.0-or-later
+// SPDX-License-Identifier: MIT
 // EAMM talking face in a .blend, as a Flamenco custom job type (docs/farm.md, "Flamenco").
 // Copy this file into the `scripts/` folder beside flamenco-manager. Three stages, like
 // farm/openjd/eamm_blender_shot.yaml: motion (one task) -> render (one task per chunk of scene

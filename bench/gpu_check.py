@@ -42,7 +42,7 @@ log = logging.getLogger("gpu_check")
 class Config:
     precision: str
     batch: int
-    variant: str = "default"  # default | no-autotune | compile | cudagraphs
+    variant: str = "default"  # default | no-autotune | tf32 | compile | cudagraphs
 
     @property
     def label(self) -> str:
@@ -107,11 +107,13 @@ def measure_flops(eng, golden: Path | None) -> tuple[float, float]:
 def prepare_variant(eng, cfg: Config) -> None:
     """Apply a variant to a built engine (the default is the engine as the product runs it)."""
     torch.backends.cudnn.benchmark = cfg.variant != "no-autotune"
+    tf32 = cfg.variant == "tf32"  # fp32 rows are strict fp32 unless this variant asks for TF32 tensor cores
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     if cfg.variant == "compile":
         eng.net.generator = torch.compile(eng.net.generator, dynamic=False)
     elif cfg.variant == "cudagraphs":
         eng.net.generator = torch.compile(eng.net.generator, mode="reduce-overhead", dynamic=False)
-    elif cfg.variant not in ("default", "no-autotune"):
+    elif cfg.variant not in ("default", "no-autotune", "tf32"):
         raise ValueError(f"unknown variant {cfg.variant!r}")
 
 
@@ -145,12 +147,14 @@ def run_config(cfg: Config, ctx: dict) -> tuple[Row, np.ndarray | None]:
 def speed_table(configs: list[Config], ctx: dict, budget: Budget, report) -> list[Row]:
     rows: list[Row] = []
     for cfg in configs:
-        need = ctx["min_left_s"] * (3 if cfg.variant in ("compile", "cudagraphs") else 1)
+        need = ctx["min_left_s"] * (6 if cfg.variant in ("compile", "cudagraphs") else 1)
         if budget.left() < need:
             row = Row(cfg.label, f"skipped: time budget ({budget.left():.0f} s left, needs ~{need:.0f} s)")
         elif cfg.variant in ("compile", "cudagraphs") and ctx["device"].type != "cuda":
             row = Row(cfg.label, "skipped: compile variants run on cuda only")
         else:
+            report["speed"] = [asdict(r) for r in rows] + [asdict(Row(cfg.label, "running (cut off if it stays)"))]
+            write_report(report, ctx["out"])
             try:
                 row, frames = run_config(cfg, ctx)
                 if cfg.precision == "fp32" and "fp32_frames" not in ctx:
@@ -169,6 +173,7 @@ def io_share(ctx: dict) -> dict:
     """Engine alone against engine + every frame written as PNG by the job's FrameWriter (item 4)."""
     from eamm_core.output import FrameWriter
 
+    torch.backends.cudnn.benchmark = True
     eng = eq.engine(ctx["model"], str(ctx["device"]), ctx["io_precision"], ctx["io_batch"])
     engine_pipeline(eng, *ctx["warm_inputs"])
     alone = total = float("inf")
@@ -240,8 +245,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--frames", type=int, default=256, help="frames per timed run")
     ap.add_argument("--precisions", default="fp32,bf16,fp16")
     ap.add_argument("--batches", default="1,8,32")
-    ap.add_argument("--variants", default="bf16:64:default,bf16:32:no-autotune,bf16:32:compile,bf16:32:cudagraphs",
-                    help="extra rows PREC:BATCH:VARIANT (variant: default, no-autotune, compile, cudagraphs)")
+    ap.add_argument("--variants",
+                    default="bf16:64:default,bf16:32:no-autotune,fp32:32:tf32,bf16:32:compile,bf16:32:cudagraphs",
+                    help="extra rows PREC:BATCH:VARIANT (variant: default, no-autotune, tf32, compile, cudagraphs)")
     ap.add_argument("--reps", type=int, default=2, help="timed runs per row; the fastest counts")
     ap.add_argument("--mm-n", type=int, default=8192, help="matrix size of the matmul rate")
     ap.add_argument("--min-left-s", type=float, default=20, help="a row starts only with this much budget left")
@@ -319,9 +325,11 @@ def main(argv=None) -> int:
         passed = bool(checks) and all(c.passed for c in checks)
         try:
             measure_rates(ctx, args, report)
-            speed_table(parse_configs(args.precisions, args.batches, args.variants), ctx, budget, report)
         except Exception as exc:  # noqa: BLE001 - the equivalence result still stands
-            report["notes"].append(f"speed section stopped: {type(exc).__name__}: {exc}")
+            report["notes"].append(f"matmul/FLOP count failed: {type(exc).__name__}: {exc}")
+            ctx.setdefault("mm_bf16", float("nan"))
+            ctx.setdefault("flops", (float("nan"), float("nan")))
+        # the PNG share before the table, whose last rows (compile) are the ones a tight budget drops
         if budget.left() > args.min_left_s:
             try:
                 report["io"] = io_share(ctx)
@@ -329,6 +337,8 @@ def main(argv=None) -> int:
                 report["io"] = {"error": f"{type(exc).__name__}: {exc}"}
         else:
             report["io"] = {"error": "skipped: time budget"}
+        write_report(report, out)
+        speed_table(parse_configs(args.precisions, args.batches, args.variants), ctx, budget, report)
     report["result"] = "equivalence PASS" if passed else "equivalence FAIL"
     report["elapsed_s"] = round(args.budget_s - budget.left(), 1)
     write_report(report, out)

@@ -111,15 +111,21 @@ def load_pose_curve(path: Path) -> np.ndarray:
     through the last key. Keys in ``"artist"`` units (the default: yaw, pitch, roll °, scale
     multiplier, offset_x, offset_y as fractions of the crop width) are converted with
     :func:`eamm_core.prepare.pose.pose_from_artist`."""
+    return load_pose_curve_units(path)[0]
+
+
+def load_pose_curve_units(path: Path) -> tuple[np.ndarray, str]:
+    """:func:`load_pose_curve` and the curve's units (``"artist"`` or ``"3ddfa"``). Artist-unit
+    curves are absolute targets (scale 1 = the portrait's own size, offset 0 = where it is)."""
     keys = load_curve_keys(path, width=6)
     units = keys.units or "artist"
     values = sample_keys(keys, keys.last_frame + 1)
     if units == "3ddfa":
-        return values
+        return values, units
     from eamm_core.prepare.pose import pose_from_artist
 
     cols = [values[:, i] for i in range(6)]
-    return np.asarray(pose_from_artist(*cols), np.float32).reshape(-1, 6)
+    return np.asarray(pose_from_artist(*cols), np.float32).reshape(-1, 6), units
 
 
 def is_keyed_curve(path: Path) -> bool:

@@ -30,7 +30,7 @@ from eamm_core import MODEL_FPS, writer_process
 from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
                              file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
                              unpack_keypoints)
-from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve, strength_per_frame
+from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units, strength_per_frame
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
 from eamm_core.errors import EammError, InputError
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
@@ -236,6 +236,7 @@ class _JobRunner:
         opts = engine.options
         motion_parts = {"stage": "motion", "engine": engine.describe(), "crop": self.keys.crop,
                         "audio": self.keys.audio, "pose": pose_hash, "smooth_pose": spec.smooth_pose,
+                        "pose_absolute": spec.pose_absolute,
                         "options": {"seed": opts.seed, "blink": opts.blink, "idle_motion": opts.idle_motion,
                                     "transcript": opts.transcript, "smooth": opts.smooth, "relative": opts.relative,
                                     "precision": opts.precision},
@@ -289,17 +290,17 @@ class _JobRunner:
     def _load_pose(self, num_frames: int):
         from eamm_core.prepare.pose import load_pose
 
-        pose = self.spec.pose
+        pose, absolute = self.spec.pose, self.spec.pose_absolute
         if pose is not None and not isinstance(pose, np.ndarray) and is_keyed_curve(Path(pose)):
-            pose = load_pose_curve(Path(pose))
+            pose, units = load_pose_curve_units(Path(pose))
+            absolute = absolute or units == "artist"
         if isinstance(pose, np.ndarray):
             arr = np.atleast_2d(np.asarray(pose, np.float32))
             if arr.ndim != 2 or arr.shape[1] not in (6, 7) or arr.shape[0] == 0:
                 raise InputError(None, f"pose array has shape {arr.shape}", "give [T,6] values "
                                  "(yaw, pitch, roll, s, tx, ty) per 25 fps frame", field="pose")
             pose = hold_to_length(arr[:, :6], num_frames)  # a 3DDFA tz column is dropped
-        track = load_pose(pose, num_frames, smooth=self.spec.smooth_pose)
-        return track
+        return load_pose(pose, num_frames, smooth=self.spec.smooth_pose, absolute=absolute)
 
     def _stage_emotion(self, crop: PortraitCrop, kp_audio: Keypoints, num_frames: int) -> Keypoints | None:
         if self.keys.emotion is None:

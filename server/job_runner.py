@@ -109,7 +109,8 @@ def build_spec(data: dict):
         idle_motion=bool(data.get("idle_motion", False)), transcript=data.get("transcript"),
         face_index=data.get("face_index"), frame_start=int(data.get("frame_start", 0)),
         frame_end=data.get("frame_end"), write_mp4=bool(data.get("write_mp4", True)),
-        device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)))
+        device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)),
+        pose_absolute=bool(data.get("pose_absolute", False)))
 
 
 def _result_message(result) -> dict:

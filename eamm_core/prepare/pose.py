@@ -156,8 +156,10 @@ def _from_video(path: Path, num_frames: int) -> PoseTrack:
     return pose_from_video(path, num_frames)
 
 
-def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth: bool = False) -> PoseTrack:
-    """Pose for ``num_frames`` frames from a file, an array or nothing (see module docstring)."""
+def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth: bool = False,
+              absolute: bool = False) -> PoseTrack:
+    """Pose for ``num_frames`` frames from a file, an array or nothing (see module docstring).
+    ``absolute``: the values are absolute targets (a keyed curve, artist units): source ``"curve"``."""
     if source is None:
         return PoseTrack(neutral_pose(num_frames), source="none")
     path = None
@@ -174,4 +176,4 @@ def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth
     if smooth and len(values) > 1:
         values = one_euro(values, SMOOTH_MINCUTOFF, SMOOTH_BETA, 1.0, 100.0)
     values = extend_ping_pong(values, max(1, int(num_frames)))
-    return PoseTrack(values.astype(np.float32), source="file")
+    return PoseTrack(values.astype(np.float32), source="curve" if absolute else "file")

@@ -32,6 +32,8 @@ from eamm_core import MODEL_FPS
 from eamm_core.errors import InputError
 
 POSE_UNITS = ("artist", "3ddfa")
+#: |strength| above this is refused (the server's range for JobRequest.strength)
+STRENGTH_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,17 @@ def hold_to_length(values: np.ndarray, num_frames: int) -> np.ndarray:
 
 
 def strength_per_frame(strength: float | np.ndarray, num_frames: int) -> np.ndarray:
-    """α[t] as float32 [num_frames] from one number or a per-frame array (shorter arrays hold)."""
-    arr = np.asarray(strength, np.float32)
-    alpha = hold_to_length(arr if arr.ndim == 0 else arr.reshape(-1), num_frames)
-    if not np.all(np.isfinite(alpha)):
+    """α[t] as float32 [num_frames] from one number or a per-frame array (shorter arrays hold);
+    every value finite and within ±:data:`STRENGTH_LIMIT` (the server's range)."""
+    arr = np.asarray(strength, np.float64)
+    flat = arr.reshape(-1)
+    if not np.all(np.isfinite(flat)):
         raise InputError(None, "strength contains a value that is not a finite number", field="strength")
-    return alpha
+    if flat.size and np.abs(flat).max() > STRENGTH_LIMIT:
+        worst = float(flat[np.argmax(np.abs(flat))])
+        raise InputError(None, f"{worst:g} is outside -{STRENGTH_LIMIT:g}..{STRENGTH_LIMIT:g}",
+                         "use a value in that range (0 = neutral, 1 = the clip's emotion)", field="strength")
+    return hold_to_length(arr.astype(np.float32) if arr.ndim == 0 else flat.astype(np.float32), num_frames)
 
 
 def load_pose_curve(path: Path) -> np.ndarray:

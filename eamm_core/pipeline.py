@@ -115,8 +115,10 @@ class _JobRunner:
         self.timings: dict[str, float] = {}
         self.warnings: list[str] = []
         self.manifest: dict = {}
-        self.frames = FrameWriter(out_dir / "frames")
-        self.pasted = FrameWriter(out_dir / "pasted") if spec.paste_back else None
+        self.frames: FrameWriter | None = None  # made (with the folders) once every input is valid
+        self.pasted: FrameWriter | None = None
+        self._pose_track = None  # inputs read while validating, before the folder is touched
+        self._emotion_inputs = None
         self.range = (0, 0)
         self.stream: Mp4Stream | None = None
         self.mp4_done = False  # the folder already holds this job's finished MP4
@@ -127,7 +129,6 @@ class _JobRunner:
     # --- driver -----------------------------------------------------------------------------
 
     def run(self, resume: bool) -> JobResult:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         try:
             return self._run(resume)
         except EammError as exc:
@@ -155,7 +156,9 @@ class _JobRunner:
         else:  # an engine kept by the caller (server worker, tests) runs with this job's options
             self.engine.options = engine_options(self.spec)
         self._compute_keys(num_frames, alpha)
+        self._read_stage_inputs(num_frames)
         self.timings["prepare"] = time.perf_counter() - t0
+        self._open_out_dir()
         todo = self._resume_plan(resume, crop)
         self._start_manifest(num_frames, alpha)
         if todo and not self._cancelled():
@@ -171,6 +174,20 @@ class _JobRunner:
         self._finish_manifest("done", mp4=mp4)
         self._report("done", self._count_done(), self.range[1] - self.range[0], "finished")
         return self._result(mp4=mp4)
+
+    def _read_stage_inputs(self, num_frames: int) -> None:
+        """Read (and so validate) the pose and the emotion clip now, unless their stage is cached:
+        a bad input then fails before the output folder is touched (docs/cli.md)."""
+        if self.cache.get("motion", self.keys.motion) is None:
+            self._pose_track = self._load_pose(num_frames)
+        if self.keys.emotion is not None and self.cache.get("emotion", self.keys.emotion) is None:
+            self._emotion_inputs = self._load_emotion(num_frames)
+
+    def _open_out_dir(self) -> None:
+        """Create the output folder and its frame folders (every input is valid by now)."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.frames = FrameWriter(self.out_dir / "frames")
+        self.pasted = FrameWriter(self.out_dir / "pasted") if self.spec.paste_back else None
 
     def _report(self, stage: str, done: int, total: int, message: str = "") -> None:
         if self.progress_cb is not None:
@@ -275,7 +292,8 @@ class _JobRunner:
             self.cached.append("motion")
             kp_s, kp_a = unpack_keypoints(hit, "source"), unpack_keypoints(hit, "audio")
         else:
-            pose = self._load_pose(audio.num_frames)
+            pose = self._pose_track if self._pose_track is not None else self._load_pose(audio.num_frames)
+            self._pose_track = None
             kp_s = self.engine.source_keypoints(crop)
             kp_a = self.engine.audio_keypoints(crop, audio, pose)
             entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio")}
@@ -311,7 +329,8 @@ class _JobRunner:
             self.warnings += [str(w) for w in hit.get("warnings", ())]
             self.emotion_reference = str(hit["reference"]) if "reference" in hit else None
             return unpack_keypoints(hit, "delta")
-        emotion, neutral = self._load_emotion(num_frames)
+        loaded, self._emotion_inputs = self._emotion_inputs, None
+        emotion, neutral = loaded if loaded is not None else self._load_emotion(num_frames)
         method = self.engine.emotion_displacements
         if neutral is not None and "neutral" in inspect.signature(method).parameters:
             delta = method(emotion, kp_audio, crop, neutral=neutral)

@@ -32,7 +32,7 @@ from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprin
                              unpack_keypoints)
 from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units, strength_per_frame
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
-from eamm_core.errors import EammError, InputError
+from eamm_core.errors import EammError, InputError, folder_error
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
 from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4,
                               png_encoder_is_fast, read_manifest, read_png, versions, write_manifest)
@@ -132,7 +132,10 @@ class _JobRunner:
         try:
             return self._run(resume)
         except EammError as exc:
-            self._finish_manifest("failed", error=str(exc))
+            try:
+                self._finish_manifest("failed", error=str(exc))
+            except EammError as also:  # the folder cannot take the manifest either: the first error is the one
+                log.debug("manifest not updated: %s", also)
             raise
         finally:
             self._drop_stream()
@@ -185,9 +188,12 @@ class _JobRunner:
 
     def _open_out_dir(self) -> None:
         """Create the output folder and its frame folders (every input is valid by now)."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self.frames = FrameWriter(self.out_dir / "frames")
-        self.pasted = FrameWriter(self.out_dir / "pasted") if self.spec.paste_back else None
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.frames = FrameWriter(self.out_dir / "frames")
+            self.pasted = FrameWriter(self.out_dir / "pasted") if self.spec.paste_back else None
+        except OSError as exc:
+            raise folder_error(self.out_dir, exc, "create the output folder") from None
 
     def _report(self, stage: str, done: int, total: int, message: str = "") -> None:
         if self.progress_cb is not None:
@@ -550,9 +556,7 @@ class _JobRunner:
                 rgb = paste_back(crop, rgb)
                 self.pasted.write(index, rgb)
         except OSError as exc:
-            raise EammError(f"could not write frame {index} in {self.out_dir}: {exc.strerror or exc}; "
-                            "free some disk space or choose another output folder, then run the job again "
-                            "(the frames already written are kept)") from None
+            raise folder_error(self.out_dir, exc, f"write frame {index}", kept=True) from None
         written[0] += 1
         if self.stream is not None and index != self.range[0] + self.stream.frames:
             log.debug("frames arrive out of order; the MP4 will be made from the PNGs")
@@ -623,7 +627,7 @@ class _JobRunner:
             "versions": versions(),
             "started": _now(),
         }
-        write_manifest(self.out_dir / MANIFEST, {**self.manifest, "warnings": self.warnings})
+        self._write_manifest({**self.manifest, "warnings": self.warnings})
 
     def _inputs_record(self) -> dict:
         spec, h = self.spec, self.keys.hashes
@@ -646,7 +650,13 @@ class _JobRunner:
         self.manifest.update(state=state, frame_count=self._count_done(), cached_stages=list(self.cached),
                              mp4=mp4.name if mp4 else None, warnings=list(self.warnings), error=error,
                              timings_s={k: round(v, 3) for k, v in self.timings.items()}, finished=_now())
-        write_manifest(self.out_dir / MANIFEST, self.manifest)
+        self._write_manifest(self.manifest)
+
+    def _write_manifest(self, data: dict) -> None:
+        try:
+            write_manifest(self.out_dir / MANIFEST, data)
+        except OSError as exc:
+            raise folder_error(self.out_dir, exc, "write manifest.json", kept=True) from None
 
     def _result(self, *, mp4: Path | None = None, cancelled: bool = False) -> JobResult:
         return JobResult(out_dir=self.out_dir, frames_dir=self.frames.folder, frame_count=self._count_done(),

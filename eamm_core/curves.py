@@ -70,6 +70,8 @@ def load_curve_keys(path: Path, *, width: int | None = None) -> CurveKeys:
         pairs, fps, units = _parse_json(path, text)
     else:
         pairs, fps, units = _parse_csv(path, text), float(MODEL_FPS), _csv_units(text)
+        where = [f"row {n}" for n in _csv_row_numbers(text)]
+        return _to_keys(path, pairs, fps, units, width, where=where)
     return _to_keys(path, pairs, fps, units, width)
 
 
@@ -187,6 +189,18 @@ def _numeric_rows(path: Path, text: str) -> list[list[float]]:
     return rows
 
 
+def _csv_row_numbers(text: str) -> list[int]:
+    """The file line number of each numeric row :func:`_numeric_rows` returns (header skipped)."""
+    numbered = [n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines:
+        try:
+            [float(c) for c in lines[0].split(",") if c.strip()]
+        except ValueError:
+            numbered = numbered[1:]
+    return numbered
+
+
 def _parse_csv(path: Path, text: str) -> list[tuple[float, list[float]]]:
     rows = _numeric_rows(path, text)
     if any(len(r) < 2 for r in rows):
@@ -203,7 +217,8 @@ def _csv_units(text: str) -> str | None:
     return None
 
 
-def _to_keys(path: Path, pairs, fps: float, units: str | None, width: int | None) -> CurveKeys:
+def _to_keys(path: Path, pairs, fps: float, units: str | None, width: int | None, *,
+             where: list[str] | None = None) -> CurveKeys:
     if not pairs:
         raise InputError(path, "curve has no keys", "add at least one frame,value row")
     widths = {len(v) for _, v in pairs}
@@ -214,8 +229,12 @@ def _to_keys(path: Path, pairs, fps: float, units: str | None, width: int | None
         raise InputError(path, f"curve keys have {w} value(s), expected {width}", "see docs/cli.md")
     frames = np.array([f for f, _ in pairs], np.float64) * (MODEL_FPS / fps)
     values = np.array([v for _, v in pairs], np.float64)
-    if np.any(frames < 0) or not np.all(np.isfinite(values)):
-        raise InputError(path, "curve has a negative frame or a non-finite value", "fix that key")
+    bad = np.flatnonzero((frames < 0) | ~np.isfinite(frames) | ~np.all(np.isfinite(values), axis=1))
+    if bad.size:
+        i = int(bad[0])
+        what = "a negative frame" if frames[i] < 0 else "a value that is not a finite number (NaN or infinite)"
+        at = where[i] if where is not None and i < len(where) else f"key {i + 1}"
+        raise InputError(path, f"curve has {what} in {at} (frame {pairs[i][0]:g})", "fix that key")
     order = np.argsort(frames, kind="stable")
     frames, values = frames[order], values[order]
     if np.any(np.diff(frames) == 0):

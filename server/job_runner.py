@@ -119,11 +119,19 @@ def _result_message(result) -> dict:
             "cached": list(result.cached_stages)}
 
 
+def _file_error(channel: _Channel, exc: OSError) -> int:
+    """Disk full, permissions, a file in the way: a job error, not a crash."""
+    log.error("file error: %s", traceback.format_exc())  # called in the except block: the traceback is there
+    channel.send(type="error", message=f"could not read or write job files: {exc.strerror or exc} "
+                 f"({Path(exc.filename).name if exc.filename else 'job folder'})", field=None, internal=False)
+    return 2
+
+
 def run(job_dir: Path, channel: _Channel, cancel: threading.Event, *, cache_dir: Path | None,
         device: str | None) -> int:
     from dataclasses import replace
 
-    from eamm_core.errors import EammError
+    from eamm_core.errors import EammError, OutputFolderError
     from eamm_core.pipeline import run_job
 
     try:
@@ -136,14 +144,13 @@ def run(job_dir: Path, channel: _Channel, cancel: threading.Event, *, cache_dir:
             channel.send(type="progress", stage=p.stage, done=int(p.done), total=int(p.total), message=p.message)
 
         result = run_job(spec, job_dir / "out", progress=progress, cancel=cancel, cache_dir=cache_dir, resume=True)
+    except OutputFolderError as exc:  # the job's own folder: the server's files, not the client's --out
+        return _file_error(channel, exc.os_error)
     except EammError as exc:
         channel.send(type="error", message=str(exc), field=getattr(exc, "field", None), internal=False)
         return 2
     except OSError as exc:  # disk full, permissions: a job error, not a crash
-        log.error("file error: %s", traceback.format_exc())
-        channel.send(type="error", message=f"could not read or write job files: {exc.strerror or exc} "
-                     f"({Path(exc.filename).name if exc.filename else 'job folder'})", field=None, internal=False)
-        return 2
+        return _file_error(channel, exc)
     except Exception as exc:  # noqa: BLE001 - reported as an internal error, traceback in runner.log
         log.error("internal error: %s", traceback.format_exc())
         channel.send(type="error", message=f"internal error in the engine ({type(exc).__name__}: {exc}); "

@@ -14,11 +14,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eamm_core.curves import STRENGTH_LIMIT
 from server.errors import ApiError
 from server.store import UploadInfo, UploadStore
 
 UploadId = Annotated[str, Field(max_length=64, description="an upload id (SHA-256 hex) from POST /v1/uploads")]
-Number = Annotated[float, Field(allow_inf_nan=False, ge=-10.0, le=10.0)]
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-STRENGTH_LIMIT, le=STRENGTH_LIMIT)]  # as the CLI's
 PoseRow = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=6, max_length=6)]
 MAX_FRAMES = 25 * 60 * 60  # one hour at 25 fps
 

@@ -65,3 +65,11 @@ def test_server_artist_units_make_the_job_pose_absolute():
 
     assert _pose_absolute(JobRequest.model_construct(pose=[[0, 0, 0, 1.3, 0.1, 0]], pose_units="artist")) is True
     assert _pose_absolute(JobRequest.model_construct(pose=[[0, 0, 0, 5e-4, 63, 72]], pose_units="3ddfa")) is False
+
+
+def test_job_runner_passes_pose_absolute_to_the_job():
+    from server.job_runner import build_spec
+
+    base = {"portrait": "p.png", "audio": "a.wav", "pose": [[0, 0, 0, 6.5e-4, 75, 72]]}
+    assert build_spec({**base, "pose_absolute": True}).pose_absolute is True
+    assert build_spec(base).pose_absolute is False

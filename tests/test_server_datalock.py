@@ -43,3 +43,13 @@ def test_lock_of_a_killed_server_is_taken_over():
         again.stop()
     finally:
         first.cleanup()
+
+
+def test_the_app_says_which_server_holds_the_data_folder():
+    from eamm_app.api import ApiError
+    from eamm_app.local_server import LocalServer
+
+    with ServerProcess() as first:
+        local = LocalServer(free_port(), first.token_file, ["--data", str(first.data_dir)])
+        with pytest.raises(ApiError, match=rf"in use by another eamm-server \(pid {first.proc.pid} "):
+            local.start(timeout=60)

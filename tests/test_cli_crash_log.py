@@ -60,3 +60,12 @@ def test_unwritable_location_still_reports_one_line(tmp_path, monkeypatch, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error (RuntimeError: synthetic bug)" in err
     assert "Traceback" not in err
+
+
+def test_an_existing_private_folder_open_to_others_is_closed_again(tmpdir_env, capsys):
+    folder = tmpdir_env / f"eamm-{os.getuid()}"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    assert cli._report_internal_error(_boom()) == 70
+    assert stat.S_IMODE(os.lstat(folder).st_mode) == 0o700
+    assert len(list(folder.iterdir())) == 1

@@ -50,16 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _private_crash_dir() -> Path:
     """``$TMPDIR/eamm-<uid>``: created 0700; refused when it is a link, not ours, or open to others."""
-    folder = Path(tempfile.gettempdir()) / f"eamm-{os.getuid()}"
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: the temp folder is per-user already
+    folder = Path(tempfile.gettempdir()) / f"eamm-{uid if uid is not None else 'crash'}"
     try:
         os.mkdir(folder, 0o700)
     except FileExistsError:
         pass
     st = os.lstat(folder)
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
+    if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
         raise OSError(f"{folder} is not a folder of this user")
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(folder, 0o700, follow_symlinks=False)
+    if uid is not None and stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)  # lstat said: a real folder, ours
     return folder
 
 
@@ -67,7 +68,7 @@ def _write_crash_log(exc: BaseException) -> Path:
     """A new file (exclusive, never through a symlink) holding the traceback."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = _private_crash_dir() / f"crash-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.log"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write("".join(traceback.format_exception(exc)))
     return path

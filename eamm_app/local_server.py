@@ -50,8 +50,8 @@ class LocalServer:
         try:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise ApiError(f"the local eamm-server exited (status {self.proc.returncode}); "
-                                   f"see {self.log_path}")
+                    raise ApiError(f"the local eamm-server exited (status {self.proc.returncode}): "
+                                   f"{self._last_log_line()}; see {self.log_path}")
                 try:
                     return probe.health()
                 except ApiError:
@@ -60,6 +60,14 @@ class LocalServer:
             probe.close()
         self.stop()
         raise ApiError(f"the local eamm-server did not answer within {timeout:.0f} s; see {self.log_path}")
+
+    def _last_log_line(self) -> str:
+        """The server's last words (e.g. which server already uses the data folder)."""
+        try:
+            lines = [ln for ln in self.log_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return "no log"
+        return lines[-1].split("eamm-server: ", 1)[-1][:300] if lines else "no log"
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.proc is None or self.proc.poll() is not None:

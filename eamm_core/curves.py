@@ -32,6 +32,8 @@ from eamm_core import MODEL_FPS
 from eamm_core.errors import InputError
 
 POSE_UNITS = ("artist", "3ddfa")
+#: |strength| above this is refused (the server's range for JobRequest.strength)
+STRENGTH_LIMIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ def load_curve_keys(path: Path, *, width: int | None = None) -> CurveKeys:
         pairs, fps, units = _parse_json(path, text)
     else:
         pairs, fps, units = _parse_csv(path, text), float(MODEL_FPS), _csv_units(text)
+        where = [f"row {n}" for n in _csv_row_numbers(text)]
+        return _to_keys(path, pairs, fps, units, width, where=where)
     return _to_keys(path, pairs, fps, units, width)
 
 
@@ -98,12 +102,17 @@ def hold_to_length(values: np.ndarray, num_frames: int) -> np.ndarray:
 
 
 def strength_per_frame(strength: float | np.ndarray, num_frames: int) -> np.ndarray:
-    """α[t] as float32 [num_frames] from one number or a per-frame array (shorter arrays hold)."""
-    arr = np.asarray(strength, np.float32)
-    alpha = hold_to_length(arr if arr.ndim == 0 else arr.reshape(-1), num_frames)
-    if not np.all(np.isfinite(alpha)):
+    """α[t] as float32 [num_frames] from one number or a per-frame array (shorter arrays hold);
+    every value finite and within ±:data:`STRENGTH_LIMIT` (the server's range)."""
+    arr = np.asarray(strength, np.float64)
+    flat = arr.reshape(-1)
+    if not np.all(np.isfinite(flat)):
         raise InputError(None, "strength contains a value that is not a finite number", field="strength")
-    return alpha
+    if flat.size and np.abs(flat).max() > STRENGTH_LIMIT:
+        worst = float(flat[np.argmax(np.abs(flat))])
+        raise InputError(None, f"{worst:g} is outside -{STRENGTH_LIMIT:g}..{STRENGTH_LIMIT:g}",
+                         "use a value in that range (0 = neutral, 1 = the clip's emotion)", field="strength")
+    return hold_to_length(arr.astype(np.float32) if arr.ndim == 0 else flat.astype(np.float32), num_frames)
 
 
 def load_pose_curve(path: Path) -> np.ndarray:
@@ -111,15 +120,21 @@ def load_pose_curve(path: Path) -> np.ndarray:
     through the last key. Keys in ``"artist"`` units (the default: yaw, pitch, roll °, scale
     multiplier, offset_x, offset_y as fractions of the crop width) are converted with
     :func:`eamm_core.prepare.pose.pose_from_artist`."""
+    return load_pose_curve_units(path)[0]
+
+
+def load_pose_curve_units(path: Path) -> tuple[np.ndarray, str]:
+    """:func:`load_pose_curve` and the curve's units (``"artist"`` or ``"3ddfa"``). Artist-unit
+    curves are absolute targets (scale 1 = the portrait's own size, offset 0 = where it is)."""
     keys = load_curve_keys(path, width=6)
     units = keys.units or "artist"
     values = sample_keys(keys, keys.last_frame + 1)
     if units == "3ddfa":
-        return values
+        return values, units
     from eamm_core.prepare.pose import pose_from_artist
 
     cols = [values[:, i] for i in range(6)]
-    return np.asarray(pose_from_artist(*cols), np.float32).reshape(-1, 6)
+    return np.asarray(pose_from_artist(*cols), np.float32).reshape(-1, 6), units
 
 
 def is_keyed_curve(path: Path) -> bool:
@@ -174,6 +189,18 @@ def _numeric_rows(path: Path, text: str) -> list[list[float]]:
     return rows
 
 
+def _csv_row_numbers(text: str) -> list[int]:
+    """The file line number of each numeric row :func:`_numeric_rows` returns (header skipped)."""
+    numbered = [n for n, ln in enumerate(text.splitlines(), 1) if ln.strip() and not ln.lstrip().startswith("#")]
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if lines:
+        try:
+            [float(c) for c in lines[0].split(",") if c.strip()]
+        except ValueError:
+            numbered = numbered[1:]
+    return numbered
+
+
 def _parse_csv(path: Path, text: str) -> list[tuple[float, list[float]]]:
     rows = _numeric_rows(path, text)
     if any(len(r) < 2 for r in rows):
@@ -190,7 +217,8 @@ def _csv_units(text: str) -> str | None:
     return None
 
 
-def _to_keys(path: Path, pairs, fps: float, units: str | None, width: int | None) -> CurveKeys:
+def _to_keys(path: Path, pairs, fps: float, units: str | None, width: int | None, *,
+             where: list[str] | None = None) -> CurveKeys:
     if not pairs:
         raise InputError(path, "curve has no keys", "add at least one frame,value row")
     widths = {len(v) for _, v in pairs}
@@ -201,8 +229,12 @@ def _to_keys(path: Path, pairs, fps: float, units: str | None, width: int | None
         raise InputError(path, f"curve keys have {w} value(s), expected {width}", "see docs/cli.md")
     frames = np.array([f for f, _ in pairs], np.float64) * (MODEL_FPS / fps)
     values = np.array([v for _, v in pairs], np.float64)
-    if np.any(frames < 0) or not np.all(np.isfinite(values)):
-        raise InputError(path, "curve has a negative frame or a non-finite value", "fix that key")
+    bad = np.flatnonzero((frames < 0) | ~np.isfinite(frames) | ~np.all(np.isfinite(values), axis=1))
+    if bad.size:
+        i = int(bad[0])
+        what = "a negative frame" if frames[i] < 0 else "a value that is not a finite number (NaN or infinite)"
+        at = where[i] if where is not None and i < len(where) else f"key {i + 1}"
+        raise InputError(path, f"curve has {what} in {at} (frame {pairs[i][0]:g})", "fix that key")
     order = np.argsort(frames, kind="stable")
     frames, values = frames[order], values[order]
     if np.any(np.diff(frames) == 0):

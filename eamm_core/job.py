@@ -20,7 +20,8 @@ class JobSpec:
     """Everything that determines a job's frames.
 
     strength: one number or a per-frame array (25 fps, length T; shorter arrays hold their last
-    value). pose: a file (3DDFA .npy, [T,6] .npy/.csv, or a video) or a [T,6] array, or None.
+    value). pose: a file (3DDFA .npy, [T,6] .npy/.csv, a video or a keyed curve) or a [T,6] array, or
+    None; keyed curves in artist units are always absolute (see ``pose_absolute``).
     emotion: a video, a folder of frames or an emotion preset file (.npz), or None (neutral).
     frame_start/frame_end: the half-open range of 25 fps frames to render (None = to the end).
     """
@@ -45,6 +46,9 @@ class JobSpec:
     device: str = "auto"
     precision: str = "fp32"
     smooth_pose: bool = False
+    #: pose values are absolute targets (artist units: scale 1 = the portrait's own size, offset 0 = where
+    #: it is), not relative to the first frame as a tracked pose from a file or video is
+    pose_absolute: bool = False
 
 
 @dataclass(frozen=True)

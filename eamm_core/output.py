@@ -424,8 +424,23 @@ def probe_video(path: Path) -> VideoInfo:
 
 
 def write_manifest(path: Path, data: dict) -> Path:
-    """Write the manifest as indented JSON, atomically."""
-    atomic_write_bytes(Path(path), (json.dumps(data, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8"))
+    """Write the manifest as indented JSON, atomically; where the folder no longer takes new files
+    (turned read-only, full) an existing manifest is rewritten in place, so a failure is recorded."""
+    payload = (json.dumps(data, indent=2, sort_keys=False, default=str) + "\n").encode("utf-8")
+    try:
+        atomic_write_bytes(Path(path), payload)
+    except OSError:
+        if not Path(path).is_file():
+            raise
+        try:
+            with open(path, "r+b") as fh:
+                fh.write(payload)
+                fh.truncate()
+        except OSError:
+            pass
+        else:
+            return Path(path)
+        raise
     return Path(path)
 
 

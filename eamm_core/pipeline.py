@@ -30,9 +30,9 @@ from eamm_core import MODEL_FPS, folder_lock, writer_process
 from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
                              file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
                              unpack_keypoints)
-from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve, strength_per_frame
+from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units, strength_per_frame
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
-from eamm_core.errors import EammError, InputError
+from eamm_core.errors import EammError, InputError, folder_error
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
 from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4,
                               png_encoder_is_fast, read_manifest, read_png, versions, write_manifest)
@@ -118,8 +118,10 @@ class _JobRunner:
         self.timings: dict[str, float] = {}
         self.warnings: list[str] = []
         self.manifest: dict = {}
-        self.frames = FrameWriter(out_dir / "frames")
-        self.pasted = FrameWriter(out_dir / "pasted") if spec.paste_back else None
+        self.frames: FrameWriter | None = None  # made (with the folders) once every input is valid
+        self.pasted: FrameWriter | None = None
+        self._pose_track = None  # inputs read while validating, before the folder is touched
+        self._emotion_inputs = None
         self.range = (0, 0)
         self.stream: Mp4Stream | None = None
         self.mp4_done = False  # the folder already holds this job's finished MP4
@@ -132,11 +134,13 @@ class _JobRunner:
     # --- driver -----------------------------------------------------------------------------
 
     def run(self, resume: bool) -> JobResult:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         try:
             return self._run(resume)
         except EammError as exc:
-            self._finish_manifest("failed", error=str(exc))
+            try:
+                self._finish_manifest("failed", error=str(exc))
+            except EammError as also:  # the folder cannot take the manifest either: the first error is the one
+                log.debug("manifest not updated: %s", also)
             raise
         finally:
             self._drop_stream()
@@ -163,7 +167,9 @@ class _JobRunner:
         else:  # an engine kept by the caller (server worker, tests) runs with this job's options
             self.engine.options = engine_options(self.spec)
         self._compute_keys(num_frames, alpha)
+        self._read_stage_inputs(num_frames)
         self.timings["prepare"] = time.perf_counter() - t0
+        self._open_out_dir()
         self.lock = folder_lock.acquire(self.out_dir, self.keys.job, wait=self.wait)
         todo = self._resume_plan(resume, crop)
         self._start_manifest(num_frames, alpha)
@@ -180,6 +186,23 @@ class _JobRunner:
         self._finish_manifest("done", mp4=mp4)
         self._report("done", self._count_done(), self.range[1] - self.range[0], "finished")
         return self._result(mp4=mp4)
+
+    def _read_stage_inputs(self, num_frames: int) -> None:
+        """Read (and so validate) the pose and the emotion clip now, unless their stage is cached:
+        a bad input then fails before the output folder is touched (docs/cli.md)."""
+        if self.cache.get("motion", self.keys.motion) is None:
+            self._pose_track = self._load_pose(num_frames)
+        if self.keys.emotion is not None and self.cache.get("emotion", self.keys.emotion) is None:
+            self._emotion_inputs = self._load_emotion(num_frames)
+
+    def _open_out_dir(self) -> None:
+        """Create the output folder and its frame folders (every input is valid by now)."""
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self.frames = FrameWriter(self.out_dir / "frames")
+            self.pasted = FrameWriter(self.out_dir / "pasted") if self.spec.paste_back else None
+        except OSError as exc:
+            raise folder_error(self.out_dir, exc, "create the output folder") from None
 
     def _report(self, stage: str, done: int, total: int, message: str = "") -> None:
         if self.progress_cb is not None:
@@ -245,6 +268,7 @@ class _JobRunner:
         opts = engine.options
         motion_parts = {"stage": "motion", "engine": engine.describe(), "crop": self.keys.crop,
                         "audio": self.keys.audio, "pose": pose_hash, "smooth_pose": spec.smooth_pose,
+                        "pose_absolute": spec.pose_absolute,
                         "options": {"seed": opts.seed, "blink": opts.blink, "idle_motion": opts.idle_motion,
                                     "transcript": opts.transcript, "smooth": opts.smooth, "relative": opts.relative,
                                     "precision": opts.precision},
@@ -283,7 +307,8 @@ class _JobRunner:
             self.cached.append("motion")
             kp_s, kp_a = unpack_keypoints(hit, "source"), unpack_keypoints(hit, "audio")
         else:
-            pose = self._load_pose(audio.num_frames)
+            pose = self._pose_track if self._pose_track is not None else self._load_pose(audio.num_frames)
+            self._pose_track = None
             kp_s = self.engine.source_keypoints(crop)
             kp_a = self.engine.audio_keypoints(crop, audio, pose)
             entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio")}
@@ -298,17 +323,17 @@ class _JobRunner:
     def _load_pose(self, num_frames: int):
         from eamm_core.prepare.pose import load_pose
 
-        pose = self.spec.pose
+        pose, absolute = self.spec.pose, self.spec.pose_absolute
         if pose is not None and not isinstance(pose, np.ndarray) and is_keyed_curve(Path(pose)):
-            pose = load_pose_curve(Path(pose))
+            pose, units = load_pose_curve_units(Path(pose))
+            absolute = absolute or units == "artist"
         if isinstance(pose, np.ndarray):
             arr = np.atleast_2d(np.asarray(pose, np.float32))
             if arr.ndim != 2 or arr.shape[1] not in (6, 7) or arr.shape[0] == 0:
                 raise InputError(None, f"pose array has shape {arr.shape}", "give [T,6] values "
                                  "(yaw, pitch, roll, s, tx, ty) per 25 fps frame", field="pose")
             pose = hold_to_length(arr[:, :6], num_frames)  # a 3DDFA tz column is dropped
-        track = load_pose(pose, num_frames, smooth=self.spec.smooth_pose)
-        return track
+        return load_pose(pose, num_frames, smooth=self.spec.smooth_pose, absolute=absolute)
 
     def _stage_emotion(self, crop: PortraitCrop, kp_audio: Keypoints, num_frames: int) -> Keypoints | None:
         if self.keys.emotion is None:
@@ -319,7 +344,8 @@ class _JobRunner:
             self.warnings += [str(w) for w in hit.get("warnings", ())]
             self.emotion_reference = str(hit["reference"]) if "reference" in hit else None
             return unpack_keypoints(hit, "delta")
-        emotion, neutral = self._load_emotion(num_frames)
+        loaded, self._emotion_inputs = self._emotion_inputs, None
+        emotion, neutral = loaded if loaded is not None else self._load_emotion(num_frames)
         method = self.engine.emotion_displacements
         if neutral is not None and "neutral" in inspect.signature(method).parameters:
             delta = method(emotion, kp_audio, crop, neutral=neutral)
@@ -540,9 +566,7 @@ class _JobRunner:
                 rgb = paste_back(crop, rgb)
                 self.pasted.write(index, rgb)
         except OSError as exc:
-            raise EammError(f"could not write frame {index} in {self.out_dir}: {exc.strerror or exc}; "
-                            "free some disk space or choose another output folder, then run the job again "
-                            "(the frames already written are kept)") from None
+            raise folder_error(self.out_dir, exc, f"write frame {index}", kept=True) from None
         written[0] += 1
         if self.stream is not None and index != self.range[0] + self.stream.frames:
             log.debug("frames arrive out of order; the MP4 will be made from the PNGs")
@@ -613,7 +637,7 @@ class _JobRunner:
             "versions": versions(),
             "started": _now(),
         }
-        write_manifest(self.out_dir / MANIFEST, {**self.manifest, "warnings": self.warnings})
+        self._write_manifest({**self.manifest, "warnings": self.warnings})
 
     def _inputs_record(self) -> dict:
         spec, h = self.spec, self.keys.hashes
@@ -636,7 +660,13 @@ class _JobRunner:
         self.manifest.update(state=state, frame_count=self._count_done(), cached_stages=list(self.cached),
                              mp4=mp4.name if mp4 else None, warnings=list(self.warnings), error=error,
                              timings_s={k: round(v, 3) for k, v in self.timings.items()}, finished=_now())
-        write_manifest(self.out_dir / MANIFEST, self.manifest)
+        self._write_manifest(self.manifest)
+
+    def _write_manifest(self, data: dict) -> None:
+        try:
+            write_manifest(self.out_dir / MANIFEST, data)
+        except OSError as exc:
+            raise folder_error(self.out_dir, exc, "write manifest.json", kept=True) from None
 
     def _result(self, *, mp4: Path | None = None, cancelled: bool = False) -> JobResult:
         return JobResult(out_dir=self.out_dir, frames_dir=self.frames.folder, frame_count=self._count_done(),

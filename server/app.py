@@ -32,7 +32,7 @@ def _error(status: int, detail: str, field: str | None = None, headers: dict | N
 
 def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
     """The first problem as one line naming the field (``pose.3: ...``), and the top-level field."""
-    first = exc.errors()[0] if exc.errors() else {}
+    first = _best_error(exc.errors())
     if first.get("type") == "json_invalid":
         return "request body: not valid JSON", None
     where = [p for p in first.get("loc", ()) if p not in ("body", "query", "path")]
@@ -45,6 +45,25 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str | None]:
         message = "required"
     top = loc[0] if loc and not loc[0].isdigit() else None
     return f"{field or 'request body'}: {message}", top
+
+
+def _best_error(errors) -> dict:
+    """The first error, but for a field that accepts several types (``strength``: a number or a
+    list) the error of the branch the value has the type of, not "should be a valid number"."""
+    if not errors:
+        return {}
+    first = errors[0]
+    if str(first.get("type", "")).endswith("_type"):
+        same = [e for e in errors if e.get("loc", ())[:2] == first.get("loc", ())[:2]
+                or e.get("loc", ())[:1] == first.get("loc", ())[:1]]
+        better = [e for e in same if not str(e.get("type", "")).endswith("_type")]
+        if better:
+            first = better[0]
+    if first.get("type") == "too_long" and "max_length" in first.get("ctx", {}):
+        ctx = first["ctx"]
+        first = {**first, "msg": f"{ctx.get('actual_length', 'too many')} values, more than the limit of "
+                                 f"{ctx['max_length']} (one value per 25 fps frame)"}
+    return first
 
 
 def _install_handlers(app: FastAPI) -> None:

@@ -109,7 +109,8 @@ def build_spec(data: dict):
         idle_motion=bool(data.get("idle_motion", False)), transcript=data.get("transcript"),
         face_index=data.get("face_index"), frame_start=int(data.get("frame_start", 0)),
         frame_end=data.get("frame_end"), write_mp4=bool(data.get("write_mp4", True)),
-        device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)))
+        device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)),
+        pose_absolute=bool(data.get("pose_absolute", False)))
 
 
 def _result_message(result) -> dict:
@@ -118,11 +119,19 @@ def _result_message(result) -> dict:
             "cached": list(result.cached_stages)}
 
 
+def _file_error(channel: _Channel, exc: OSError) -> int:
+    """Disk full, permissions, a file in the way: a job error, not a crash."""
+    log.error("file error: %s", traceback.format_exc())  # called in the except block: the traceback is there
+    channel.send(type="error", message=f"could not read or write job files: {exc.strerror or exc} "
+                 f"({Path(exc.filename).name if exc.filename else 'job folder'})", field=None, internal=False)
+    return 2
+
+
 def run(job_dir: Path, channel: _Channel, cancel: threading.Event, *, cache_dir: Path | None,
         device: str | None) -> int:
     from dataclasses import replace
 
-    from eamm_core.errors import EammError
+    from eamm_core.errors import EammError, OutputFolderError
     from eamm_core.pipeline import run_job
 
     try:
@@ -144,14 +153,13 @@ def run(job_dir: Path, channel: _Channel, cancel: threading.Event, *, cache_dir:
             lock.close()
             return 0
         result = run_job(spec, job_dir / "out", progress=progress, cancel=cancel, cache_dir=cache_dir, resume=True)
+    except OutputFolderError as exc:  # the job's own folder: the server's files, not the client's --out
+        return _file_error(channel, exc.os_error)
     except EammError as exc:
         channel.send(type="error", message=str(exc), field=getattr(exc, "field", None), internal=False)
         return 2
     except OSError as exc:  # disk full, permissions: a job error, not a crash
-        log.error("file error: %s", traceback.format_exc())
-        channel.send(type="error", message=f"could not read or write job files: {exc.strerror or exc} "
-                     f"({Path(exc.filename).name if exc.filename else 'job folder'})", field=None, internal=False)
-        return 2
+        return _file_error(channel, exc)
     except Exception as exc:  # noqa: BLE001 - reported as an internal error, traceback in runner.log
         log.error("internal error: %s", traceback.format_exc())
         channel.send(type="error", message=f"internal error in the engine ({type(exc).__name__}: {exc}); "

@@ -96,10 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     from server.app import create_app
     from server.auth import load_or_create_token
 
+    from server.datalock import DataFolderInUse, acquire
+
     config = config_from_args(args)
+    shown = f"[{config.host}]" if ":" in config.host else config.host
+    try:  # before anything reads the jobs: a second server must not mark the first one's jobs interrupted
+        lock_fd = acquire(config.data_dir, f"http://{shown}:{config.port}")  # held until the process ends
+    except DataFolderInUse as exc:
+        log.error("%s", exc)
+        return 2
+    except OSError as exc:
+        log.error("cannot use the data folder %s: %s: choose another --data", config.data_dir, exc.strerror or exc)
+        return 2
     token, created = load_or_create_token(config.token_file)
     app = create_app(config, token)
-    shown = f"[{config.host}]" if ":" in config.host else config.host
     log.info("eamm-server %s: http://%s:%d (data in %s)", __version__, shown, config.port, config.data_dir)
     log.info("token file: %s", config.token_file)
     if created:
@@ -113,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         log.error("could not listen on %s:%d: %s", config.host, config.port, exc.strerror or exc)
         return 1
+    finally:
+        os.close(lock_fd)
     return 0 if server.started else 1
 
 

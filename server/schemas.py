@@ -14,11 +14,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eamm_core.curves import STRENGTH_LIMIT
 from server.errors import ApiError
 from server.store import UploadInfo, UploadStore
 
 UploadId = Annotated[str, Field(max_length=64, description="an upload id (SHA-256 hex) from POST /v1/uploads")]
-Number = Annotated[float, Field(allow_inf_nan=False, ge=-10.0, le=10.0)]
+Number = Annotated[float, Field(allow_inf_nan=False, ge=-STRENGTH_LIMIT, le=STRENGTH_LIMIT)]  # as the CLI's
 PoseRow = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=6, max_length=6)]
 MAX_FRAMES = 25 * 60 * 60  # one hour at 25 fps
 
@@ -106,6 +107,11 @@ def _pose(request: JobRequest) -> list | None:
     return [[float(v) for v in row] for row in arr]
 
 
+def _pose_absolute(request: JobRequest) -> bool:
+    """Artist-unit poses are absolute targets (scale 1 = the portrait's size), not relative to frame 0."""
+    return request.pose is not None and request.pose_units == "artist"
+
+
 def _emotion(request: JobRequest, state: ServerState) -> str | None:
     if request.emotion is not None and request.emotion_preset is not None:
         raise ApiError(422, "emotion_preset: give either emotion (an upload) or emotion_preset, not both",
@@ -165,6 +171,7 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
         "portrait": str(state.uploads.path_of(portrait)), "audio": str(state.uploads.path_of(audio)),
         "emotion": emotion, "emotion_neutral": None if neutral is None else str(state.uploads.path_of(neutral)),
         "pose": _pose(request) if pose_file is None else str(state.uploads.path_of(pose_file)),
+        "pose_absolute": _pose_absolute(request),
         "strength": strength, "engine": request.engine, "model_dir": model_dir, "seed": request.seed,
         "paste_back": request.paste_back, "blink": request.blink, "idle_motion": request.idle_motion,
         "smooth_pose": request.smooth_pose, "transcript": request.transcript, "face_index": request.face_index,

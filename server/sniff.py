@@ -30,7 +30,8 @@ _PREFIXES = (
 )
 _RIFF = {b"WAVE": Sniffed("audio", "wav"), b"WEBP": Sniffed("image", "webp"), b"AVI ": Sniffed("video", "avi")}
 _AUDIO_BRANDS = (b"M4A ", b"M4B ")
-_NUMBER_ROW = re.compile(r"\s*[-+0-9.eE]+(\s*[,;\t ]\s*[-+0-9.eE]+)*\s*[,;]?\s*")
+_NUMBER = r"(?:[-+0-9.eE]+|[-+]?(?i:nan|inf|infinity))"  # nan/inf are read, then refused with their row
+_NUMBER_ROW = re.compile(rf"\s*{_NUMBER}(\s*[,;\t ]\s*{_NUMBER})*\s*[,;]?\s*")
 SNIFF_BYTES = 4096
 
 

@@ -74,8 +74,13 @@ def _preset(path: Path) -> tuple[dict, list[str]]:
 
 
 def _pose_table(path: Path) -> tuple[dict, list[str]]:
-    from eamm_core.prepare.pose import load_pose
+    from eamm_core.curves import is_keyed_curve, load_pose_curve
+    from eamm_core.prepare.pose import load_pose, validate_pose
 
+    if is_keyed_curve(path):  # frame,yaw,... keys: read as the job will (errors name the row)
+        values = load_pose_curve(path)
+        validate_pose(values, path)
+        return {"frames": int(len(values)), "fps": MODEL_FPS, "keyed": True}, []
     load_pose(path, 1)  # validates shape, numbers and angle ranges
     if path.suffix == ".npy":
         arr = np.load(path, allow_pickle=False, mmap_mode="r")

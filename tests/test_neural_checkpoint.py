@@ -156,3 +156,21 @@ def test_cli_errors_are_one_line_without_traceback(authors, tmp_path):
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1
     assert "124_52000.pth.tar" in res.stderr
+
+
+def test_extra_generator_key_of_a_known_pattern_is_named_on_one_line(authors, tmp_path):
+    """A key that fits a rule but not our networks (an extra bottleneck block) is an unexpected key,
+    reported with every such key on one line, exit 2, not an internal KeyError."""
+    def add(d):
+        d["generator"]["bottleneck.r9.conv1.weight"] = torch.zeros(1)
+        d["generator"]["bottleneck.r9.conv1.bias"] = torch.zeros(1)
+    bad = _rewrite(authors[0], tmp_path / "124_52000.pth.tar", add)
+    with pytest.raises(InputError) as err:
+        checkpoint.convert([bad, authors[1], authors[2]], tmp_path / "m", tiny())
+    msg = str(err.value)
+    assert "unexpected key" in msg and "124_52000.pth.tar" in msg
+    assert "generator/bottleneck.r9.conv1.weight" in msg and "generator/bottleneck.r9.conv1.bias" in msg
+    res = _cli("convert-checkpoint", str(bad), str(authors[1]), str(authors[2]), "--config", "tiny",
+               "--out", str(tmp_path / "m2"))
+    assert res.returncode == 2 and res.stderr.count("\n") == 1 and "internal error" not in res.stderr
+    assert "bottleneck.r9.conv1.weight" in res.stderr

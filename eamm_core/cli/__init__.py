@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import secrets
+import stat
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -44,10 +48,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _private_crash_dir() -> Path:
+    """``$TMPDIR/eamm-<uid>``: created 0700; refused when it is a link, not ours, or open to others."""
+    uid = os.getuid() if hasattr(os, "getuid") else None  # Windows: the temp folder is per-user already
+    folder = Path(tempfile.gettempdir()) / f"eamm-{uid if uid is not None else 'crash'}"
+    try:
+        os.mkdir(folder, 0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(folder)
+    if not stat.S_ISDIR(st.st_mode) or (uid is not None and st.st_uid != uid):
+        raise OSError(f"{folder} is not a folder of this user")
+    if uid is not None and stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(folder, 0o700)  # lstat said: a real folder, ours
+    return folder
+
+
+def _write_crash_log(exc: BaseException) -> Path:
+    """A new file (exclusive, never through a symlink) holding the traceback."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = _private_crash_dir() / f"crash-{stamp}-{os.getpid()}-{secrets.token_hex(4)}.log"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write("".join(traceback.format_exception(exc)))
+    return path
+
+
 def _report_internal_error(exc: BaseException) -> int:
-    log_path = Path(tempfile.gettempdir()) / "eamm-crash.log"
-    log_path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
-    sys.stderr.write(f"eamm: internal error ({type(exc).__name__}: {exc}); details in {log_path}\n")
+    try:
+        where = f"details in {_write_crash_log(exc)}"
+    except Exception as log_exc:  # noqa: BLE001 - the error handler itself must never fail
+        where = f"no crash log written ({type(log_exc).__name__}: {log_exc}); run with -v for details"
+    sys.stderr.write(f"eamm: internal error ({type(exc).__name__}: {exc}); {where}\n")
     return 70
 
 

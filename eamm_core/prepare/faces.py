@@ -37,6 +37,10 @@ CLIP_ALIGN_POINTS = slice(0, 35)
 DETECT_MAX_SIDE = 1600
 #: the second, upsample-2 pass is only tried on detection images up to this many pixels
 UPSAMPLE2_MAX_PIXELS = 1400 * 1400
+#: detections beside a better one are real faces only above this HOG score (false positives sit near 0)
+MIN_FACE_SCORE = 0.3
+#: ... and at least this fraction of the largest face's width (a speck is not a second person)
+MIN_FACE_RELATIVE_WIDTH = 0.3
 
 
 @lru_cache(maxsize=1)
@@ -117,19 +121,20 @@ class FaceLandmarker:
             img, (max(1, round(w * factor)), max(1, round(h * factor))), interpolation=cv2.INTER_AREA)
         gray = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         passes = [upsample] if upsample is not None else [1, 2]
-        rects = []
+        rects, scores = [], []
         for ups in passes:
             if upsample is None and ups >= 2 and gray.size > UPSAMPLE2_MAX_PIXELS:
                 break  # a face too small for upsample 1 in an image this big would be too small anyway
             with self._lock:
-                rects = list(self._detector(gray, int(ups)))
+                rects, scores, _ = self._detector.run(gray, int(ups), 0.0)
             if rects:
                 break
-        boxes = []
-        for r in rects:
+        found = []
+        for r, score in zip(rects, scores):
             x0, y0 = max(0, r.left()) / factor, max(0, r.top()) / factor
             x1, y1 = min(small.shape[1], r.right()) / factor, min(small.shape[0], r.bottom()) / factor
-            boxes.append((int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1))))
+            found.append(((int(round(x0)), int(round(y0)), int(round(x1)), int(round(y1))), float(score)))
+        boxes = plausible_faces(found)
         boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
         return boxes
 
@@ -149,6 +154,18 @@ class FaceLandmarker:
     def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[Face]:
         """Every face in ``rgb`` (uint8 [H,W,3]) with its landmarks, sorted by box area, largest first."""
         return [Face(box, self.landmarks(rgb, box)) for box in self.detect_boxes(rgb, upsample)]
+
+
+def plausible_faces(found: list[tuple[tuple[int, int, int, int], float]]) -> list[tuple[int, int, int, int]]:
+    """Boxes of ``(box, HOG score)`` detections that are plausibly faces: the best-scoring one always;
+    others only with a score of at least :data:`MIN_FACE_SCORE` and a width of at least
+    :data:`MIN_FACE_RELATIVE_WIDTH` of the largest such face (detector false positives are weak or tiny)."""
+    if not found:
+        return []
+    best = max(found, key=lambda f: f[1])
+    strong = [f for f in found if f[1] >= MIN_FACE_SCORE or f is best]
+    largest = max(b[2] - b[0] for b, _ in strong)
+    return [b for b, _ in strong if (b[2] - b[0]) >= MIN_FACE_RELATIVE_WIDTH * largest]
 
 
 def _as_uint8_rgb(img: np.ndarray) -> np.ndarray:

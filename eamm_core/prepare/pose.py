@@ -103,16 +103,29 @@ def _read_table(path: Path) -> np.ndarray:
         if suffix == ".npy":
             return np.load(path, allow_pickle=False)
         if suffix in (".csv", ".txt"):
-            lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-            if lines and not _is_numeric_row(lines[0]):
-                lines = lines[1:]  # header
-            delim = "," if any("," in ln for ln in lines) else None
-            return np.array([[float(v) for v in ln.split(delim)] for ln in lines], np.float64)
+            return _read_csv_table(path)
     except (ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
         raise InputError(path, f"unreadable pose file ({str(exc).splitlines()[0][:120]})",
                          "use a 3DDFA .npy (N x 7) or a CSV with 6 columns yaw,pitch,roll,scale,tx,ty") from None
     raise InputError(path, f"unsupported pose file type '{suffix}'",
                      "use a 3DDFA .npy, a [T,6] .npy or .csv, or a video")
+
+
+def _read_csv_table(path: Path) -> np.ndarray:
+    """Rows of numbers (an optional header); a NaN or infinite value is refused naming its row
+    (the file's line number)."""
+    numbered = [(n, ln) for n, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if ln.strip()]
+    if numbered and not _is_numeric_row(numbered[0][1]):
+        numbered = numbered[1:]  # header
+    delim = "," if any("," in ln for _, ln in numbered) else None
+    rows = []
+    for n, ln in numbered:
+        row = [float(v) for v in ln.split(delim)]
+        if not all(np.isfinite(row)):
+            raise InputError(path, f"pose contains NaN or an infinite value in row {n}",
+                             "give a number in every column of that row")
+        rows.append(row)
+    return np.array(rows, np.float64)
 
 
 def _is_numeric_row(line: str) -> bool:
@@ -156,8 +169,10 @@ def _from_video(path: Path, num_frames: int) -> PoseTrack:
     return pose_from_video(path, num_frames)
 
 
-def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth: bool = False) -> PoseTrack:
-    """Pose for ``num_frames`` frames from a file, an array or nothing (see module docstring)."""
+def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth: bool = False,
+              absolute: bool = False) -> PoseTrack:
+    """Pose for ``num_frames`` frames from a file, an array or nothing (see module docstring).
+    ``absolute``: the values are absolute targets (a keyed curve, artist units): source ``"curve"``."""
     if source is None:
         return PoseTrack(neutral_pose(num_frames), source="none")
     path = None
@@ -174,4 +189,4 @@ def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth
     if smooth and len(values) > 1:
         values = one_euro(values, SMOOTH_MINCUTOFF, SMOOTH_BETA, 1.0, 100.0)
     values = extend_ping_pong(values, max(1, int(num_frames)))
-    return PoseTrack(values.astype(np.float32), source="file")
+    return PoseTrack(values.astype(np.float32), source="curve" if absolute else "file")

@@ -85,11 +85,28 @@ def get_video(job_id: JobId, ctx: AppContext = Depends(get_ctx)) -> FileResponse
     return FileResponse(path, media_type="video/mp4", filename=f"{rec.id}.mp4")
 
 
+def public_manifest(data, job_dir: FsPath):
+    """``data`` with no absolute server path: paths inside the job folder become relative to it,
+    any other absolute path (uploads, presets, models) becomes its file name."""
+    job = str(job_dir).rstrip("/\\")
+    if isinstance(data, dict):
+        return {k: public_manifest(v, job_dir) for k, v in data.items()}
+    if isinstance(data, list):
+        return [public_manifest(v, job_dir) for v in data]
+    if not isinstance(data, str):
+        return data
+    if FsPath(data).is_absolute():
+        p = FsPath(data)
+        return p.relative_to(job_dir).as_posix() if p.is_relative_to(job_dir) else p.name
+    return data.replace(job + "/", "").replace(job + "\\", "").replace(job, ".")
+
+
 @router.get("/{job_id}/manifest", summary="The job's manifest JSON")
 def get_manifest(job_id: JobId, ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
     rec = ctx.manager.get(job_id)
     path = ctx.manager.out_dir(rec.id) / "manifest.json"
     try:
-        return JSONResponse(json.loads(path.read_text(encoding="utf-8")))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise ApiError(404, f"job {rec.id} has no manifest yet ({rec.state})") from None
+    return JSONResponse(public_manifest(data, ctx.manager.job_dir(rec.id)))

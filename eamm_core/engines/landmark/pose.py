@@ -4,7 +4,7 @@ A :class:`~eamm_core.types.PoseTrack` holds 3DDFA values [yaw, pitch, roll (deg)
 Angles are absolute: the driven head takes them, and the landmarks are moved from the portrait's
 own estimated pose (:func:`eamm_core.geometry.head3d.estimate_pose` on the crop landmarks) to it
 through the 3D mean face. Scale and offsets (``artist_from_pose``) are absolute w.r.t. the portrait
-for ``source="curve"`` (1 and 0 leave it unchanged) and relative to the track's first frame for
+for ``source="curve"`` (artist-unit keyed curves and poses; 1 and 0 leave it unchanged) and relative to the track's first frame for
 files and videos. ``"none"`` keeps the portrait's pose; with ``idle_motion`` (or ``"idle"``) a
 seeded, slow, small wander is added (about +-2.5 deg yaw, +-1.5 deg pitch, +-1 deg roll).
 """

@@ -125,14 +125,17 @@ def _pick_sources(files: list[tuple[Path, dict]], report: ConversionReport) -> d
 
 def _map_entry(entry: str, path: Path, state: dict, expected: dict, out: dict, report: ConversionReport) -> None:
     dropped = 0
+    unexpected: list[str] = []
     for key, tensor in state.items():
         try:
             ours = keymap.to_ours(entry, key)
         except keymap.UnknownKeyError:
-            raise InputError(path, f"unexpected key {entry}/{key}",
-                             "this is not an EAMM/FOMM checkpoint of the released architecture") from None
+            ours = False
         if ours is None:
             dropped += 1
+            continue
+        if ours is False or ours not in expected:  # no rule, or a rule's pattern beyond our networks' sizes
+            unexpected.append(f"{entry}/{key}")
             continue
         if not isinstance(tensor, torch.Tensor):
             raise InputError(path, f"{entry}/{key} is not a tensor", "the checkpoint is damaged")
@@ -141,6 +144,10 @@ def _map_entry(entry: str, path: Path, state: dict, expected: dict, out: dict, r
             raise InputError(path, f"{entry}/{key} has shape {tuple(tensor.shape)}, expected {want}",
                              "the checkpoint does not match the released EAMM architecture")
         out[ours] = tensor.detach().to(expected[ours].dtype).contiguous()
+    if unexpected:
+        shown = ", ".join(unexpected[:5]) + (f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else "")
+        raise InputError(path, f"unexpected key{'s' if len(unexpected) > 1 else ''} {shown}",
+                         "this is not an EAMM/FOMM checkpoint of the released architecture")
     report.dropped[entry] = dropped
 
 

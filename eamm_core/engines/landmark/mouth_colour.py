@@ -41,7 +41,7 @@ FULL_CHROMA = 20.0
 MAX_BLUR, MAX_GRAIN = 2.5, 8.0
 #: the painted interior's own softness as :func:`blur_sigma` measures edges (its 1 px feathering
 #: plus the Sobel filter's own spread): a picture this soft needs no extra blur
-PAINT_SOFTNESS = 1.1
+PAINT_SOFTNESS = 1.18
 #: the residual after a 3x3 median keeps about this fraction of white noise's spread
 MEDIAN_RESIDUAL = 0.76
 

@@ -204,7 +204,7 @@ def _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src: MouthSource) -
         return col
     arch = np.clip(1.0 - (r / 0.6) ** 2, 0.0, 1.0)
     band = _smooth_step(t - (t_low - low_h * arch) + 0.5) * (arch > 0)
-    shade = (0.85 - 0.3 * r) * _seams(s, centre, 0.09 * width, 0.1)
+    shade = (0.9 - 0.3 * r) * _seams(s, centre, 0.09 * width, 0.1)
     return col + band[..., None] * (src.teeth * shade[..., None] - col)
 
 

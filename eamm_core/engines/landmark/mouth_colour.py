@@ -32,7 +32,7 @@ MIN_EYE_ASPECT = 0.2
 SKIN_TINT = 0.55
 #: the teeth's (a*, b*) are kept within this fraction of the skin's chroma (eye whites in small or
 #: shaded eyes pick up the lids' colour)
-MAX_TINT = 0.6
+MAX_TINT = 0.8
 #: teeth are this much warmer (Δa*, Δb*) than the eye whites in a fully colourful picture
 WARMER = np.array([0.5, 2.5], np.float32)
 #: skin chroma at which a picture counts as fully colourful

@@ -98,7 +98,7 @@ def sclera_lab(image: np.ndarray, lm: np.ndarray, skin_lab: np.ndarray) -> np.nd
         return None
     lab = to_lab(np.vstack(pixels))
     bright = lab[lab[:, 0] >= percentile_axis0(lab[:, 0], 75)]
-    if len(bright) < 8 or float(np.median(bright[:, 0])) < 0.5 * float(skin_lab[0]):
+    if len(bright) < 8 or float(median_axis0(bright[:, 0])) < 0.5 * float(skin_lab[0]):
         return None
     return median_axis0(bright).astype(np.float32)
 

@@ -166,3 +166,49 @@ def test_grain_and_softness_are_measured_from_the_picture(crop60):
         return float(np.abs(np.diff(grey, axis=0)).mean())
 
     assert edge_energy(soft) < 0.8 * edge_energy(crop60)
+
+
+# --- the bench's open-mouth figures (bench/quality_helpers.py) ------------------------------------
+
+
+def _bench_helpers():
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import quality_helpers
+
+    return quality_helpers
+
+
+def _synthetic_mouth(teeth_rgb, cavity_rgb=(40, 10, 10)):
+    """A grey frame with an open inner-lip polygon: teeth in its top third, cavity below; landmarks."""
+    lm = np.zeros((68, 2), np.float32)
+    lm[48], lm[54] = (88, 140), (168, 140)
+    inner = [(100, 130), (115, 126), (128, 125), (141, 126), (156, 130), (141, 156), (128, 158), (115, 156)]
+    lm[60:68] = inner
+    lm[[49, 50, 51, 52, 53]] = [(100, 128), (115, 124), (128, 123), (141, 124), (156, 128)]
+    lm[[55, 56, 57, 58, 59]] = [(156, 160), (141, 162), (128, 164), (115, 162), (100, 160)]
+    frame = np.full((256, 256, 3), 128, np.uint8)
+    cv2.fillPoly(frame, [np.array(inner, np.int32)], cavity_rgb)
+    cv2.rectangle(frame, (105, 124), (151, 135), teeth_rgb, -1)
+    return frame, lm
+
+
+def test_bench_teeth_colour_and_mouth_region_figures():
+    H = _bench_helpers()
+    real, lm = _synthetic_mouth((230, 220, 200))
+    same = H.mouth_scores(real[None], lm[None], real[None], lm[None])
+    assert same.open_frames == 1 and same.teeth_frames == 1
+    assert same.teeth_delta_e == 0.0 and same.ssim == pytest.approx(1.0) and np.isinf(same.psnr)
+    bluish, _ = _synthetic_mouth((200, 215, 240))
+    other = H.mouth_scores(bluish[None], lm[None], real[None], lm[None])
+    want = np.linalg.norm(mc.to_lab(np.array([200, 215, 240], np.float32))
+                          - mc.to_lab(np.array([230, 220, 200], np.float32)))
+    assert other.teeth_delta_e == pytest.approx(want, abs=1.0)
+    assert other.teeth_chroma > 15 and other.ssim < 1.0 and np.isfinite(other.psnr)
+    closed = lm.copy()
+    closed[65:68] = closed[[63, 62, 61]]  # lips shut: no open-mouth frame, nothing measured
+    none = H.mouth_scores(real[None], closed[None], real[None], closed[None])
+    assert none.open_frames == 0 and np.isnan(none.teeth_delta_e)

@@ -109,9 +109,11 @@ def _smooth_step(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
-def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: MouthSource) -> None:
+def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: MouthSource,
+               tongue: float = 0.0) -> None:
     """Paint the interior in place on ``out`` (uint8 [256,256,3]) for driven landmarks ``drv_lm``;
-    ``head`` is the 2x3 affine of the head's motion (source -> driven pixels)."""
+    ``head`` is the 2x3 affine of the head's motion (source -> driven pixels); ``tongue`` in [0,1]
+    raises the tongue's tip toward the upper teeth (T, D, N, L, TH; :mod:`.tongue`)."""
     gap = inner_gap(drv_lm)
     alpha = src.synth_weight * float(np.clip((gap - src.gap) / FADE_IN, 0.0, 1.0))
     if alpha <= 0.0:
@@ -135,7 +137,8 @@ def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: Mouth
     s_lo, s_hi = ps[60], ps[64]
     inside = (_smooth_step(t - t_up + 0.5) * _smooth_step(t_low - t + 0.5)
               * _smooth_step(s - s_lo + 0.5) * _smooth_step(s_hi - s + 0.5))
-    colour = _interior_colour(s, t, t_up, t_low, (s_lo, s_hi), width, head, origin, ux, uy, src)
+    colour = _interior_colour(s, t, t_up, t_low, (s_lo, s_hi), width, head, origin, ux, uy, src,
+                              float(np.clip(tongue, 0.0, 1.0)))
     colour = _finish(colour.astype(np.float32), src.grain[y0:y1, x0:x1], src.look)
     a = (alpha * inside).astype(np.float32)
     if sigma > 0.3:  # a soft picture: soft edges at the lips too
@@ -154,7 +157,8 @@ def _finish(colour: np.ndarray, grain: np.ndarray, look: MouthLook) -> np.ndarra
     return colour
 
 
-def _interior_colour(s, t, t_up, t_low, s_range, width, head, origin, ux, uy, src: MouthSource) -> np.ndarray:
+def _interior_colour(s, t, t_up, t_low, s_range, width, head, origin, ux, uy, src: MouthSource,
+                     tongue: float = 0.0) -> np.ndarray:
     """RGB float32 [h,w,3] of cavity, tongue and teeth at mouth-frame coordinates (s, t)."""
     s_lo, s_hi = s_range
     centre = 0.5 * (s_lo + s_hi)
@@ -170,23 +174,29 @@ def _interior_colour(s, t, t_up, t_low, s_range, width, head, origin, ux, uy, sr
     look = src.look
     col = look.cavity_deep + light[..., None] * (look.cavity_edge - look.cavity_deep)
     gap_px = float(np.max(open_h))
-    col = _tongue(col, t, t_low, r, gap_px, width, src)
+    col = _tongue(col, t, (t_up, t_low), r, gap_px, width, src, tongue)
     col = _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src)
     return _upper_teeth(col, s, t, t_up, width, head, origin, ux, uy, r, src)
 
 
-def _tongue(col, t, t_low, r, gap_px, width, src: MouthSource) -> np.ndarray:
+def _tongue(col, t, lips, r, gap_px, width, src: MouthSource, raised: float = 0.0) -> np.ndarray:
     """A low dome on the floor of the mouth (anchored to the jaw's middle, so it sinks out of sight
-    toward the corners), darker at the back, with a faint wet sheen along its top."""
-    tongue_h = float(np.clip(0.6 * (gap_px - 0.12 * width), 0.0, 0.2 * width))
+    toward the corners), darker at the back, with a faint wet sheen along its top. ``raised`` lifts
+    its tip (narrower, lit from the front) up behind the upper teeth, which are painted over it."""
+    t_up, t_low = lips
+    low_h = float(np.clip(0.6 * (gap_px - 0.12 * width), 0.0, 0.2 * width))
+    middle = np.argmin(r)
+    floor = float(t_low.flat[middle])  # the lower lip's line at the middle of the mouth
+    reach = floor - (float(t_up.flat[middle]) + 0.2 * gap_px)  # up to just behind the upper teeth's edge
+    tongue_h = max(low_h, raised * reach)
     if tongue_h <= 0.0:
         return col
-    floor = float(t_low.flat[np.argmin(r)])  # the lower lip's line at the middle of the mouth
-    dome = np.sqrt(np.clip(1.0 - (r / 0.75) ** 2, 0.0, 1.0))
+    dome = np.sqrt(np.clip(1.0 - (r / (0.75 - 0.2 * raised)) ** 2, 0.0, 1.0))
     top = floor - tongue_h * dome
     depth = t - top
     alpha = _smooth_step(depth / 2.0) * (dome > 0) * min(1.0, tongue_h / 2.0)
-    shade = 0.5 + 0.45 * np.clip(depth / max(tongue_h, 1.0), 0.0, 1.0)
+    down = np.clip(depth / max(tongue_h, 1.0), 0.0, 1.0)
+    shade = (1.0 - raised) * (0.5 + 0.45 * down) + raised * (0.95 - 0.3 * down)
     shade = shade + 0.12 * np.exp(-0.5 * ((depth - 1.5) / 0.8) ** 2)
     return col + alpha[..., None] * (src.look.tongue * shade[..., None] - col)
 

@@ -38,7 +38,10 @@ SOURCE_CLOSED, SOURCE_OPEN = 0.08, 0.2
 #: driven gap growth (fraction of mouth width) over which the synthetic interior fades in
 FADE_IN = 0.03
 #: upper teeth edge below the lip line at rest (fraction of mouth width)
-TEETH_DROP = 0.05
+TEETH_DROP = 0.042
+#: the lips' shadow inside the lips: its light (0 = the cavity's deepest colour, 1 = the lips'
+#: shadow) and how far in it reaches (fraction of the opening's height)
+RIM_LIGHT, RIM_WIDTH = 1.0, 0.3
 
 
 #: the fixed grain pattern's seed (one pattern for every frame: grain that does not flicker)
@@ -169,7 +172,7 @@ def _interior_colour(s, t, t_up, t_low, s_range, width, head, origin, ux, uy, sr
     # the cavity: the lips' shadow just inside the lips, dark toward the throat and the corners,
     # catching a little light low in the middle
     edge = np.minimum(np.minimum(t - t_up, t_low - t), np.minimum(s - s_lo, s_hi - s))
-    rim = 0.55 * np.exp(-np.maximum(edge, 0.0) / max(0.12 * float(np.max(open_h)), 1.0))
+    rim = RIM_LIGHT * np.exp(-np.maximum(edge, 0.0) / max(RIM_WIDTH * float(np.max(open_h)), 1.0))
     light = np.maximum(0.6 * f * f * (1.0 - r * r), rim)
     look = src.look
     col = look.cavity_deep + light[..., None] * (look.cavity_edge - look.cavity_deep)

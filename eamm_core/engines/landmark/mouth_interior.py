@@ -42,6 +42,8 @@ TEETH_DROP = 0.042
 #: the lips' shadow inside the lips: its light (0 = the cavity's deepest colour, 1 = the lips'
 #: shadow) and how far in it reaches (fraction of the opening's height)
 RIM_LIGHT, RIM_WIDTH = 1.0, 0.3
+#: the upper lip's shadow on the upper teeth, just under the lip (fraction of their light taken)
+UNDER_LIP_SHADOW = 0.15
 
 
 #: the fixed grain pattern's seed (one pattern for every frame: grain that does not flicker)
@@ -228,6 +230,6 @@ def _upper_teeth(col, s, t, t_up, width, head, origin, ux, uy, r, src: MouthSour
     centre_s = float(np.mean(line @ ux))
     band = _smooth_step(t_edge - t + 0.5) * _smooth_step((0.8 - r) / 0.2)
     shade = 1.0 - 0.45 * r * r
-    shade = shade * (1.0 - 0.3 * np.exp(-np.maximum(t - t_up, 0.0) / 1.2))  # under-lip shadow
+    shade = shade * (1.0 - UNDER_LIP_SHADOW * np.exp(-np.maximum(t - t_up, 0.0) / 1.2))
     shade = shade * _seams(s, centre_s, 0.12 * width, 0.18)
     return col + band[..., None] * (src.teeth * shade[..., None] - col)

@@ -9,7 +9,8 @@ Runs the real pipeline (landmark engine, seed 0, no blinks) on ``speech_7s.wav``
   sad α=1;
 * ``docs/img/mouth_<portrait>.png``: the two most open-mouthed frames of the first 4 s (α=0; chosen
   by dlib's inner-lip gap on the output), each at full size (256 px) beside a 3x zoom of its mouth
-  (nearest-neighbour: the pixels as rendered). Besides the fixture portraits, a black-and-white copy
+  (nearest-neighbour: the pixels as rendered), then the most open frame on a tongue phone (T, D,
+  N, L, TH: the engine's tongue visibility ≥ 0.6). Besides the fixture portraits, a black-and-white copy
   of ``7.png`` (made in a temporary folder) shows a grey picture's interior.
 
 Needs ``../shared/fixtures`` beside the checkout.
@@ -60,14 +61,27 @@ def render_span(portrait: Path, frames: int, work: Path) -> np.ndarray:
     return np.stack([iio.imread(result.frames_dir / f"frame_{i:06d}.png")[..., :3] for i in range(frames)])
 
 
-def widest_frames(frames: np.ndarray, count: int = 2, apart: int = 8) -> list[tuple[int, np.ndarray]]:
+def speech_tongue(frames: int) -> np.ndarray:
+    """The engine's per-frame tongue visibility on the speech (phones -> :mod:`tongue`)."""
+    from eamm_core.engines.landmark.engine import LandmarkEngine
+    from eamm_core.engines.landmark.tongue import tongue_track
+    from eamm_core.prepare.audio import load_audio
+
+    audio = load_audio(FIXTURES / "audio" / "speech_7s.wav")
+    return tongue_track(LandmarkEngine().phones(audio), audio.num_frames)[:frames]
+
+
+def widest_frames(frames: np.ndarray, count: int = 2, apart: int = 8,
+                  tongue: np.ndarray | None = None) -> list[tuple[int, np.ndarray]]:
     """The ``count`` frames (at least ``apart`` frames apart) whose inner lips part widest, with
-    their landmarks."""
+    their landmarks; with ``tongue``, then the widest frame whose tongue shows (visibility ≥ 0.6)."""
     sys.path.insert(0, str(REPO / "bench"))
     import quality_helpers as H
 
     lm = H.crop_landmarks(frames)
     gap = np.array([H.inner_gap(x) if np.isfinite(x).all() else -1.0 for x in lm])
+    if tongue is not None:
+        return [(int(i), lm[int(i)]) for i in [np.argmax(np.where(tongue >= 0.6, gap, -1.0))]]
     chosen: list[int] = []
     for i in np.argsort(-gap, kind="stable"):
         if all(abs(int(i) - j) >= apart for j in chosen):
@@ -95,9 +109,12 @@ def mouth_stills(out: Path, work: Path) -> None:
     grey = work / "7_bw.png"
     iio.imwrite(grey, np.repeat(cv2.cvtColor(iio.imread(FIXTURES / "portraits" / "7.png")[..., :3],
                                              cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2))
+    tongue = speech_tongue(MOUTH_FRAMES)
     for portrait in [FIXTURES / "portraits" / n for n in PORTRAITS] + [grey]:
         frames = render_span(portrait, MOUTH_FRAMES, work)
         panels = [mouth_panel(frames[i], lm, f"frame {i}, mouth x{ZOOM}") for i, lm in widest_frames(frames)]
+        panels += [mouth_panel(frames[i], lm, f"frame {i}, tongue {tongue[i]:.1f}, x{ZOOM}")
+                   for i, lm in widest_frames(frames, tongue=tongue)]
         path = out / f"mouth_{portrait.stem}.png"
         iio.imwrite(path, np.concatenate(panels, axis=0), optimize=True)
         log.info("wrote %s (%d bytes)", path, path.stat().st_size)

@@ -56,6 +56,7 @@ class ClipResult:
     source_frame: int
     frames: int
     rows: dict = field(default_factory=dict)  # variant label -> H.Scores
+    mouth: dict = field(default_factory=dict)  # variant label -> H.MouthScores
     seconds: dict = field(default_factory=dict)
     video: Path | None = None
     portrait_png: Path | None = None
@@ -218,6 +219,8 @@ def evaluate_clip(clip: Path, args, embedder) -> ClipResult:
         else:
             lm = H.crop_landmarks(frames)
         res.rows[label] = H.evaluate(frames, lm, real, real_lm, crop.image, src_lm, real_lm[0], embedder)
+        if label != VARIANTS[0]:
+            res.mouth[label] = H.mouth_scores(frames, lm, real, real_lm)
         log.info("%s / %s: %s", clip.name, label, res.rows[label])
         all_lm[label] = lm
     times["metrics"] = time.perf_counter() - t0
@@ -336,6 +339,12 @@ stays in both). Landmarks are dlib's 68 points detected in each crop, generated 
   two faces the same person below 0.6.
 - **no face**: frames where the detector found no face (landmarks from the previous box) plus
   frames left out of the identity figure.
+- **The open mouth** (frames where the real inner lips part by at least 0.12 of the mouth's width):
+  **teeth ΔE / chroma Δ**: the teeth are the bright pixels inside each frame's own inner-lip polygon
+  (60–67; L* ≥ 35 and within 18 of the polygon's 95th percentile); per frame where both the output
+  and the real frame show teeth, the CIE76 distance between their median CIELAB colours, and the
+  distance in (a*, b*) alone; the median over those frames. **SSIM / PSNR in inner lips**: the SSIM
+  map (as above) and the squared error averaged over the real frame's inner-lip polygon only.
 """
 
 
@@ -354,7 +363,7 @@ def write_report(path: Path, results: list[ClipResult], skipped: list, drift_run
     for res in results:
         lines += [f"## Clip `{res.name}`: source = its 25 fps frame {res.source_frame}, then {res.frames} frames "
                   "from there", ""]
-        lines += table(res.rows) + [""]
+        lines += table(res.rows) + [""] + mouth_table(res.mouth) + [""]
         lines += ["Stage times (s): " + ", ".join(f"{k} {v:.1f}" for k, v in res.seconds.items()), ""]
     for name, why in skipped:
         lines += [f"## Clip `{name}`: not measured", "", f"{why}", ""]
@@ -378,6 +387,21 @@ def write_report(path: Path, results: list[ClipResult], skipped: list, drift_run
     text = "\n".join(lines).rstrip() + "\n"
     path.write_text(text, encoding="utf-8")
     return text
+
+
+def mouth_table(mouth: dict) -> list[str]:
+    """The open mouth alone (see "Protocol and columns"): teeth colour and the inner-lip region."""
+    if not mouth:
+        return []
+    first = next(iter(mouth.values()))
+    lines = [f"The open mouth ({first.open_frames} frames where the real inner lips part by ≥ "
+             f"{H.OPEN_GAP:.2f} of the mouth's width):", "",
+             "| variant | frames with teeth on both | teeth ΔE ↓ | teeth chroma Δ ↓ | SSIM in inner lips ↑ "
+             "| PSNR in inner lips ↑ |", "|---|---|---|---|---|---|"]
+    for label, m in mouth.items():
+        lines.append(f"| {label} | {m.teeth_frames} | {_f(m.teeth_delta_e, 1)} | {_f(m.teeth_chroma, 1)} "
+                     f"| {_f(m.ssim, 3)} | {_f(m.psnr, 2)} |")
+    return lines
 
 
 def image_metrics_note(eng: H.Scores, still: H.Scores) -> str:

@@ -177,3 +177,97 @@ def mean_scores(rows: list[Scores]) -> Scores:
                   emotion_corr=avg("emotion_corr"),
                   jitter_ratio=avg("jitter_ratio"), id_mean=avg("id_mean"), id_worst=max(r.id_worst for r in rows),
                   missing_faces=sum(r.missing_faces for r in rows))
+
+
+# --- the open mouth ----------------------------------------------------------------------------
+
+#: a frame counts as open-mouthed when the inner lips part by this fraction of the mouth's width
+OPEN_GAP = 0.12
+#: teeth pixels: inside the inner lips, L* at least this and within TEETH_SPAN of the mouth's brightest
+TEETH_MIN_L, TEETH_SPAN = 35.0, 18.0
+
+
+def lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L 0-100, a/b signed) of uint8 RGB pixels of any shape [...,3]."""
+    flat = np.asarray(rgb, np.float32).reshape(-1, 1, 3) / 255.0
+    return cv2.cvtColor(flat, cv2.COLOR_RGB2LAB).reshape(np.shape(rgb))
+
+
+def polygon_mask(points: np.ndarray, shape=(256, 256)) -> np.ndarray:
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(np.asarray(points)).astype(np.int32)], 1)
+    return mask.astype(bool)
+
+
+def inner_gap(lm: np.ndarray) -> float:
+    """Inner-lip opening (61-67, 62-66, 63-65) over the mouth's width (48-54)."""
+    lm = np.asarray(lm, np.float64)
+    gap = np.mean([np.linalg.norm(lm[a] - lm[b]) for a, b in ((61, 67), (62, 66), (63, 65))])
+    return float(gap / max(np.linalg.norm(lm[54] - lm[48]), 1e-6))
+
+
+def teeth_lab(frame: np.ndarray, lm: np.ndarray, min_pixels: int = 6) -> np.ndarray | None:
+    """Median CIELAB of the teeth (the bright pixels inside the inner-lip polygon), None if none show."""
+    px = lab(frame[polygon_mask(lm[60:68], frame.shape[:2])])
+    if len(px) < min_pixels:
+        return None
+    keep = px[:, 0] >= max(TEETH_MIN_L, float(np.percentile(px[:, 0], 95)) - TEETH_SPAN)
+    return np.median(px[keep], axis=0) if keep.sum() >= min_pixels else None
+
+
+def sclera_lab(image: np.ndarray, lm: np.ndarray, min_pixels: int = 8) -> np.ndarray | None:
+    """Median CIELAB of the eye whites: the brightest quarter of both eye polygons (36-41, 42-47)."""
+    mask = polygon_mask(lm[36:42], image.shape[:2]) | polygon_mask(lm[42:48], image.shape[:2])
+    px = lab(image[mask])
+    if len(px) < min_pixels:
+        return None
+    return np.median(px[px[:, 0] >= np.percentile(px[:, 0], 75)], axis=0)
+
+
+def masked_ssim_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray, sigma: float = 1.5) -> tuple[float, float]:
+    """SSIM (the map of :func:`eamm_core.metrics.ssim`, channels averaged) and PSNR over ``mask``."""
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    k = 2 * int(3.5 * sigma + 0.5) + 1
+
+    def blur(z):
+        return cv2.GaussianBlur(z, (k, k), sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    smap = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    mse = float(np.mean((x[mask] - y[mask]) ** 2))
+    return float(smap[mask].mean()), (float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse))
+
+
+@dataclass(frozen=True)
+class MouthScores:
+    """Open-mouth frames only: teeth colour of the output against the real speaker's teeth (median
+    over frames where both show teeth) and SSIM/PSNR inside the real inner-lip polygon."""
+
+    open_frames: int
+    teeth_frames: int
+    teeth_delta_e: float
+    teeth_chroma: float
+    ssim: float
+    psnr: float
+
+
+def mouth_scores(gen: np.ndarray, gen_lm: np.ndarray, real: np.ndarray, real_lm: np.ndarray) -> MouthScores:
+    """:class:`MouthScores` of ``gen`` against ``real`` (frames with landmarks on both sides)."""
+    de, dc, ss, ps, n_open = [], [], [], [], 0
+    for t in range(min(len(gen), len(real))):
+        if not (np.isfinite(real_lm[t]).all() and np.isfinite(gen_lm[t]).all()) or inner_gap(real_lm[t]) < OPEN_GAP:
+            continue
+        n_open += 1
+        s, p = masked_ssim_psnr(gen[t], real[t], polygon_mask(real_lm[t][60:68], real[t].shape[:2]))
+        ss.append(s)
+        ps.append(p)
+        g, r = teeth_lab(gen[t], gen_lm[t]), teeth_lab(real[t], real_lm[t])
+        if g is not None and r is not None:
+            de.append(float(np.linalg.norm(g - r)))
+            dc.append(float(np.linalg.norm(g[1:] - r[1:])))
+    med = (lambda v: float(np.median(v)) if v else float("nan"))
+    return MouthScores(open_frames=n_open, teeth_frames=len(de), teeth_delta_e=med(de), teeth_chroma=med(dc),
+                       ssim=float(np.mean(ss)) if ss else float("nan"),
+                       psnr=_finite_psnr_mean(ps) if ps else float("nan"))

@@ -142,11 +142,15 @@ def _strs(items) -> np.ndarray:
 
 
 def pack_keypoints(kp: Keypoints, prefix: str) -> dict[str, np.ndarray]:
-    return {f"{prefix}_value": kp.value, f"{prefix}_jacobian": kp.jacobian}
+    out = {f"{prefix}_value": kp.value, f"{prefix}_jacobian": kp.jacobian}
+    if kp.tongue is not None:
+        out[f"{prefix}_tongue"] = kp.tongue
+    return out
 
 
 def unpack_keypoints(data: dict[str, np.ndarray], prefix: str) -> Keypoints:
-    return Keypoints(data[f"{prefix}_value"], data[f"{prefix}_jacobian"])
+    tongue = data[f"{prefix}_tongue"] if f"{prefix}_tongue" in data else None
+    return Keypoints(data[f"{prefix}_value"], data[f"{prefix}_jacobian"], tongue)
 
 
 def pack_crop(crop: PortraitCrop) -> dict[str, np.ndarray]:

@@ -16,10 +16,14 @@ import numpy as np
 @dataclass(frozen=True)
 class Keypoints:
     """Zero- and first-order motion: ``value`` [T,N,2] in [-1,1] (x, y); ``jacobian`` [T,N,2,2]
-    row-major 2x2 local affine maps (FOMM layout)."""
+    row-major 2x2 local affine maps (FOMM layout). ``tongue``: optional [T] float32 in [0,1], how
+    much the tongue shows in each frame (the landmark engine derives it from the phones: T, D, N, L,
+    TH raise it behind the upper teeth); None leaves it to the renderer (the mouth's opening alone).
+    The neural engine neither makes nor reads it."""
 
     value: np.ndarray
     jacobian: np.ndarray
+    tongue: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         v, j = self.value, self.jacobian
@@ -27,12 +31,15 @@ class Keypoints:
             raise ValueError(f"Keypoints.value must be [T,N,2], got {v.shape}")
         if j.shape != v.shape[:2] + (2, 2):
             raise ValueError(f"Keypoints.jacobian must be {v.shape[:2] + (2, 2)}, got {j.shape}")
+        if self.tongue is not None and np.shape(self.tongue) != v.shape[:1]:
+            raise ValueError(f"Keypoints.tongue must be [{v.shape[0]}], got {np.shape(self.tongue)}")
 
     def __len__(self) -> int:
         return int(self.value.shape[0])
 
     def frames(self, index: slice | np.ndarray) -> "Keypoints":
-        return Keypoints(self.value[index], self.jacobian[index])
+        tongue = None if self.tongue is None else self.tongue[index]
+        return Keypoints(self.value[index], self.jacobian[index], tongue)
 
 
 def px_to_norm(px: np.ndarray, size: int = 256) -> np.ndarray:

@@ -272,9 +272,9 @@ def test_threaded_render_gives_the_single_thread_bytes_in_order(crop60, speech_s
     seen = set()
     real = LandmarkRenderer.render
 
-    def spy(self, lm):
+    def spy(self, lm, tongue=0.0):
         seen.add(threading.current_thread().name)
-        return real(self, lm)
+        return real(self, lm, tongue=tongue)
 
     monkeypatch.setattr(LandmarkRenderer, "render", spy)
     monkeypatch.setattr(engine_mod, "RENDER_THREADS", 2)

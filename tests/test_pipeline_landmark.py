@@ -142,3 +142,19 @@ def test_alpha_only_rerun_reuses_the_mesh_imports_nothing_heavy_and_gives_the_sa
     b, c = frames_of(tmp_path / "b"), frames_of(tmp_path / "c")
     assert sorted(b) == sorted(c) == list(range(4)) and all(np.array_equal(b[i], c[i]) for i in c)
     assert fresh.cached_stages == []
+
+
+def test_tongue_is_cached_with_the_motion_and_frames_match_computed_ones(speech_2s, tmp_path):
+    cache = tmp_path / "cache"
+    computed = run_job(job(speech_2s, emotion=None, frame_end=49), tmp_path / "a", cache_dir=cache)
+    cached = run_job(job(speech_2s, emotion=None, frame_end=49), tmp_path / "b", cache_dir=cache, resume=False)
+    assert "motion" not in computed.cached_stages and "motion" in cached.cached_stages
+    (entry,) = (cache / "motion").glob("*.npz")
+    with np.load(entry) as data:
+        tongue = data["audio_tongue"]
+    assert tongue.shape == (49,) and tongue.max() > 0.5 and tongue.min() < 0.1  # T/D/N/L in the speech
+    fa, fb = frames_of(computed.out_dir), frames_of(cached.out_dir)
+    assert len(fa) == 49 and all(np.array_equal(fa[i], fb[i]) for i in fa)
+    strong = int(np.argmax(tongue))
+    plain = run_job(job(speech_2s, emotion=None, frame_end=49), tmp_path / "c", use_cache=False)
+    assert np.array_equal(frames_of(plain.out_dir)[strong], fa[strong])

@@ -83,14 +83,14 @@ def combine(engine: Engine, kp_audio: Keypoints, displacement: Keypoints | None,
     value = kp_audio.value.copy()
     jac = kp_audio.jacobian.copy()
     if displacement is None:
-        return Keypoints(value, jac)
+        return Keypoints(value, jac, kp_audio.tongue)
     alpha = np.asarray(strength, np.float32).reshape(-1)
     if alpha.shape[0] != value.shape[0]:
         raise ValueError(f"strength has {alpha.shape[0]} frames, motion has {value.shape[0]}")
     idx = list(engine.face_keypoints)
     value[:, idx] += alpha[:, None, None] * displacement.value
     jac[:, idx] += alpha[:, None, None, None] * displacement.jacobian
-    return Keypoints(value, jac)
+    return Keypoints(value, jac, kp_audio.tongue)
 
 
 _MODULES = {"landmark": "eamm_core.engines.landmark", "neural": "eamm_core.engines.neural"}

@@ -27,6 +27,7 @@ from eamm_core.engines.landmark.groups import (
 from eamm_core.engines.landmark.mouth import apply_mouth, mouth_track
 from eamm_core.engines.landmark.phonemes import PhoneSegments, phones_for_audio
 from eamm_core.engines.landmark.pose import repose_sequence, target_poses
+from eamm_core.engines.landmark.tongue import tongue_track
 from eamm_core.errors import EammError
 from eamm_core.geometry.head3d import estimate_pose
 from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
@@ -83,17 +84,26 @@ class LandmarkEngine(Engine):
 
     def driven_landmarks(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> np.ndarray:
         """Driven landmarks [T,68,2] (crop pixels): mouth, jaw, blinks, head pose."""
+        return self._driven(crop, audio, pose)[0]
+
+    def _driven(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> tuple[np.ndarray, np.ndarray]:
+        """Driven landmarks [T,68,2] and tongue visibility [T] (float32), from one phone decoding."""
         src = _landmarks(crop)
         n = audio.num_frames
-        track = mouth_track(self.phones(audio), audio.loudness, n)
+        phones = self.phones(audio)
+        tongue = tongue_track(phones, n)
+        track = mouth_track(phones, audio.loudness, n)
         drv = apply_mouth(src, track)
         drv = apply_blinks(drv, blink_curve(n, self.options.seed, self.options.blink))
         portrait = estimate_pose(src)
         targets = target_poses(pose, portrait, n, idle=self.options.idle_motion, seed=self.options.seed, src_lm=src)
-        return repose_sequence(drv, portrait, targets)
+        return repose_sequence(drv, portrait, targets), tongue
 
     def audio_keypoints(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> Keypoints:
-        return keypoints_from_landmarks(_landmarks(crop), self.driven_landmarks(crop, audio, pose))
+        """The driven landmarks as keypoints, with the per-frame tongue visibility (cached with them)."""
+        drv, tongue = self._driven(crop, audio, pose)
+        kp = keypoints_from_landmarks(_landmarks(crop), drv)
+        return Keypoints(kp.value, kp.jacobian, tongue)
 
     # --- emotion -------------------------------------------------------------------------------
 
@@ -156,6 +166,7 @@ class LandmarkEngine(Engine):
         from eamm_core.engines.landmark.render import LandmarkRenderer
 
         lm = self.driving_landmarks(crop, kp_driving)
+        tongue = np.zeros(len(lm)) if kp_driving.tongue is None else np.asarray(kp_driving.tongue, np.float64)
         order = [int(i) for i in indices]
         for i in order:
             if not 0 <= i < len(lm):
@@ -169,12 +180,13 @@ class LandmarkEngine(Engine):
         threads = max(1, min(RENDER_THREADS, len(order) // 8))
         if threads == 1:
             for i in order:
-                yield i, renderer.render(lm[i])
+                yield i, renderer.render(lm[i], tongue=float(tongue[i]))
             return
-        yield from _render_threaded(renderer, lm, order, threads)
+        yield from _render_threaded(renderer, lm, tongue, order, threads)
 
 
-def _render_threaded(renderer, lm: np.ndarray, order: list[int], threads: int) -> Iterator[tuple[int, np.ndarray]]:
+def _render_threaded(renderer, lm: np.ndarray, tongue: np.ndarray, order: list[int],
+                     threads: int) -> Iterator[tuple[int, np.ndarray]]:
     """Render ``order`` on ``threads`` threads (one renderer each: they reuse buffers), yielding in
     order with at most ``2 * threads`` frames in flight. Closing the generator cancels the rest."""
     from collections import deque
@@ -189,7 +201,7 @@ def _render_threaded(renderer, lm: np.ndarray, order: list[int], threads: int) -
         if own is None:
             with lock:
                 own = local.renderer = free.pop()
-        return own.render(lm[i])
+        return own.render(lm[i], tongue=float(tongue[i]))
 
     todo = iter(order)
     with ThreadPoolExecutor(threads, thread_name_prefix="eamm-render") as pool:

@@ -96,14 +96,15 @@ class LandmarkRenderer:
             raise EammError("driven landmarks lie far outside the 256x256 crop (a bug in the motion stage)")
         return drv
 
-    def render(self, drv_lm_px: np.ndarray) -> np.ndarray:
-        """The frame (uint8 [256,256,3] RGB) for driven landmarks ``drv_lm_px`` [68,2] in crop pixels."""
+    def render(self, drv_lm_px: np.ndarray, tongue: float = 0.0) -> np.ndarray:
+        """The frame (uint8 [256,256,3] RGB) for driven landmarks ``drv_lm_px`` [68,2] in crop pixels;
+        ``tongue`` in [0,1]: how far the tongue is raised into view (``Keypoints.tongue``)."""
         drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
         lm = drv_pts[:68]
         sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
         frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
         eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
-        mouth_interior.draw_mouth(frame, lm, head, self.mouth)
+        mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue)
         return frame
 
     def _resample(self, backward_map: np.ndarray) -> np.ndarray:

@@ -66,3 +66,37 @@ def test_mouth_blend_far_from_every_phone_takes_the_nearest_phones():
     out = mouth._blend(phones, shapes, np.array([0.1, 30.0, 60.0]))
     assert np.isfinite(out).all()
     assert out[0, 0] > VISEMES["sil"].open  # inside the AA: open
+
+
+def test_mfcc_in_blocks_equals_one_call_on_the_whole_signal():
+    from python_speech_features import mfcc
+
+    from eamm_core.prepare import audio
+
+    rng = np.random.default_rng(5)
+    speech = (rng.standard_normal(16000 * 75 + 123) * 0.1).astype(np.float32)  # 13 blocks of 60 s rows
+    pad = np.zeros(audio.PAD_SAMPLES)
+    whole = mfcc(np.concatenate([pad, speech.astype(np.float64), pad]), 16000, winstep=0.01)
+    blocks = audio.compute_mfcc(speech)
+    assert blocks.shape == whole.shape
+    np.testing.assert_array_equal(blocks, whole)
+
+
+def _features_peak(minutes: float) -> int:
+    from eamm_core.prepare import audio
+
+    samples = (np.random.default_rng(2).standard_normal(int(16000 * 60 * minutes)) * 0.1).astype(np.float32)
+    tracemalloc.start()
+    try:
+        mfcc = audio.compute_mfcc(samples)
+        audio.mfcc_windows(mfcc)
+        audio.frame_loudness(samples, audio.num_windows(len(mfcc)))
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_audio_features_memory_is_bounded_blocks_plus_small_per_frame_results():
+    short, long = _features_peak(2.0), _features_peak(8.0)
+    assert long < 1.6 * short, (short, long)  # the whole-signal MFCC grew 4x (~100 MB a minute)
+    assert long < 160 * 2**20, long

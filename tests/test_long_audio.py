@@ -6,6 +6,7 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
+import pytest
 
 from eamm_core.engines.landmark import mouth
 from eamm_core.engines.landmark.phonemes import PhoneSegments
@@ -100,3 +101,124 @@ def test_audio_features_memory_is_bounded_blocks_plus_small_per_frame_results():
     short, long = _features_peak(2.0), _features_peak(8.0)
     assert long < 1.6 * short, (short, long)  # the whole-signal MFCC grew 4x (~100 MB a minute)
     assert long < 160 * 2**20, long
+
+
+# --- phone decoding in utterances: bounded calls, cancel between them ---------------------------
+
+def _speech(seconds: float) -> np.ndarray:
+    from conftest import REPO
+
+    import soundfile
+
+    one, _ = soundfile.read(str(REPO / "samples" / "speech.wav"), dtype="float32")
+    reps = int(np.ceil(seconds * 16000 / len(one)))
+    return np.concatenate([one] * reps)[: int(seconds * 16000)]
+
+
+class _SetAfter:
+    """A cancel event that reads as set from its ``n``-th check on (counts the checks)."""
+
+    def __init__(self, n: int):
+        self.n, self.checks = n, 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks >= self.n
+
+
+def test_utterances_cover_the_audio_in_bounded_pieces_cut_in_pauses():
+    from eamm_core.engines.landmark import phonemes
+
+    x = _speech(60.0)
+    bounds = phonemes.utterances(x)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(x)
+    assert all(b0[1] == b1[0] for b0, b1 in zip(bounds, bounds[1:]))
+    lengths = np.array([b - a for a, b in bounds]) / 16000
+    assert lengths.max() <= phonemes.UTT_MAX_S and lengths[:-1].min() >= phonemes.UTT_MIN_S
+    rms = phonemes.frame_rms(x)
+    cut_level = [rms[a // 160 - 5:a // 160 + 5].mean() for a, _ in bounds[1:]]
+    assert np.median(cut_level) < 0.2 * np.median(rms)  # cuts fall in quiet stretches
+    assert phonemes.utterances(x[:16000 * 7]) == [(0, 16000 * 7)]  # short speech: one utterance
+
+
+def test_phone_recognition_stops_between_utterances_when_cancelled(monkeypatch):
+    from eamm_core.cancel import cancel_scope
+    from eamm_core.engines.landmark import phonemes
+    from eamm_core.errors import CancelledError
+
+    calls = []
+    real = phonemes._recognise_utterance
+    monkeypatch.setattr(phonemes, "_recognise_utterance", lambda dec, pcm: calls.append(len(pcm)) or real(dec, pcm))
+    x = _speech(40.0)
+    flag = _SetAfter(2)  # set after the first utterance
+    with cancel_scope(flag), pytest.raises(CancelledError):
+        phonemes.recognise_phones(x)
+    assert len(calls) == 1 and len(phonemes.utterances(x)) >= 5
+    assert calls[0] <= phonemes.UTT_MAX_S * 16000 * 2  # one call decodes at most UTT_MAX_S of audio
+
+
+def test_long_phone_recognition_offsets_utterances_to_the_recording_time():
+    from eamm_core.engines.landmark import phonemes
+
+    x = _speech(20.0)
+    ph = phonemes.recognise_phones(x)
+    assert np.all(np.diff(ph.starts) >= 0) and np.all(ph.ends > ph.starts)
+    assert ph.starts[0] == 0.0 and abs(ph.ends[-1] - 20.0) < 0.05
+    assert np.abs(ph.starts[1:] - ph.ends[:-1]).max() < 0.02 + 1e-9  # no gap over one frame at the cuts
+
+
+# --- transcript alignment per segment, fallback announced ----------------------------------------
+
+def test_words_are_shared_out_by_voiced_time():
+    from eamm_core.engines.landmark.phonemes import share_words
+
+    words = list("abcdefgh")
+    pieces = share_words(words, [2] * 8, [30, 10, 0, 40])
+    assert sum(pieces, []) == words
+    assert [len(p) for p in pieces] == [3, 1, 0, 4]
+    assert share_words(words, [1] * 8, [5]) == [words]
+
+
+def test_alignment_runs_per_segment_and_a_failed_segment_is_announced(monkeypatch, caplog):
+    from eamm_core.engines.landmark import phonemes
+
+    seen = []
+
+    def fake_align(dec, pcm, words):
+        seen.append((len(pcm) // 2, tuple(words)))
+        if len(seen) == 2:
+            raise RuntimeError("Failed to set up sub-word alignment")
+        n = len(pcm) // 2 // 160
+        return ["SIL", "M", "AA"], [0, 10, 20], [10, 20, n]
+
+    monkeypatch.setattr(phonemes, "_align", fake_align)
+    x = _speech(30.0)
+    text = " ".join(["maybe bob will bring a big map to the market"] * 5)
+    with caplog.at_level("WARNING"):
+        ph = phonemes.align_phones(x, text)
+    bounds = phonemes.utterances(x)
+    assert len(seen) == len(bounds) >= 4  # one alignment per segment, never the whole recording
+    assert max(n for n, _ in seen) <= phonemes.UTT_MAX_S * 16000
+    assert sum((list(w) for _, w in seen), []) == phonemes._words(text)  # every word once, in order
+    assert ph.method == "alignment" and len(ph.warnings) == 1
+    a, b = bounds[1]
+    assert f"{a / 16000:.1f}-{b / 16000:.1f} s" in ph.warnings[0] and "transcript not used for" in ph.warnings[0]
+    assert ph.warnings[0] in caplog.text
+    seg2 = (ph.starts >= a / 16000) & (ph.ends <= b / 16000)
+    assert seg2.sum() > 3  # recognised phones there, not the fake alignment's three
+
+
+def test_sample_with_its_transcript_announces_the_fallback(caplog):
+    from conftest import REPO
+
+    from eamm_core.engines.landmark import phonemes
+    from eamm_core.prepare.audio import load_audio
+
+    audio = load_audio(REPO / "samples" / "speech.wav")
+    text = "Maybe Bob will bring a big map to the market. Please pass me the blue paper, and keep it by the window."
+    with caplog.at_level("WARNING"):
+        ph = phonemes.phones_for_audio(audio.samples, text)
+    if ph.method == "alignment" and not ph.warnings:
+        assert len(ph) > 40  # aligned: all words' phones
+    else:
+        assert ph.warnings and "transcript not used" in ph.warnings[0] and ph.warnings[0] in caplog.text

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.ffmpeg import ffmpeg_exe
 from eamm_core.prepare.common import file_sha256
@@ -118,6 +119,7 @@ def compute_mfcc(samples_16k: np.ndarray) -> np.ndarray:
     rows = 1 if slen <= FRAME_LEN else 1 + int(np.ceil((slen - FRAME_LEN) / FRAME_STEP))
     out = np.empty((rows, 13), np.float64)
     for r0 in range(0, rows, MFCC_BLOCK):
+        check_cancelled()
         r1 = min(rows, r0 + MFCC_BLOCK)
         a, b = r0 * FRAME_STEP, (r1 - 1) * FRAME_STEP + FRAME_LEN
         block = _emphasised(speech, a, b, slen)

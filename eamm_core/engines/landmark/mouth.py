@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.engines.landmark.phonemes import PhoneSegments
 from eamm_core.engines.landmark.visemes import REST, VISEMES, MouthShape, viseme_of
 
@@ -86,6 +87,7 @@ def _blend(phones: PhoneSegments, shapes: list[MouthShape], grid: np.ndarray) ->
                         for i in order])
     out = np.empty((len(grid), 5))
     for b0 in range(0, len(grid), BLEND_BLOCK):
+        check_cancelled()
         g = grid[b0:b0 + BLEND_BLOCK]
         lo = max(int(np.searchsorted(reach_end, g[0] - REACH_S, "left")) - 1, 0)
         hi = min(int(np.searchsorted(starts, g[-1] + REACH_S, "right")) + 1, len(starts))

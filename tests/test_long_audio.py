@@ -222,3 +222,29 @@ def test_sample_with_its_transcript_announces_the_fallback(caplog):
         assert len(ph) > 40  # aligned: all words' phones
     else:
         assert ph.warnings and "transcript not used" in ph.warnings[0] and ph.warnings[0] in caplog.text
+
+
+# --- emotion clip: the clip's own frames, not one image per output frame ---------------------------
+
+def test_emotion_clip_memory_does_not_grow_with_the_output_length():
+    from conftest import shared_path
+
+    from eamm_core.prepare.emotion import augment_clip, load_emotion_clip
+
+    path = shared_path("fixtures", "emotion", "happy.mp4")
+    peaks = []
+    for frames in (150, 600):
+        tracemalloc.start()
+        try:
+            clip = load_emotion_clip(path, frames, seed=4)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert peaks[1] < 1.3 * peaks[0], peaks  # materialised, 600 frames took ~4x (230 MB)
+    assert clip.augmented.shape == (600, 256, 256, 3) and len(clip.aligned) == 600
+    # frames made on demand are those of the all-at-once augmentation, in any order
+    ext = np.asarray(clip.aligned)
+    whole, picked, _ = augment_clip(ext, 4)
+    for i in (599, 3, 150, 64, 63, 0, 400):
+        np.testing.assert_array_equal(clip.augmented[i], whole[i])
+    np.testing.assert_array_equal(clip.aligned[picked[:5]], ext[picked[:5]])

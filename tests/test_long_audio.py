@@ -248,3 +248,62 @@ def test_emotion_clip_memory_does_not_grow_with_the_output_length():
     for i in (599, 3, 150, 64, 63, 0, 400):
         np.testing.assert_array_equal(clip.augmented[i], whole[i])
     np.testing.assert_array_equal(clip.aligned[picked[:5]], ext[picked[:5]])
+
+
+# --- whole jobs --------------------------------------------------------------------------------
+
+def _long_wav(tmp_path, minutes: float):
+    import sys
+
+    from conftest import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import long_audio
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    path = tmp_path / "long.wav"
+    long_audio.make_long_speech(path, minutes)
+    return long_audio, path
+
+
+def test_cancel_during_phone_decoding_ends_the_job_as_cancelled(tmp_path, monkeypatch):
+    import threading
+
+    from conftest import REPO
+
+    from eamm_core.engines.landmark import phonemes
+    from eamm_core.job import JobSpec
+    from eamm_core.output import read_manifest
+    from eamm_core.pipeline import run_job
+
+    _, wav = _long_wav(tmp_path, 1.0)
+    cancel = threading.Event()
+    decoded = []
+    real = phonemes._recognise_utterance
+
+    def decode_then_cancel(dec, pcm):  # Ctrl-C (the CLI sets this event) arrives during the first utterance
+        decoded.append(len(pcm))
+        cancel.set()
+        return real(dec, pcm)
+
+    monkeypatch.setattr(phonemes, "_recognise_utterance", decode_then_cancel)
+    spec = JobSpec(portrait=REPO / "samples" / "astronaut.png", audio=wav, emotion=REPO / "samples" / "happy.npz",
+                   frame_end=5, write_mp4=False)
+    res = run_job(spec, tmp_path / "out", cancel=cancel, use_cache=False)
+    assert res.cancelled and res.frame_count == 0
+    assert len(decoded) == 1  # stopped at the next utterance, not after the whole minute
+    assert read_manifest(tmp_path / "out" / "manifest.json")["state"] == "cancelled"
+
+
+def test_ten_minutes_of_speech_in_a_fresh_process_stays_under_one_gigabyte(tmp_path):
+    """Peak resident memory of ``eamm generate`` on 10 minutes of speech with a short frame range
+    (the motion stage still covers all 10 minutes); the process is stopped if it passes the bound."""
+    long_audio, wav = _long_wav(tmp_path, 10.0)
+    bound_gb = 1.0  # measured ~0.3 GB; before the fix 8.6 GB
+    r = long_audio.run_one(wav, tmp_path / "out", tmp_path / "cache", long_audio.ROOT / "samples" / "happy.npz",
+                           frame_end=3, cap_gb=bound_gb, extra=[])
+    assert not r["killed"], f"passed {bound_gb} GB"
+    assert r["rc"] == 0, r["last_error"]
+    assert r["peak_rss_gb"] < bound_gb, r
+    assert len(list((tmp_path / "out" / "frames").glob("frame_*.png"))) == 3

@@ -36,6 +36,8 @@ FPS = 25.0
 SAMPLES_PER_FRAME = int(SAMPLE_RATE / FPS)  # 640
 #: python_speech_features' defaults at 16 kHz: 25 ms frames every 10 ms
 FRAME_LEN, FRAME_STEP = 400, 160
+#: audio frames read from a file at a time
+READ_BLOCK = 1 << 20
 #: MFCC rows computed at a time (60 s of audio: ~60 MB of FFT buffers)
 MFCC_BLOCK = 6000
 #: peak below this (about -80 dBFS) counts as silence
@@ -65,6 +67,7 @@ def read_audio_track(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.nda
            "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
+        check_cancelled()  # Ctrl-C reaches ffmpeg too: a cancelled job, not a damaged file
         raise _ffmpeg_problem(path, proc.stderr.decode("utf-8", "replace"))
     pcm = np.frombuffer(proc.stdout, dtype="<i2")
     return (pcm.astype(np.float32) / 32768.0).astype(np.float32)
@@ -79,13 +82,12 @@ def _read_sndfile(path: Path) -> np.ndarray | None:
     try:
         with soundfile.SoundFile(str(path)) as fh:
             native = int(fh.samplerate)
-            data = fh.read(dtype="float32", always_2d=True)
+            y = _read_mono(fh)
     except soundfile.LibsndfileError:
         return None  # not a libsndfile format, or damaged: let ffmpeg try and explain
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(path, f"unreadable or truncated audio ({type(exc).__name__})",
                          "re-export it as a 16-bit WAV file") from None
-    y = np.mean(data.T, axis=0) if data.shape[1] > 1 else data[:, 0]
     if native != SAMPLE_RATE and y.size:
         import soxr
 
@@ -93,6 +95,19 @@ def _read_sndfile(path: Path) -> np.ndarray | None:
         y = soxr.resample(y, native, SAMPLE_RATE, quality="soxr_hq")
         y = y[:n_out] if len(y) >= n_out else np.pad(y, (0, n_out - len(y)))
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _read_mono(fh) -> np.ndarray:
+    """The file's samples as float32 mono (mean of the channels, as librosa), read a block at a time
+    so a long multi-channel file is never held whole."""
+    y = np.empty(fh.frames, np.float32)
+    done = 0
+    for block in fh.blocks(blocksize=READ_BLOCK, dtype="float32", always_2d=True):
+        check_cancelled()
+        n = min(len(block), len(y) - done)
+        y[done:done + n] = (np.mean(block.T, axis=0) if block.shape[1] > 1 else block[:, 0])[:n]
+        done += n
+    return y[:done]
 
 
 def decode_audio(path: str | Path) -> np.ndarray:

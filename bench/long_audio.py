@@ -4,7 +4,8 @@ The speech is built in a temporary folder from ``samples/speech.wav``, repeated 
 varied pauses (nothing big is stored in the repository). Each length runs ``eamm generate`` with a
 short ``--frame-end`` (the motion stage covers the whole audio whatever the frame range) in a fresh
 process with no stage cache, and prints the motion stage's time (from the manifest) and the process's
-peak resident memory (``ru_maxrss`` from ``wait4``). A run whose resident memory passes ``--cap-gb``
+peak resident memory (``ru_maxrss`` from ``wait4``), and that peak as a multiple of the first
+(shortest) length's, measured in the same run: linear memory keeps it far below the ratio of lengths. A run whose resident memory passes ``--cap-gb``
 is stopped and reported as over the cap.
 
     .venv/bin/python bench/long_audio.py                      # 1, 10, 60 min, preset happy
@@ -96,7 +97,8 @@ def main() -> None:
     print(f"# {platform.node()} {platform.machine()} {os.cpu_count()} cores, python {platform.python_version()}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; emotion {Path(args.emotion).name}, "
           f"--frame-end {args.frame_end}")
-    print(f"{'minutes':>8} {'motion s':>9} {'wall s':>8} {'peak RSS GB':>12}  note")
+    print(f"{'minutes':>8} {'motion s':>9} {'wall s':>8} {'peak RSS GB':>12} {'x first':>8}  note")
+    first = None
     for minutes in args.minutes:
         with tempfile.TemporaryDirectory(prefix="eamm-long-") as tmp:
             tmp = Path(tmp)
@@ -105,7 +107,9 @@ def main() -> None:
             r = run_one(audio, tmp / "out", tmp / "cache", args.emotion, args.frame_end, args.cap_gb, extra)
         note = f"over the {args.cap_gb:g} GB cap, stopped" if r["killed"] else (r["last_error"] or "ok")
         motion = f"{r['motion_s']:.1f}" if r["motion_s"] is not None else "-"
-        print(f"{minutes:>8g} {motion:>9} {r['wall_s']:>8.1f} {r['peak_rss_gb']:>12.2f}  {note}", flush=True)
+        first = first or r["peak_rss_gb"]
+        ratio = r["peak_rss_gb"] / first  # memory against the first (shortest) length, same run
+        print(f"{minutes:>8g} {motion:>9} {r['wall_s']:>8.1f} {r['peak_rss_gb']:>12.2f} {ratio:>8.2f}  {note}", flush=True)
 
 
 if __name__ == "__main__":

@@ -307,3 +307,16 @@ def test_ten_minutes_of_speech_in_a_fresh_process_stays_under_one_gigabyte(tmp_p
     assert r["rc"] == 0, r["last_error"]
     assert r["peak_rss_gb"] < bound_gb, r
     assert len(list((tmp_path / "out" / "frames").glob("frame_*.png"))) == 3
+
+
+def test_reading_an_emotion_clip_stops_when_cancelled():
+    from conftest import shared_path
+
+    from eamm_core.cancel import cancel_scope
+    from eamm_core.errors import CancelledError
+    from eamm_core.prepare.emotion import load_emotion_clip
+
+    flag = _SetAfter(4)  # set while the fourth frame is read
+    with cancel_scope(flag), pytest.raises(CancelledError):
+        load_emotion_clip(shared_path("fixtures", "emotion", "happy.mp4"), 100)
+    assert flag.checks == 4  # checked once per clip frame, stopped at once

@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.prepare.clip_frames import AugmentedFrames, IndexedFrames
 from eamm_core.prepare.common import file_sha256
@@ -67,6 +68,7 @@ def align_clip(path: Path, num_frames: int | None) -> tuple[np.ndarray, np.ndarr
     aligned, marks, sources, pending = [], [], [], []
     last, missing = None, 0
     for src, frame in iter_frames(path, MODEL_FPS, num_frames):
+        check_cancelled()
         lm = _frame_landmarks(landmarker, frame)
         if lm is None:
             missing += 1

@@ -320,3 +320,22 @@ def test_reading_an_emotion_clip_stops_when_cancelled():
     with cancel_scope(flag), pytest.raises(CancelledError):
         load_emotion_clip(shared_path("fixtures", "emotion", "happy.mp4"), 100)
     assert flag.checks == 4  # checked once per clip frame, stopped at once
+
+
+def test_transcript_fallback_reaches_the_job_warnings_also_from_the_cache(tmp_path):
+    from conftest import REPO
+
+    from eamm_core.job import JobSpec
+    from eamm_core.output import read_manifest
+    from eamm_core.pipeline import run_job
+
+    # "zzyzx" is not in the dictionary: recognition instead, announced
+    spec = JobSpec(portrait=REPO / "samples" / "astronaut.png", audio=REPO / "samples" / "speech.wav",
+                   emotion=REPO / "samples" / "happy.npz", transcript="maybe zzyzx will bring a big map",
+                   frame_end=2, write_mp4=False)
+    for run in range(2):  # computed, then from the motion cache
+        res = run_job(spec, tmp_path / f"out{run}", cache_dir=tmp_path / "cache")
+        said = [w for w in res.warnings if "transcript not used" in w]
+        assert len(said) == 1 and "zzyzx" in said[0], res.warnings
+        assert said[0] in read_manifest(tmp_path / f"out{run}" / "manifest.json")["warnings"]
+    assert "motion" in res.cached_stages

@@ -12,13 +12,16 @@ One run measures:
    the matmul rate, speed ratios, PSNR of bf16 frames against fp32 frames, and the fp32 path's error
    against the golden reference frame.
 
-Weights: synthetic weights v1 at the released sizes (needs ``../shared``; random init otherwise).
-Usage: ``python bench/neural_speed.py [--frames 8] [--batch 8] [--threads 2] [--reps 3]``.
+Weights: synthetic weights v1 at the released sizes, built from the rule alone (tests/neural_synthetic.py);
+inputs: the golden ``in_*`` arrays where ``../shared`` exists, else seeded noise.
+Usage: ``python bench/neural_speed.py [--device cpu|cuda] [--frames 8] [--batch 8] [--threads 2] [--reps 3]``;
+the prepared GPU check (equivalence + per-precision/batch table) is ``bash bench/gpu_check.sh``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -29,7 +32,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+SHARED = Path(os.environ.get("EAMM_SHARED") or REPO.parent / "shared")
+GOLDEN = SHARED / "golden" / "eamm_golden_v1.npz"
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from eamm_core.engines.base import EngineOptions, combine  # noqa: E402
@@ -38,38 +42,39 @@ from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors  # no
 from eamm_core.types import AudioFeatures, EmotionClip, Keypoints, PortraitCrop, PoseTrack  # noqa: E402
 
 
-def matmul_gflops(dtype: torch.dtype, n: int = 4096, reps: int = 4) -> float:
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_gflops(dtype: torch.dtype, n: int = 4096, reps: int = 4, device: str | torch.device = "cpu") -> float:
     """Achievable rate: the fastest of ``reps`` single ``torch.mm`` calls of n×n by n×n."""
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+    device = torch.device(device)
+    a, b = torch.randn(n, n, dtype=dtype, device=device), torch.randn(n, n, dtype=dtype, device=device)
     torch.mm(a, b)
+    sync(device)
     best = float("inf")
     for _ in range(reps):
         t0 = time.perf_counter()
         torch.mm(a, b)
+        sync(device)
         best = min(best, time.perf_counter() - t0)
     return 2 * n**3 / best / 1e9
 
 
-def make_model(folder: Path) -> Path:
-    from eamm_core.engines.neural import checkpoint
-    from eamm_core.engines.neural.config import released
-    from eamm_core.engines.neural.models.eamm_networks import EammNetworks
+def make_model(folder: Path, cfg=None) -> Path:
+    """Synthetic weights v1 (eamm_golden_v1.md §2) at the released sizes (``cfg``: other sizes), built from
+    the rule alone: keys from our key map, the anti-alias kernel from our module (no ../shared needed)."""
+    from neural_synthetic import write_synthetic_released_model
 
-    keys, golden = SHARED / "docs" / "eamm_checkpoint_keys.txt", SHARED / "golden" / "eamm_golden_v1.npz"
-    if keys.exists() and golden.exists():
-        from neural_synthetic import write_synthetic_released_model
-
-        kernel = np.load(golden)["w_antialias_kernel_13x13"]
-        return write_synthetic_released_model(folder, keys, kernel)
-    print("note: ../shared not found, using PyTorch's default random init")
-    checkpoint.write_model(folder, EammNetworks(released()).state_dict(), released())
-    return folder
+    return write_synthetic_released_model(folder, cfg=cfg)
 
 
-def make_inputs(frames: int):
-    golden = SHARED / "golden" / "eamm_golden_v1.npz"
+def make_inputs(frames: int, golden: Path | None = GOLDEN):
+    """Engine inputs for ``frames`` frames: the golden ``in_*`` arrays where they exist (``golden=None``:
+    never), else seeded noise."""
     rng = np.random.default_rng(0)
-    if golden.exists():
+    if golden is not None and golden.exists():
         z = np.load(golden)
         img, emo = z["in_source_u8"], z["in_emotion_frames_u8"]
         windows, pose = z["in_mfcc_windows"][0], z["in_pose"][0]
@@ -93,19 +98,20 @@ def naive_pipeline(net, crop, audio, pose, clip) -> np.ndarray:
     """The reference demo's order: A2FD once over the clip, then per frame (batch 1, fp32): audio
     keypoints, emotion net, emotion added to kp 1 (×0.2), 4, 6, full generator incl. ``deformed``."""
     out = []
+    dev = next(net.parameters()).device
     with torch.inference_mode():
-        src = images_to_tensor(crop.image[None], torch.device("cpu"))
+        src = images_to_tensor(crop.image[None], dev)
         kp_s = net.keypoint_detector(src)
-        deco = net.a2fd(src, torch.from_numpy(audio.windows[None]), torch.from_numpy(pose.values[None]))
+        deco = net.a2fd(src, torch.from_numpy(audio.windows[None]).to(dev), torch.from_numpy(pose.values[None]).to(dev))
         for t in range(deco.shape[1]):
             kp = net.audio_heads(deco[:, t])
-            emo = net.emotion(images_to_tensor(clip.augmented[t:t + 1], torch.device("cpu")), kp.value, kp.jacobian)
+            emo = net.emotion(images_to_tensor(clip.augmented[t:t + 1], dev), kp.value, kp.jacobian)
             v, j = kp.value.clone(), kp.jacobian.clone()
             for k, d, w in ((1, 0, 0.2), (4, 1, 1.0), (6, 2, 1.0)):
                 v[:, k] += w * emo.displacements.value[:, d]
                 j[:, k] += w * emo.displacements.jacobian[:, d]
             pred = net.generator(src, KeypointTensors(v, j), KeypointTensors(kp_s.value, kp_s.jacobian)).prediction
-            out.append(pred.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()[0])
+            out.append(pred.mul(255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()[0])
     return np.stack(out)
 
 
@@ -149,9 +155,10 @@ def golden_error(engine: NeuralEngine) -> str:
     z = np.load(path)
     crop = make_inputs(1)[0]
     src, feats = engine.source_tensors(crop)
-    kp_s = KeypointTensors(torch.from_numpy(z["kp_source_value"]), torch.from_numpy(z["kp_source_jacobian"]))
+    kp_s = KeypointTensors(torch.from_numpy(z["kp_source_value"]).to(engine.device),
+                           torch.from_numpy(z["kp_source_jacobian"]).to(engine.device))
     kp_d = Keypoints(z["kp_audio_value"][:1], z["kp_audio_jacobian"][:1])
-    err = float((engine.predict(src, feats, kp_s, kp_d).numpy() - z["gen_audio_t0_prediction"]).__abs__().max())
+    err = float((engine.predict(src, feats, kp_s, kp_d).cpu().numpy() - z["gen_audio_t0_prediction"]).__abs__().max())
     tol = json.loads(str(z["meta_json"]))["tolerances"]["gen_audio_t0_prediction"]["atol_stage"]
     return f"max |diff| {err:.2e} (tolerance {tol:.0e}): {'PASS' if err <= tol else 'FAIL'}"
 
@@ -161,20 +168,25 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (bench/gpu_check.sh runs the GPU check)")
     ap.add_argument("--reps", type=int, default=3, help="timed runs per path, interleaved; the fastest counts")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.frames} frames at 256², batch {args.batch}")
-    mm32, mm16 = matmul_gflops(torch.float32), matmul_gflops(torch.bfloat16)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":  # fp32 means fp32 (no TF32), so that its rate and its frames are comparable
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+    mm32, mm16 = matmul_gflops(torch.float32, device=dev), matmul_gflops(torch.bfloat16, device=dev)
     with tempfile.TemporaryDirectory() as tmp:
         model = make_model(Path(tmp) / "model")
         # smoothing off so that the frames are comparable with the (unsmoothed) naive path; it costs ~0
-        e32 = NeuralEngine(EngineOptions(model_dir=model, device="cpu", batch_size=args.batch, smooth=False))
-        e16 = NeuralEngine(EngineOptions(model_dir=model, device="cpu", batch_size=args.batch, smooth=False,
+        e32 = NeuralEngine(EngineOptions(model_dir=model, device=args.device, batch_size=args.batch, smooth=False))
+        e16 = NeuralEngine(EngineOptions(model_dir=model, device=args.device, batch_size=args.batch, smooth=False,
                                          precision="bf16"))
         from eamm_core.engines.neural import checkpoint
 
-        naive_net, _ = checkpoint.load_model(model)  # as loaded: no folding, contiguous, fp32
+        naive_net, _ = checkpoint.load_model(model, dev)  # as loaded: no folding, contiguous, fp32
     inputs = make_inputs(args.frames)
     small = make_inputs(2)
     flops = {"naive fp32": flops_per_frame(naive_pipeline, naive_net, *small),
@@ -190,8 +202,8 @@ def main() -> int:
             if name not in results or seconds < results[name][0]:
                 results[name] = (seconds, frames)
             cpu[name] = min(cpu.get(name, float("inf")), cpu_seconds)
-        mm32 = max(mm32, matmul_gflops(torch.float32, reps=2))  # the machine may be shared: keep the best
-        mm16 = max(mm16, matmul_gflops(torch.bfloat16, reps=2))
+        mm32 = max(mm32, matmul_gflops(torch.float32, reps=2, device=dev))  # the machine may be shared: keep the best
+        mm16 = max(mm16, matmul_gflops(torch.bfloat16, reps=2, device=dev))
     print(f"matmul (torch.mm 4096², best single call, before and between the runs): fp32 {mm32:.1f} GFLOP/s, "
           f"bf16 {mm16:.1f} GFLOP/s")
     rate = {"naive fp32": mm32, "engine fp32": mm32, "engine bf16": mm16}

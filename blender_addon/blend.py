@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import bpy
@@ -216,7 +217,11 @@ def portrait_file(scene, out_dir: Path) -> Path:
             ext = (image.file_format or "PNG").lower().replace("jpeg", "jpg")
             path = out_dir / f"portrait_{bpy.path.clean_name(image.name)}.{ext}"
             out_dir.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(image.packed_file.data)
+            data = image.packed_file.data
+            if not path.is_file() or path.read_bytes() != data:  # farm chunks may read it meanwhile:
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.part")  # replace it whole, never rewrite
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
             return path
         if image.source != "FILE" or not image.filepath:
             raise AddonError(f"image '{image.name}' is not an image file: save it to disk first (Image ▸ Save As)")

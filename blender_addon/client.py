@@ -7,6 +7,7 @@ The API is described in docs/server.md.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -21,7 +22,7 @@ DEFAULT_URL = "http://127.0.0.1:8765"
 
 
 class ClientError(Exception):
-    """One-line error for the artist; ``kind`` is not_running, token, input, timeout, protocol or server."""
+    """One-line error for the artist; ``kind`` is not_running, token, host, input, timeout, protocol or server."""
 
     def __init__(self, message: str, kind: str = "server", status: int | None = None):
         super().__init__(message)
@@ -59,7 +60,15 @@ def find_token(explicit: str | None = None) -> tuple[str | None, str]:
     return (text or None), str(path)
 
 
-def _multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
+CHUNK = 256 * 1024
+
+
+class Abandoned(Exception):
+    """The caller gave up on a transfer (Cancel, unregister, another .blend loaded)."""
+
+
+def _multipart_parts(field: str, filename: str) -> tuple[bytes, bytes, str]:
+    """The multipart head and tail around one file's bytes, and the Content-Type."""
     boundary = "eamm-" + uuid.uuid4().hex
     safe = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename) or "upload"
     head = (
@@ -67,8 +76,28 @@ def _multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
         f'Content-Disposition: form-data; name="{field}"; filename="{safe}"\r\n'
         "Content-Type: application/octet-stream\r\n\r\n"
     ).encode("ascii")
-    body = head + data + f"\r\n--{boundary}--\r\n".encode("ascii")
-    return body, f"multipart/form-data; boundary={boundary}"
+    return head, f"\r\n--{boundary}--\r\n".encode("ascii"), f"multipart/form-data; boundary={boundary}"
+
+
+def _check(abort) -> None:
+    if abort is not None and abort.is_set():
+        raise Abandoned()
+
+
+def _streamed_body(fh, head: bytes, tail: bytes, size: int, progress, abort):
+    """Yield the multipart body in chunks read from ``fh``, reporting bytes sent; stops when abandoned."""
+    yield head
+    sent = 0
+    while True:
+        _check(abort)
+        chunk = fh.read(CHUNK)
+        if not chunk:
+            break
+        sent += len(chunk)
+        if progress is not None:
+            progress(sent, size)
+        yield chunk
+    yield tail
 
 
 class Client:
@@ -81,20 +110,28 @@ class Client:
         self.timeout = timeout
 
     # -- transport ---------------------------------------------------------------------------
-    def _request(self, method: str, path: str, *, body: bytes | None = None, content_type: str | None = None,
-                 auth: bool = True, timeout: float | None = None) -> tuple[int, bytes, str]:
+    def _request(self, method: str, path: str, *, body=None, content_type: str | None = None,
+                 auth: bool = True, timeout: float | None = None, length: int | None = None,
+                 sink=None) -> tuple[int, bytes, str]:
+        """One request; ``sink(resp)`` (if given) reads the response itself and its result is returned
+        in place of the body. ``body`` may be an iterable of chunks with ``length`` bytes in all."""
         req = urllib.request.Request(self.base_url + path, data=body, method=method)
         if content_type:
             req.add_header("Content-Type", content_type)
+        if length is not None:
+            req.add_header("Content-Length", str(length))
         if auth and not self.token:  # a server started after this client writes its token file then
             self.token, self.token_source = find_token(self._explicit_token)
         if auth and self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(req, timeout=timeout or self.timeout) as resp:
-                return resp.status, resp.read(), resp.headers.get("Content-Type", "")
+                data = sink(resp) if sink is not None else resp.read()
+                return resp.status, data, resp.headers.get("Content-Type", "")
         except urllib.error.HTTPError as exc:
             raise self._http_error(exc) from None
+        except Abandoned:
+            raise
         except (urllib.error.URLError, OSError) as exc:
             raise self._network_error(exc) from None
 
@@ -117,6 +154,10 @@ class Client:
             detail = None
         if isinstance(detail, list):  # a framework validation error: keep the first message
             detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail[:2])
+        if exc.code == 403 and str(detail or "").lower().startswith("host "):
+            return ClientError(f"eamm-server at {self.base_url} refused the host name of the Server URL ({detail}): "
+                               "use 127.0.0.1 or localhost in the Server URL (a tunnel's own port is fine), or "
+                               "start the server with --allowed-host", "host", exc.code)
         if exc.code in (401, 403):
             where = self.token_source if self.token else f"{self.token_source} (missing)"
             return ClientError(f"wrong token for eamm-server at {self.base_url} (token from {where}): paste the "
@@ -149,18 +190,53 @@ class Client:
         """Names of the emotion presets bundled with the server (usable as ``emotion_preset``)."""
         return [p["name"] for p in self._json("GET", "/v1/presets").get("presets", []) if "name" in p]
 
-    def upload(self, path: str | Path, role: str) -> dict:
+    def upload(self, path: str | Path, role: str, progress=None, abort=None) -> dict:
+        """Send one file, streamed from disk (``progress(sent, size)`` per chunk; ``abort`` an Event
+        that abandons the upload with :class:`Abandoned`); returns the server's upload record."""
         path = Path(path)
+        head, tail, ctype = _multipart_parts("file", path.name)
+        query = urllib.parse.urlencode({"role": role})
         try:
-            data = path.read_bytes()
+            fh = open(path, "rb")
+            size = os.fstat(fh.fileno()).st_size
         except OSError as exc:
             raise ClientError(f"cannot read the {role} file {path}: {exc.strerror or exc}; check the path",
                               "input") from None
-        body, ctype = _multipart("file", path.name, data)
-        query = urllib.parse.urlencode({"role": role})
-        _, raw, _ = self._request("POST", f"/v1/uploads?{query}", body=body, content_type=ctype,
-                                  timeout=max(self.timeout, 60.0))
+        with fh:
+            body = _streamed_body(fh, head, tail, size, progress, abort)
+            raw = self._post_streamed(f"/v1/uploads?{query}", body, ctype, len(head) + size + len(tail))
+        _check(abort)
         return json.loads(raw.decode("utf-8"))
+
+    def _post_streamed(self, path: str, chunks, content_type: str, length: int) -> bytes:
+        """POST a body sent chunk by chunk; a server that answers early (401, 403, 413) and closes the
+        connection while the body is still going out is heard rather than reported as a broken pipe."""
+        parts = urllib.parse.urlsplit(self.base_url)
+        conn_type = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = conn_type(parts.hostname, parts.port, timeout=max(self.timeout, 60.0))
+        if not self.token:
+            self.token, self.token_source = find_token(self._explicit_token)
+        try:
+            conn.putrequest("POST", (parts.path.rstrip("/") or "") + path)
+            conn.putheader("Content-Type", content_type)
+            conn.putheader("Content-Length", str(length))
+            if self.token:
+                conn.putheader("Authorization", f"Bearer {self.token}")
+            conn.endheaders()
+            try:
+                for chunk in chunks:
+                    conn.send(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the answer, if any, says why
+            resp = conn.getresponse()
+            if resp.status >= 400:
+                raise self._http_error(urllib.error.HTTPError(self.base_url + path, resp.status, resp.reason,
+                                                              resp.headers, resp))
+            return resp.read()
+        except (http.client.HTTPException, OSError) as exc:
+            raise self._network_error(exc) from None
+        finally:
+            conn.close()
 
     def submit(self, job: dict) -> dict:
         return self._json("POST", "/v1/jobs", job)
@@ -174,14 +250,35 @@ class Client:
     def frame(self, job_id: str, n: int) -> bytes:
         return self._request("GET", f"/v1/jobs/{urllib.parse.quote(job_id)}/frames/{int(n)}")[1]
 
-    def frames_zip(self, job_id: str, dest: str | Path, start: int | None = None, end: int | None = None) -> Path:
-        """Download the job's frames as a zip to ``dest`` (half-open ``start``/``end`` 25 fps range)."""
+    def frames_zip(self, job_id: str, dest: str | Path, start: int | None = None, end: int | None = None,
+                   progress=None, abort=None) -> Path:
+        """Download the job's frames as a zip to ``dest`` (half-open ``start``/``end`` 25 fps range),
+        streamed to disk as it arrives (``progress(received, total or None)``; ``abort`` as in upload)."""
         query = urllib.parse.urlencode({k: v for k, v in (("start", start), ("end", end)) if v is not None})
         path = f"/v1/jobs/{urllib.parse.quote(job_id)}/frames.zip" + (f"?{query}" if query else "")
-        _, data, _ = self._request("GET", path, timeout=max(self.timeout, 120.0))
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(dest.suffix + ".part")
-        tmp.write_bytes(data)
+
+        def to_file(resp) -> int:
+            total = resp.headers.get("Content-Length")
+            total = int(total) if total and total.isdigit() else None
+            received = 0
+            with open(tmp, "wb") as fh:
+                while True:
+                    _check(abort)
+                    chunk = resp.read(CHUNK)
+                    if not chunk:
+                        return received
+                    fh.write(chunk)
+                    received += len(chunk)
+                    if progress is not None:
+                        progress(received, total)
+
+        try:
+            self._request("GET", path, timeout=max(self.timeout, 60.0), sink=to_file)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, dest)
         return dest

@@ -1,24 +1,27 @@
-"""One job from the scene's settings to an image strip: build, submit, poll, download, import.
+"""One job from the scene's settings to an image strip, on the main thread's side.
 
-Used by the operators (non-blocking, polled by a timer) and by render.py (a blocking loop, because
-``bpy.app.timers`` never fire under ``blender -b``).
+:func:`prepare` reads the scene into a :class:`worker.JobSpec`; a :class:`worker.Flow` does the network
+work on its own thread; :func:`finish` writes each of its events into the scene and imports the strip.
+The operators drain the events in a timer; render.py in :func:`run_blocking` (``bpy.app.timers`` never
+fire under ``blender -b``).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import time
+import urllib.parse
 from pathlib import Path
 
-from . import blend, timing
-from .client import DEFAULT_URL, Client, ClientError
+from . import blend, timing, worker
+from .client import DEFAULT_URL, Client
 from .preferences import get as get_prefs
 from .properties import POSE_PROPS
-from .state import FINAL_STATES, AddonError, JobRecord, contiguous, extract_frames, frames_on_disk, \
-    progress_fraction, status_line
+from .state import FINAL_STATES, AddonError, JobRecord, status_line
 
-# Upload records by (server, file, size, mtime): generating again re-sends nothing that did not change.
-_UPLOADS: dict[tuple, dict] = {}
+ACTIVE_STATES = ("starting", "uploading", "submitting", "queued", "running", "downloading")
+LOCAL_STATES = ("starting", "uploading", "submitting", "downloading")  # only while a Flow runs
 
 
 def make_client(context=None, url: str | None = None) -> Client:
@@ -26,55 +29,34 @@ def make_client(context=None, url: str | None = None) -> Client:
     return Client(url or prefs.server_url, token=prefs.token or None)
 
 
-def _upload(client: Client, path: Path, role: str) -> dict:
-    """The server's upload record for ``path`` (``id``, ``info``…), uploading only when it changed."""
-    st = path.stat()
-    key = (client.base_url, str(path), st.st_size, st.st_mtime_ns, role)
-    if key not in _UPLOADS:
-        _UPLOADS[key] = client.upload(path, role)
-    return _UPLOADS[key]
-
-
-def _curve_or_number(values: list[float]) -> float | list[float]:
-    return values[0] if all(abs(v - values[0]) < 1e-9 for v in values) else [round(v, 6) for v in values]
-
-
-def build_job(scene, client: Client, out_dir: Path) -> tuple[dict, JobRecord]:
-    """Upload the inputs and return the job JSON (docs/server.md) and what Import will need."""
+def prepare(scene, client: Client, start_args: list[str] | None = None,
+            down_message: str | None = None) -> worker.JobSpec:
+    """Read what the job needs from the scene (main thread; no network): files, range, sampled curves."""
     s = scene.eamm
+    out_dir = blend.output_dir(scene)
     strip = blend.audio_strip(scene, s)
     place = blend.placement(scene, strip)
     rng = timing.model_range(place)
-    audio = _upload(client, blend.sound_file(strip), "audio")
-    available = (audio.get("info") or {}).get("frames")
-    end = min(rng.end, int(available)) if isinstance(available, int) and available > 0 else rng.end
-    if end <= rng.start:
-        raise AddonError(f"sound strip '{strip.name}' shows no part of its sound file: move or trim it")
-    # per-frame arrays are indexed from the sound file's first 25 fps frame, also for a trimmed strip
-    curves = blend.sample_settings(scene, timing.sample_frames(place, 0, end))
+    audio = blend.sound_file(strip)
+    portrait = blend.portrait_file(scene, out_dir)
+    emotion = None
+    if s.emotion_source == "FILE":
+        emotion = Path(blend.abspath(s.emotion_path))
+        if not s.emotion_path or not emotion.is_file():
+            raise AddonError(f"emotion clip {s.emotion_path or '(none)'} does not exist: choose a video or .npz preset")
+    # per-frame arrays are indexed from the sound file's first 25 fps frame, also for a trimmed strip;
+    # the worker cuts them at the sound file's own length once the server has measured it
+    curves = blend.sample_settings(scene, timing.sample_frames(place, 0, rng.end))
     job = {
-        "portrait": _upload(client, blend.portrait_file(scene, out_dir), "portrait")["id"],
-        "audio": audio["id"],
-        "emotion": None, "emotion_preset": None, "emotion_neutral": None,
-        "strength": _curve_or_number(curves["strength"]),
-        "pose": None, "pose_file": None,
-        "engine": s.engine, "model": s.model or None, "seed": int(s.seed),
-        "frame_start": rng.start, "frame_end": end,
+        "emotion": None, "emotion_preset": s.emotion_preset if s.emotion_source == "PRESET" else None,
+        "emotion_neutral": None, "pose": None, "pose_file": None,
+        "engine": s.engine, "model": s.model or None, "seed": int(s.seed), "frame_start": rng.start,
         "paste_back": bool(s.paste_back), "blink": bool(s.blink), "idle_motion": bool(s.idle_motion),
         "transcript": None, "outputs": ["frames"],
     }
-    if s.emotion_source == "PRESET":
-        job["emotion_preset"] = s.emotion_preset
-    elif s.emotion_source == "FILE":
-        path = Path(blend.abspath(s.emotion_path))
-        if not s.emotion_path or not path.is_file():
-            raise AddonError(f"emotion clip {s.emotion_path or '(none)'} does not exist: choose a video or .npz preset")
-        job["emotion"] = _upload(client, path, "emotion")["id"]
-    if s.use_pose:  # artist units (degrees, size multiplier, crop-width offsets): the server converts
-        job["pose"] = [list(row) for row in zip(*(curves[p] for p in POSE_PROPS))]
-        job["pose_units"] = "artist"
-    record = JobRecord("", client.base_url, rng.start, end, strip.name)
-    return job, record
+    return worker.JobSpec(client.base_url, client.token, out_dir, audio, portrait, emotion, job, curves,
+                          POSE_PROPS if s.use_pose else (), rng.start, rng.end, strip.name, place, start_args,
+                          down_message)
 
 
 def set_message(scene, text: str, kind: str = "") -> None:
@@ -89,102 +71,119 @@ def apply_status(scene, status: dict) -> None:
     s.progress = progress_fraction(status)
 
 
-def submit(scene, client: Client) -> dict:
-    """Upload, submit, remember the job on the scene and beside the frames; returns the job status."""
-    out_dir = blend.output_dir(scene)
-    job, record = build_job(scene, client, out_dir)
-    try:
-        status = client.submit(job)
-    except ClientError as exc:
-        if exc.kind != "input" or "upload" not in exc.message.lower():
-            raise
-        _UPLOADS.clear()  # the server forgot our uploads (restarted with a clean store): send them again
-        job, record = build_job(scene, client, out_dir)
-        status = client.submit(job)
-    record.job_id = status["id"]
-    record.save(out_dir)
-    scene.eamm.job_id = status["id"]
-    apply_status(scene, status)
-    set_message(scene, "")
-    return status
+def apply_event(scene, kind: str, payload: dict) -> str | None:
+    """Write one worker event into the scene's settings (main thread). Returns "downloaded", "error",
+    "final" when the flow has ended, else None."""
+    s = scene.eamm
+    if kind in ("progress", "status", "submitted"):
+        if kind == "submitted":
+            s.job_id = payload["job_id"]
+            set_message(scene, "")
+        s.job_state = payload["state"]
+        s.status = payload["line"]
+        s.progress = payload["progress"]
+        return "final" if kind == "status" and s.job_state in FINAL_STATES and s.job_state != "done" else None
+    if kind == "downloaded":
+        return "downloaded"
+    if kind == "error":
+        exc = payload["error"]
+        if s.job_state == "downloading":
+            s.job_state = "done"  # the job is done on the server: Import downloads it again
+        elif exc.kind == "lost":
+            s.job_state = "unreachable"
+        elif s.job_state in LOCAL_STATES:
+            s.job_state = ""
+        s.status = s.status if s.job_id else ""
+        set_message(scene, str(exc), exc.kind)
+        return "error"
+    return None
 
 
-def poll(scene, client: Client) -> dict:
-    status = client.status(scene.eamm.job_id)
-    apply_status(scene, status)
-    return status
+def import_result(scene, mapped: worker.StripMap | None = None):
+    """Put the downloaded frames in as an image strip in sync with the sound strip (main thread).
 
-
-def import_result(scene, client: Client | None = None):
-    """Download the finished job's frames (unless already there) and put them in as an image strip."""
+    ``mapped``: the frame map the worker worked out for the sound strip's place when the job started;
+    used when the strip has not moved since (the exact maths takes ~0.1 s for a 30 s shot)."""
     out_dir = blend.output_dir(scene)
     record = JobRecord.load(out_dir)
     if record is None or (scene.eamm.job_id and record.job_id != scene.eamm.job_id):
         raise AddonError(f"no finished job recorded in {out_dir}: press Generate first")
     frames_dir = out_dir / "frames"
-    if client is not None:
-        _download(client, record, out_dir, frames_dir)
-    numbers = [n for n in frames_on_disk(frames_dir) if record.model_start <= n < record.model_end]
-    available = contiguous(numbers)
-    if not available:
-        raise AddonError(f"no frames of job {record.job_id} in {frames_dir}: generate again")
     audio = blend.audio_strip(scene, scene.eamm)
     place = blend.placement(scene, audio)
-    mapping = timing.frame_map(place, available)
+    if mapped is None or mapped.placement != place:
+        mapped = worker.strip_map(place, frames_dir, record)
+    mapping, held, available = mapped.mapping, mapped.held, mapped.available
     channel = scene.eamm.channel or blend.free_channel(scene, place.visible_start, place.visible_end, audio.channel + 1)
     strip = blend.import_image_strip(scene, frames_dir, mapping, place.visible_start, channel)
-    held = sum(1 for f in range(place.visible_start, place.visible_end)
-               if place.model_frame_at(f) not in available)
     set_message(scene, f"imported {available.stop - available.start} frames as strip '{strip.name}' on channel "
                 f"{channel}" + (f" ({held} scene frames hold the nearest frame)" if held > 1 else ""), "INFO")
     return strip
 
 
-def _download(client: Client, record: JobRecord, out_dir: Path, frames_dir: Path) -> None:
-    """Replace the frames on disk with the job's; keeps what is there when the server no longer has it."""
+def finish(scene, kind: str, payload: dict) -> bool:
+    """apply_event, then import the strip once the frames are down; True when the flow has ended."""
+    ended = apply_event(scene, kind, payload)
+    if ended == "downloaded":
+        import_result(scene, payload.get("mapped"))
+        scene.eamm.job_state, scene.eamm.progress = "done", 1.0
+        scene.eamm.status = "done"
+    return ended is not None
+
+
+def resume_flow(scene, client: Client) -> worker.Flow:
+    """A Flow that polls the scene's recorded job and downloads it when done (Import, Check server)."""
+    out_dir = blend.output_dir(scene)
+    record = JobRecord.load(out_dir)
+    if record is None or not record.job_id or (scene.eamm.job_id and record.job_id != scene.eamm.job_id):
+        raise AddonError(f"no job recorded in {out_dir}: press Generate first")
     try:
-        zip_path = client.frames_zip(record.job_id, out_dir / "frames.zip")
-    except ClientError as exc:
-        if exc.status == 404 and frames_on_disk(frames_dir):
-            return  # the server forgot the job (cleaned up): the downloaded frames are still good
-        raise
-    for old in frames_dir.glob("frame_*.png") if frames_dir.is_dir() else ():
-        old.unlink()
-    record.frames = extract_frames(zip_path, frames_dir)
-    zip_path.unlink()
-    record.save(out_dir)
+        place = blend.placement(scene, blend.audio_strip(scene, scene.eamm))
+    except AddonError:
+        place = None  # Import says what is wrong once the frames are down
+    return worker.Flow(client, record=record, out_dir=out_dir, placement=place)
 
 
-def run_blocking(scene, client: Client, log=print, interval: float = 0.5, timeout: float | None = None):
-    """Submit, poll until the job ends (printing progress), import the strip; raises on failure."""
-    status = submit(scene, client)
-    log(f"EAMM: job {status['id']} submitted to {client.base_url}")
-    last = None
-    started = time.monotonic()
-    while status.get("state") not in FINAL_STATES:
-        if timeout is not None and time.monotonic() - started > timeout:
-            raise AddonError(f"job {status['id']} did not finish within {timeout:.0f} s", "timeout")
-        time.sleep(interval)
-        status = poll(scene, client)
-        line = status_line(status)
-        if line != last:
-            log(f"EAMM: {line}")
-            last = line
-    if status["state"] != "done":
-        raise AddonError(f"job {status['id']} {status_line(status)}", "job")
-    return import_result(scene, client)
+def run_blocking(scene, client: Client, log=print, interval: float = 0.2, timeout: float | None = None,
+                 flow: worker.Flow | None = None):
+    """Headless: the same worker Flow, drained by a blocking loop (timers never fire under ``blender -b``).
+    Prints one line per status change; imports the strip; raises ClientError/AddonError on failure."""
+    flow = flow or worker.Flow(client, prepare(scene, client))
+    flow.start()
+    started, last, submitted = time.monotonic(), None, False
+    try:
+        while True:
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise AddonError(f"job {scene.eamm.job_id or '(not submitted)'} did not finish within "
+                                 f"{timeout:.0f} s", "timeout")
+            try:
+                token, kind, payload = worker.EVENTS.get(timeout=interval)
+            except queue.Empty:
+                continue
+            if token != flow.token:
+                continue  # left over from an abandoned flow
+            if kind == "submitted" and not submitted:
+                submitted = True
+                log(f"EAMM: job {payload['job_id']} submitted to {client.base_url}")
+            if kind == "error":
+                raise payload["error"]
+            ended = finish(scene, kind, payload)
+            line = status_line(payload["status"]) if "status" in payload else None
+            if line and line != last:
+                log(f"EAMM: {line}")
+                last = line
+            if ended:
+                break
+    finally:
+        flow.cancel() if flow.is_alive() and scene.eamm.job_state != "done" else None
+    if scene.eamm.job_state != "done":
+        raise AddonError(f"job {scene.eamm.job_id} {scene.eamm.status}", "job")
+    return next(s for s in blend.strips(scene) if s.name == blend.STRIP_NAME)
 
 
 def wait_for_server(client: Client, seconds: float) -> dict:
-    """Poll /health until the server answers (after starting it); the last error if it never does."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return client.health()
-        except ClientError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
+    """Poll /health until the server answers (headless, after starting it)."""
+    return worker.wait_for_server(client, seconds, worker.server_process())
 
 
 def server_args(prefs, url: str | None = None) -> list[str]:
@@ -203,3 +202,33 @@ def server_args(prefs, url: str | None = None) -> list[str]:
     if not args:
         raise AddonError("the server command in the add-on preferences is empty: set it to `eamm-server`")
     return args
+
+
+def _is_default_url(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    default = urllib.parse.urlsplit(DEFAULT_URL)
+    return (parts.scheme, parts.hostname in ("127.0.0.1", "localhost"), parts.port or 80) == \
+        (default.scheme, True, default.port)
+
+
+def launch_args(prefs, url: str, automatic: bool = False) -> list[str]:
+    """:func:`server_args` for a server on ``url``'s own port, told to watch its stdin (it stops when
+    Blender goes). An automatic start happens only for the default local URL: any other URL (a tunnel,
+    another machine) must say that it is down rather than get a local server in its place."""
+    parts = urllib.parse.urlsplit(url)
+    if automatic and not _is_default_url(url):
+        raise AddonError(f"eamm-server is not answering at {url}: start it there (or open the SSH tunnel); "
+                         f"the add-on starts a server itself only for {DEFAULT_URL}", "not_running")
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise AddonError(f"the Server URL {url} is not on this computer: start eamm-server on that machine",
+                         "not_running")
+    port = str(parts.port or 80)
+    args = server_args(prefs, url)
+    if "--port" in args[:-1]:
+        given = args[args.index("--port") + 1]
+        if given != port:
+            raise AddonError(f"the server command listens on port {given} but the Server URL {url} uses {port}: "
+                             "make them the same in the add-on preferences", "input")
+    else:
+        args += ["--port", port]
+    return args + ["--watch-stdin"]

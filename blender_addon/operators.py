@@ -1,29 +1,30 @@
-"""Operators (Generate, Cancel, Import, server control) and the timer that polls running jobs."""
+"""Operators (Generate, Cancel, Import, server control) and the timer that collects the worker threads' results.
+
+Every operator returns at once: network and process work runs in :mod:`worker` threads."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
+import queue
+import time
 
 import bpy
 
-from . import blend, jobs
+from . import blend, jobs, worker
 from .client import ClientError
 from .preferences import get as get_prefs
-from .state import FINAL_STATES, AddonError
+from .state import AddonError
 
-POLL_INTERVAL = 0.5
+POLL_INTERVAL = 0.2
+DRAIN_BUDGET_S = 0.15  # a timer tick stops draining events after this long (the rest wait a tick)
 SERVER = {"ok": False, "line": "server not checked yet", "kind": ""}
-_PROCESS: dict[str, subprocess.Popen] = {}
-_PENDING: set[str] = set()  # scenes waiting for an auto-started server before submitting
+_FLOWS: dict[str, worker.Flow] = {}  # scene name -> the Flow working for it
+_TASKS: dict[int, str] = {}  # token -> kind of a small task in flight (health, start_server, cancel)
 
 
 def _report_error(op, scene, exc: Exception) -> set[str]:
     kind = getattr(exc, "kind", "input")
     jobs.set_message(scene, str(exc), kind)
-    if kind in ("not_running", "token"):
+    if kind in ("not_running", "token", "host"):
         SERVER.update(ok=False, line=str(exc), kind=kind)
     op.report({"ERROR"}, str(exc))
     return {"CANCELLED"}
@@ -51,70 +52,79 @@ def _progress(value: float | None) -> None:
         pass
 
 
-def check_server(context=None) -> bool:
-    client = jobs.make_client(context)
-    try:
-        h = client.health()
-    except ClientError as exc:
-        SERVER.update(ok=False, line=str(exc), kind=exc.kind)
-        return False
-    engines = ", ".join(k for k, v in (h.get("engines") or {}).items() if v is True) or "no engine"
-    SERVER.update(ok=True, kind="", line=f"connected · eamm-server {h.get('server_version', '?')} · "
-                                         f"{engines} · {h.get('device', '?')}")
-    try:
-        SERVER["presets"] = client.presets()
-    except ClientError:  # an older server, or a token problem that Generate will report
+def busy(scene) -> bool:
+    """A Flow works for this scene (uploading, polling or downloading)."""
+    return scene.name in _FLOWS
+
+
+def start_flow(scene, flow: worker.Flow) -> None:
+    _FLOWS[scene.name] = flow
+    flow.start()
+    start_polling()
+
+
+def start_task(kind: str, fn, *args) -> None:
+    token = worker.new_token()
+    _TASKS[token] = kind
+    worker.run_task(token, kind, fn, *args)
+    start_polling()
+
+
+def _server_line(info: dict) -> str:
+    engines = ", ".join(k for k, v in (info.get("engines") or {}).items() if v is True) or "no engine"
+    return f"connected · eamm-server {info.get('server_version', '?')} · {engines} · {info.get('device', '?')}"
+
+
+def _task_done(kind: str, payload: dict) -> None:
+    exc = payload.get("error")
+    if kind == "cancel":
+        return  # the scene already says cancelled
+    if exc is not None:
+        line = f"{exc} (log: {worker.log_path()})" if kind == "start_server" else str(exc)
+        SERVER.update(ok=False, line=line, kind=getattr(exc, "kind", "server"))
+        return
+    info = payload["result"]
+    SERVER.update(ok=True, kind="", line=_server_line(info))
+    if info.get("presets") is not None:
+        SERVER["presets"] = info["presets"]
+    else:
         SERVER.pop("presets", None)
-    return True
+
+
+def _dispatch(token: int, kind: str, payload: dict) -> None:
+    if token in _TASKS:
+        _task_done(_TASKS.pop(token), payload)
+        return
+    name = next((n for n, f in _FLOWS.items() if f.token == token), None)
+    scene = bpy.data.scenes.get(name) if name is not None else None
+    if scene is None or getattr(scene, "eamm", None) is None:
+        return  # from a cancelled or abandoned flow: dropped
+    try:
+        ended = jobs.finish(scene, kind, payload)
+    except (ClientError, AddonError) as exc:
+        jobs.set_message(scene, str(exc), getattr(exc, "kind", "input"))
+        ended = True
+    if kind == "error" and getattr(payload["error"], "kind", "") in ("not_running", "token", "host"):
+        SERVER.update(ok=False, line=str(payload["error"]), kind=payload["error"].kind)
+    if ended:
+        _FLOWS.pop(name, None)
 
 
 def poll_jobs() -> float | None:
-    """The timer callback: one poll of every scene's running job; None (stop) when none is left."""
-    active = False
-    for scene in bpy.data.scenes:
-        s = getattr(scene, "eamm", None)
-        if s is None:
-            continue
-        if scene.name in _PENDING:
-            active |= _submit_when_ready(scene)
-            continue
-        if not s.job_id or s.job_state not in ("queued", "running"):
-            continue
+    """The timer callback: writes what the worker threads report into the scenes; None (stop) when
+    nothing is in flight. Never waits: it only drains the event queue."""
+    deadline = time.monotonic() + DRAIN_BUDGET_S
+    while time.monotonic() < deadline:
         try:
-            status = jobs.poll(scene, jobs.make_client())
-            if status.get("state") == "done":
-                jobs.import_result(scene, jobs.make_client())
-            elif status.get("state") in FINAL_STATES:
-                jobs.set_message(scene, f"job {s.job_id} {s.status}", "job")
-            else:
-                active = True
-        except (ClientError, AddonError) as exc:
-            jobs.set_message(scene, str(exc), getattr(exc, "kind", "input"))
-    _progress(max((s.eamm.progress for s in bpy.data.scenes if getattr(s, "eamm", None)
-                   and s.eamm.job_state in ("queued", "running")), default=None) if active else None)
+            token, kind, payload = worker.EVENTS.get_nowait()
+        except queue.Empty:
+            break
+        _dispatch(token, kind, payload)
+    active = bool(_FLOWS or _TASKS)
+    scenes = [bpy.data.scenes.get(n) for n in _FLOWS]
+    _progress(max((s.eamm.progress for s in scenes if s is not None), default=0.0) if active else None)
     _redraw()
     return POLL_INTERVAL if active else None
-
-
-def _submit_when_ready(scene) -> bool:
-    """For auto-start: submit once the server answers; gives up after the server process exits."""
-    client = jobs.make_client()
-    try:
-        client.health()
-    except ClientError as exc:
-        proc = _PROCESS.get("server")
-        if proc is None or proc.poll() is not None:
-            _PENDING.discard(scene.name)
-            jobs.set_message(scene, f"eamm-server did not start (see {_log_path()}): {exc}", "not_running")
-            return False
-        return True
-    _PENDING.discard(scene.name)
-    try:
-        jobs.submit(scene, client)
-    except (ClientError, AddonError) as exc:
-        jobs.set_message(scene, str(exc), getattr(exc, "kind", "input"))
-        return False
-    return True
 
 
 def start_polling() -> None:
@@ -127,41 +137,28 @@ def stop_polling() -> None:
         bpy.app.timers.unregister(poll_jobs)
 
 
-def _log_path() -> Path:
-    return Path(tempfile.gettempdir()) / "eamm-server-blender.log"
+def abandon_all() -> None:
+    """Forget every flow and task (their late events are dropped); jobs go on on the server."""
+    for flow in _FLOWS.values():
+        flow.abandon()
+    _FLOWS.clear()
+    _TASKS.clear()
 
 
-def start_server(context=None, url: str | None = None) -> subprocess.Popen:
-    """Start eamm-server (once) as the preferences say; output goes to a log file in the temp folder."""
-    proc = _PROCESS.get("server")
-    if proc is not None and proc.poll() is None:
-        return proc
-    args = jobs.server_args(get_prefs(context), url)
-    log = open(_log_path(), "ab")
-    try:
-        flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                creationflags=flags)
-    except OSError as exc:
-        raise AddonError(f"cannot start eamm-server with {args[0]!r} ({exc.strerror or exc}): set the server "
-                         "command or Python in the add-on preferences", "not_running") from None
-    finally:
-        log.close()
-    _PROCESS["server"] = proc
-    return proc
+@bpy.app.handlers.persistent
+def _on_load(*_args) -> None:
+    """Another .blend was loaded: drop what the old one had in flight; no state claims a flow."""
+    abandon_all()
+    for scene in bpy.data.scenes:
+        s = getattr(scene, "eamm", None)
+        if s is not None and s.job_state in jobs.LOCAL_STATES:
+            s.job_state = "done" if s.job_state == "downloading" else ("unreachable" if s.job_id else "")
 
 
-def stop_server() -> bool:
-    proc = _PROCESS.pop("server", None)
-    if proc is None or proc.poll() is not None:
-        return False
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-    return True
+def _start_and_wait(args: list[str], client) -> dict:
+    proc = worker.start_server(args)
+    worker.wait_for_server(client, 60.0, proc)
+    return worker.health(client)
 
 
 class EAMM_OT_generate(bpy.types.Operator):
@@ -173,7 +170,7 @@ class EAMM_OT_generate(bpy.types.Operator):
     @classmethod
     def poll(cls, context):
         s = context.scene.eamm
-        if s.job_state in ("queued", "running") or context.scene.name in _PENDING:
+        if busy(context.scene) or s.job_state in ("queued", "running"):
             cls.poll_message_set("a job is running: wait for it or cancel it")
             return False
         if (s.portrait_source == "FILE" and not s.portrait_path) or (s.portrait_source == "IMAGE"
@@ -184,53 +181,61 @@ class EAMM_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         scene = context.scene
+        prefs = get_prefs(context)
         client = jobs.make_client(context)
+        start_args = down = None
         try:
-            try:
-                jobs.submit(scene, client)
-            except ClientError as exc:
-                if exc.kind != "not_running" or not get_prefs(context).auto_start:
-                    raise
-                start_server(context)
-                _PENDING.add(scene.name)
-                jobs.set_message(scene, "starting eamm-server; the job is sent as soon as it answers", "INFO")
+            if prefs.auto_start:
+                try:
+                    start_args = jobs.launch_args(prefs, client.base_url, automatic=True)
+                except AddonError as exc:
+                    down = str(exc)  # said only if no server answers there
+            spec = jobs.prepare(scene, client, start_args, down)
         except (ClientError, AddonError) as exc:
             return _report_error(self, scene, exc)
-        start_polling()
+        s = scene.eamm
+        s.job_id, s.job_state, s.status, s.progress = "", "uploading", "preparing…", 0.0
+        jobs.set_message(scene, "")
+        start_flow(scene, worker.Flow(client, spec))
         return {"FINISHED"}
 
 
 class EAMM_OT_cancel(bpy.types.Operator):
-    """Cancel the running job (frames made so far are kept)"""
+    """Cancel what is in flight: an upload is abandoned, a submitted job is cancelled on the server"""
 
     bl_idname = "eamm.cancel"
     bl_label = "Cancel"
 
     @classmethod
     def poll(cls, context):
-        if context.scene.eamm.job_state not in ("queued", "running"):
+        if not busy(context.scene) and context.scene.eamm.job_state not in ("queued", "running"):
             cls.poll_message_set("no job is running")
             return False
         return True
 
     def execute(self, context):
         scene = context.scene
-        try:
-            jobs.apply_status(scene, jobs.make_client(context).cancel(scene.eamm.job_id))
-        except ClientError as exc:
-            return _report_error(self, scene, exc)
+        s = scene.eamm
+        flow = _FLOWS.pop(scene.name, None)
+        if flow is not None:
+            flow.cancel()  # its thread abandons the transfer and cancels the job on the server
+        elif s.job_id:
+            start_task("cancel", jobs.make_client(context).cancel, s.job_id)
+        s.job_state, s.status = "cancelled", "cancelled"
+        jobs.set_message(scene, "cancelled (frames made so far stay on the server)", "INFO")
         return {"FINISHED"}
 
 
 class EAMM_OT_import(bpy.types.Operator):
-    """Download the finished job's frames and put them in as an image strip in sync with the audio"""
+    """Download the job's frames (waiting for it if it still runs) and put them in as an image strip"""
 
     bl_idname = "eamm.import_strip"
     bl_label = "Import"
 
     @classmethod
     def poll(cls, context):
-        if context.scene.eamm.job_state != "done":
+        s = context.scene.eamm
+        if busy(context.scene) or not s.job_id or s.job_state not in ("done", "unreachable", "queued", "running"):
             cls.poll_message_set("no finished job: generate first")
             return False
         return True
@@ -238,39 +243,48 @@ class EAMM_OT_import(bpy.types.Operator):
     def execute(self, context):
         scene = context.scene
         try:
-            jobs.import_result(scene, jobs.make_client(context))
+            flow = jobs.resume_flow(scene, jobs.make_client(context))
         except (ClientError, AddonError) as exc:
             return _report_error(self, scene, exc)
-        self.report({"INFO"}, scene.eamm.message)
+        scene.eamm.status = "asking eamm-server for the job…"
+        jobs.set_message(scene, "")
+        start_flow(scene, flow)
         return {"FINISHED"}
 
 
 class EAMM_OT_check_server(bpy.types.Operator):
-    """Ask eamm-server for its version, engines and device (and poll the current job)"""
+    """Ask eamm-server for its version, engines and device (and follow the current job again)"""
 
     bl_idname = "eamm.check_server"
     bl_label = "Check server"
 
     def execute(self, context):
-        if check_server(context) and context.scene.eamm.job_state in ("queued", "running"):
-            start_polling()
+        client = jobs.make_client(context)
+        SERVER.update(line=f"checking {client.base_url}…")
+        start_task("health", worker.health, client)
+        scene = context.scene
+        if scene.eamm.job_state in ("queued", "running", "unreachable") and not busy(scene):
+            try:
+                start_flow(scene, jobs.resume_flow(scene, client))
+            except AddonError:
+                pass  # nothing recorded on disk: only the status line is refreshed
         return {"FINISHED"}
 
 
 class EAMM_OT_start_server(bpy.types.Operator):
-    """Start eamm-server with the command from the add-on preferences"""
+    """Start eamm-server on the Server URL's port with the command from the add-on preferences"""
 
     bl_idname = "eamm.start_server"
     bl_label = "Start server"
 
     def execute(self, context):
+        client = jobs.make_client(context)
         try:
-            start_server(context)
-            jobs.wait_for_server(jobs.make_client(context), 20.0)
-        except (ClientError, AddonError) as exc:
-            self.report({"ERROR"}, f"{exc} (log: {_log_path()})")
-            return {"CANCELLED"}
-        check_server(context)
+            args = jobs.launch_args(get_prefs(context), client.base_url)
+        except AddonError as exc:
+            return _report_error(self, context.scene, exc)
+        SERVER.update(ok=False, line=f"starting eamm-server on {client.base_url}…", kind="")
+        start_task("start_server", _start_and_wait, args, client)
         jobs.set_message(context.scene, "")
         return {"FINISHED"}
 
@@ -283,14 +297,13 @@ class EAMM_OT_stop_server(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        proc = _PROCESS.get("server")
-        if proc is None or proc.poll() is not None:
+        if worker.server_process() is None:
             cls.poll_message_set("this Blender did not start a server")
             return False
         return True
 
     def execute(self, context):
-        stop_server()
+        worker.stop_server()
         SERVER.update(ok=False, line="server stopped", kind="not_running")
         return {"FINISHED"}
 
@@ -320,10 +333,14 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 
 def register():
     _register_classes()
+    bpy.app.handlers.load_post.append(_on_load)
 
 
 def unregister():
+    """Never waits: flows are abandoned, the started server is told to stop (it also watches its stdin)."""
     stop_polling()
-    _PENDING.clear()
-    stop_server()
+    abandon_all()
+    worker.stop_server()
+    if _on_load in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_on_load)
     _unregister_classes()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import bpy
 
 from . import blend
-from .operators import SERVER
+from .jobs import ACTIVE_STATES
+from .operators import SERVER, busy
 from .state import AddonError
 
 
@@ -70,9 +71,9 @@ def _draw_status(layout, scene, s):
         box.operator("eamm.start_server", icon="PLAY")
     else:
         box.operator("eamm.stop_server", icon="PAUSE")
-    if s.job_id:
-        box.label(text=f"{s.job_id}: {s.status}")
-    if s.job_state in ("queued", "running"):
+    if s.status:  # what is in flight: uploading portrait (3.2 MB)…, rendering 120/749, downloading frames…
+        box.label(text=f"{s.job_id}: {s.status}" if s.job_id else s.status)
+    if s.job_state in ACTIVE_STATES or busy(scene):  # one bar over upload → render → download
         if hasattr(box, "progress"):  # UILayout.progress: Blender 4.0+
             box.progress(factor=s.progress, text=f"{s.progress:.0%}")
         else:

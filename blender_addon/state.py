@@ -55,6 +55,16 @@ def status_line(status: dict) -> str:
     return " · ".join(parts)
 
 
+def panel_line(status: dict) -> str:
+    """The panel's state text: ``rendering 120/749 · ETA 3 s`` while frames render, else :func:`status_line`."""
+    total = status.get("frames_total") or 0
+    if status.get("state") == "running" and status.get("stage") == "render" and total:
+        eta = status.get("eta_s")
+        tail = f" · ETA {eta:.0f} s" if isinstance(eta, (int, float)) and eta > 0 else ""
+        return f"rendering {status.get('frames_done') or 0}/{total}{tail}"
+    return status_line(status)
+
+
 def extract_frames(zip_path: Path, frames_dir: Path) -> list[int]:
     """Unpack ``frame_%06d.png`` members (only those, flat) into ``frames_dir``; the frame numbers, sorted."""
     frames_dir.mkdir(parents=True, exist_ok=True)

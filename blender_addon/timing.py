@@ -155,3 +155,21 @@ def resample(values: Sequence[float], src_fps: float | Fraction, dst_fps: float 
         w = float(pos - j)
         out.append(float(values[j]) * (1.0 - w) + float(values[j + 1]) * w)
     return out
+
+
+def chunk_model_range(placement: AudioPlacement, model_start: int, model_end: int, first: int, last: int) -> range:
+    """The 25 fps frames a farm chunk of scene frames ``first``..``last`` (inclusive) renders.
+
+    Consecutive chunks split the job's model frames ``model_start``..``model_end-1`` exactly, with
+    neither gaps nor overlaps: scene frame ``f`` owns the model frames after those of ``f - 1`` up to
+    the one it shows (the first visible frame also owns those before it, the last those after it).
+    A chunk outside the strip's visible frames renders nothing (an empty range).
+    """
+    def boundary(f: int) -> int:  # first model frame owned by scene frame f (or by a later one)
+        if f <= placement.visible_start:
+            return model_start
+        if f >= placement.visible_end:
+            return model_end
+        return min(model_end, max(model_start, placement.model_frame_at(f - 1) + 1))
+
+    return range(boundary(first), max(boundary(first), boundary(last + 1)))

@@ -71,14 +71,15 @@ def canonical_key(parts: dict) -> str:
 
 def code_fingerprint(*module_names: str) -> str:
     """A hash of the source files of the given modules/packages: a cache entry computed by older
-    code is never reused after that code changes."""
+    code is never reused after that code changes. Line endings are normalised (CRLF -> LF), so a
+    Windows and a Linux checkout of the same code share the keys (a farm's mixed workers)."""
     names = tuple(sorted(module_names))
     if names not in _FINGERPRINTS:
         h = hashlib.sha256()
         for name in names:
             for path in _module_files(name):
                 h.update(path.name.encode())
-                h.update(path.read_bytes())
+                h.update(path.read_bytes().replace(b"\r\n", b"\n"))
         _FINGERPRINTS[names] = h.hexdigest()[:16]
     return _FINGERPRINTS[names]
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eamm_core import MODEL_FPS, writer_process
+from eamm_core import MODEL_FPS, folder_lock, writer_process
 from eamm_core.cancel import cancel_scope
 from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
                              file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
@@ -87,6 +87,7 @@ def run_job(
     resume: bool = True,
     engine: Engine | None = None,
     use_cache: bool = True,
+    wait: bool = False,
 ) -> JobResult:
     """Run ``spec`` into ``out_dir`` (layout in docs/cli.md) and return what was written.
 
@@ -96,10 +97,12 @@ def run_job(
     overrides the engine named by ``spec.engine`` (an already built one, e.g. kept by a server;
     the job's options are set on it).
     Raises :class:`EammError` (one line) for bad input; the manifest then records the failure and
-    no frame already written is removed.
+    no frame already written is removed. The folder is held for the job's key while it runs
+    (:mod:`eamm_core.folder_lock`): another job there raises, or is waited for with ``wait=True``.
     """
     root = (cache_dir or default_cache_dir()) if use_cache else None
     runner = _JobRunner(spec, Path(out_dir), Cache(root), progress, cancel or threading.Event(), engine)
+    runner.wait = wait
     return runner.run(resume)
 
 
@@ -124,6 +127,8 @@ class _JobRunner:
         self.emotion_reference: str | None = None
         self.done_count: int | None = None  # complete frames, once the job has finished writing them
         self._deleting: list[threading.Thread | None] = []  # old frames being deleted (FrameWriter.discard_all)
+        self.wait = False  # wait for another job holding the folder instead of failing
+        self.lock: folder_lock.FolderLock | None = None
 
     # --- driver -----------------------------------------------------------------------------
 
@@ -142,6 +147,9 @@ class _JobRunner:
         finally:
             self._drop_stream()
             self._join_deleting()
+            if self.lock is not None:
+                self.lock.release()
+                self.lock = None
 
     def _drop_stream(self) -> None:
         if self.stream is not None:
@@ -162,6 +170,7 @@ class _JobRunner:
             self.engine.options = engine_options(self.spec)
         self._compute_keys(num_frames, alpha)
         self.timings["prepare"] = time.perf_counter() - t0
+        self.lock = folder_lock.acquire(self.out_dir, self.keys.job, wait=self.wait)
         todo = self._resume_plan(resume, crop)
         self._start_manifest(num_frames, alpha)
         if todo and not self._cancelled():
@@ -358,13 +367,14 @@ class _JobRunner:
         start, end = self.range
         wanted = range(start, end)
         old = read_manifest(self.out_dir / MANIFEST)
-        same_job = resume and old is not None and old.get("job_key") == self.keys.job
+        same_job = resume and folder_lock.frames_job_key(self.out_dir, old) == self.keys.job
         self._deleting.append(discard_leftovers(self.out_dir))
         if not same_job:  # the old frames leave the folders at once; the disk is freed in the background
             self._deleting.append(self.frames.discard_all())
             if (self.out_dir / "pasted").is_dir():
                 self._deleting.append((self.pasted or FrameWriter(self.out_dir / "pasted")).discard_all())
             (self.out_dir / MP4_NAME).unlink(missing_ok=True)
+            folder_lock.write_frames_job(self.out_dir, self.keys.job)
             return list(wanted)
         for writer in (self.frames, self.pasted):
             if writer is not None:
@@ -376,7 +386,7 @@ class _JobRunner:
         if len(todo) < len(wanted):
             self.cached.append("frames")
             log.info("resuming: %d of %d frames already written", len(wanted) - len(todo), len(wanted))
-        self.mp4_done = (not todo and old.get("state") == "done" and old.get("mp4") == MP4_NAME
+        self.mp4_done = (not todo and old is not None and old.get("state") == "done" and old.get("mp4") == MP4_NAME
                          and (old.get("frame_start"), old.get("frame_end")) == self.range
                          and bool(old.get("pasted")) == self.spec.paste_back and (self.out_dir / MP4_NAME).is_file())
         return todo

@@ -2,7 +2,8 @@
 
 :class:`Guard` is plain ASGI middleware, run before routing, so nothing is read or parsed for a
 request that fails it. In order: the ``Host`` header must be one of the bound loopback names
-(a web page reaching the server by DNS rebinding sends its own host name) -> 403; every path but
+(a web page reaching the server by DNS rebinding sends its own host name; loopback names are
+accepted at any port, for SSH tunnels) -> 403; every path but
 ``/health`` needs ``Authorization: Bearer <token>`` -> 401; a body larger than the route's limit
 (``Content-Length`` checked up front, chunked bodies counted while they stream) -> 413.
 """
@@ -16,6 +17,8 @@ import os
 import secrets
 import stat
 from pathlib import Path
+
+from server.config import host_allowed
 
 log = logging.getLogger("eamm.server")
 
@@ -81,7 +84,7 @@ class Guard:
             await self.app(scope, receive, send)
             return
         host = (self._header(scope, b"host") or b"").decode("latin-1").lower()
-        if host not in self.allowed_hosts:
+        if not host_allowed(host, self.allowed_hosts):
             await _send_error(send, 403, f"host {host[:80]!r} is not allowed: connect to 127.0.0.1 or localhost")
             return
         if scope["path"] not in PUBLIC_PATHS and not self._authorised(scope):

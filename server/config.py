@@ -89,9 +89,24 @@ def _with_port(names: list[str], port: int) -> set[str]:
 
 
 def allowed_host_headers(config: ServerConfig) -> frozenset[str]:
-    """Host header values accepted (DNS-rebinding guard): loopback names, with or without port;
-    with ``allow_remote`` also the bound host and any ``extra_hosts``."""
+    """Host header values accepted as written (DNS-rebinding guard): loopback names, with or without
+    the server's port; with ``allow_remote`` also the bound host and any ``extra_hosts``.
+    :func:`host_allowed` also takes the loopback names at any other port (an SSH tunnel)."""
     names = list(LOOPBACK_NAMES)
     if config.allow_remote:
         names += [config.host, *config.extra_hosts]
     return frozenset(_with_port(names, config.port))
+
+
+_LOOPBACK_HEADER_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]"})
+
+
+def host_allowed(host: str, allowed: frozenset[str]) -> bool:
+    """True for a ``Host`` header value in ``allowed``, or a loopback name at any port: a tunnel
+    (``ssh -L 9000:localhost:8765``) keeps the client's port in the header, while a DNS-rebinding
+    page names a foreign host, which stays refused."""
+    if host in allowed:
+        return True
+    name, sep, port = host.rpartition(":")
+    return (bool(sep) and name in _LOOPBACK_HEADER_NAMES and port.isascii() and port.isdigit()
+            and len(port) <= 5 and 0 < int(port) < 65536)

@@ -134,6 +134,15 @@ def run(job_dir: Path, channel: _Channel, cancel: threading.Event, *, cache_dir:
         def progress(p):
             channel.send(type="progress", stage=p.stage, done=int(p.done), total=int(p.total), message=p.message)
 
+        stage = json.loads((job_dir / "spec.json").read_text(encoding="utf-8")).get("stage", "all")
+        if stage == "motion":  # a farm's first step: the stages into the cache, no frames
+            from eamm_core.chunks import run_motion_stage
+
+            motion = run_motion_stage(spec, job_dir / "out", progress=progress, cancel=cancel, cache_dir=cache_dir)
+            channel.send(type="result", frame_count=0, first_frame=spec.frame_start, mp4=False, warnings=[],
+                         cancelled=cancel.is_set(), cached=list(motion.cached_stages))
+            lock.close()
+            return 0
         result = run_job(spec, job_dir / "out", progress=progress, cancel=cancel, cache_dir=cache_dir, resume=True)
     except EammError as exc:
         channel.send(type="error", message=str(exc), field=getattr(exc, "field", None), internal=False)

@@ -1,10 +1,13 @@
-"""``eamm-server [--host 127.0.0.1] [--port 8765] [--data DIR] [--allow-remote]``."""
+"""``eamm-server [--host 127.0.0.1] [--port 8765] [--data DIR] [--allow-remote] [--watch-stdin]``."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 from server import __version__
@@ -20,8 +23,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=DEFAULT_HOST, help="address to bind (loopback only unless --allow-remote)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     p.add_argument("--data", type=Path, default=None, help=f"data folder (default {default_data_dir()})")
-    p.add_argument("--cache", type=Path, default=None,
-                   help="stage cache folder (default <data>/cache; the CLI's is $EAMM_CACHE or ~/.cache/eamm)")
+    env_cache = os.environ.get("EAMM_SERVER_CACHE")
+    p.add_argument("--cache", type=Path, default=Path(env_cache) if env_cache else None,
+                   help="stage cache folder (default $EAMM_SERVER_CACHE, else <data>/cache; the CLI's is "
+                   "$EAMM_CACHE or ~/.cache/eamm)")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow binding a non-loopback address (anyone who has the token can then run jobs)")
     p.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
@@ -29,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-mb", type=float, default=1024, help="largest upload accepted (MiB)")
     p.add_argument("--device", action="append", default=None, metavar="DEV",
                    help="run workers on these devices (cpu, cuda:0, ...; repeatable; default: every GPU, else cpu)")
+    p.add_argument("--watch-stdin", action="store_true",
+                   help="stop when stdin reaches its end or reads a line 'stop' (a server started by "
+                        "Blender dies with it)")
     p.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     return p
 
@@ -53,6 +61,20 @@ def _uvicorn_server(config, on_exit):
             super().handle_exit(sig, frame)
 
     return Server(config)
+
+
+def _watch_stdin(server, on_exit, grace_s: float = 10.0) -> None:
+    """Stop the server at a ``stop`` line or the end of stdin (the parent has gone); a server that
+    has not stopped ``grace_s`` later is ended outright."""
+    for line in sys.stdin:
+        if line.strip() == "stop":
+            break
+    log.info("stdin closed or 'stop' received: stopping")
+    on_exit()
+    server.should_exit = True  # as a stop signal does, without re-raising the signal at exit
+    time.sleep(grace_s)
+    log.warning("did not stop within %.0f s: exiting", grace_s)
+    os._exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("new token (stored in the token file; shown only this once): %s", token)
     server = _uvicorn_server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning",
                                            timeout_graceful_shutdown=3, lifespan="on"), app.ctx.manager.close)
+    if args.watch_stdin:
+        threading.Thread(target=_watch_stdin, args=(server, app.ctx.manager.close), name="eamm-stdin-watch", daemon=True).start()
     try:
         server.run()
     except OSError as exc:

@@ -49,6 +49,9 @@ class JobRequest(BaseModel):
     smooth_pose: bool = False
     transcript: Annotated[str, Field(max_length=20000)] | None = None
     outputs: Annotated[list[Literal["frames", "mp4"]], Field(max_length=2)] = ["frames", "mp4"]
+    # farm steps (docs/farm.md): "motion" caches prepare + motion + emotion and renders nothing;
+    # "render" renders frame_start..frame_end as frames only (a chunk: no MP4)
+    stage: Literal["all", "motion", "render"] = "all"
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,9 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
     if neutral is not None and emotion is None:
         raise ApiError(422, "emotion_neutral: a neutral clip needs an emotion clip too", "emotion_neutral")
     start, end = _frames(request, audio)
+    if request.stage == "render" and "mp4" in request.outputs:
+        raise ApiError(422, "outputs: a render chunk (stage render) makes frames only; ask for [\"frames\"] "
+                       "and encode the MP4 once all chunks are done", "outputs")
     strength = request.strength
     if isinstance(strength, list) and not all(math.isfinite(v) for v in strength):
         raise ApiError(422, "strength: values must be finite numbers", "strength")
@@ -162,6 +168,7 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
         "strength": strength, "engine": request.engine, "model_dir": model_dir, "seed": request.seed,
         "paste_back": request.paste_back, "blink": request.blink, "idle_motion": request.idle_motion,
         "smooth_pose": request.smooth_pose, "transcript": request.transcript, "face_index": request.face_index,
-        "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs,
+        "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs and request.stage == "all",
+        "stage": request.stage,
     }
     return spec, end - start

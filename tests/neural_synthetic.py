@@ -145,18 +145,44 @@ def make_tiny_model(out_dir: Path) -> Path:
     return out_dir / "tiny"
 
 
-def write_synthetic_released_model(out_dir: Path, key_file: Path, kernel: np.ndarray) -> Path:
-    """Synthetic weights v1 at the released sizes written directly in our format (bench helper;
-    the tests go through the authors' files and the converter instead)."""
+def released_author_keys(cfg=None) -> dict[str, list[tuple[str, tuple[int, ...]]]]:
+    """The authors' keys and shapes of every tensor our networks load, derived from our state_dict
+    and the key map (no key file needed: the rule seeds by these names, so the tensors are identical)."""
+    from eamm_core.engines.neural import keymap
+    from eamm_core.engines.neural.config import released
+    from eamm_core.engines.neural.models.eamm_networks import EammNetworks
+
+    out: dict[str, list] = {e: [] for e in keymap.ENTRIES}
+    for key, value in EammNetworks(cfg or released()).state_dict().items():
+        entry, foreign = keymap.to_foreign(key)
+        out[entry].append((foreign, tuple(value.shape)))
+    return out
+
+
+def antialias_kernel() -> np.ndarray:
+    """The 13×13 anti-alias kernel as our module computes it (equals the golden ``w_antialias_kernel_13x13``)."""
+    from eamm_core.engines.neural.models.anti_alias_downsample import AntiAliasDownsample
+
+    return AntiAliasDownsample(3, 0.25).kernel[0, 0].numpy()
+
+
+def write_synthetic_released_model(out_dir: Path, key_file: Path | None = None, kernel: np.ndarray | None = None,
+                                   cfg=None) -> Path:
+    """Synthetic weights v1 written directly in our format (bench helper; the tests go through the
+    authors' files and the converter instead). Needs nothing outside the repo: keys come from the
+    key map unless ``key_file`` is given, the kernel from our module unless ``kernel`` is given.
+    ``cfg`` defaults to the released sizes (``config.tiny()`` for fast checks)."""
     from eamm_core.engines.neural import checkpoint, keymap
     from eamm_core.engines.neural.config import released
 
-    states = synthetic_state_dicts(parse_key_file(key_file), kernel)
+    cfg = cfg or released()
+    keys = parse_key_file(key_file) if key_file else released_author_keys(cfg)
+    states = synthetic_state_dicts(keys, antialias_kernel() if kernel is None else kernel)
     ours = {}
     for entry, state in states.items():
         for key, tensor in state.items():
             target = keymap.to_ours(entry, key)
             if target is not None:
                 ours[target] = tensor
-    checkpoint.write_model(out_dir, ours, released())
+    checkpoint.write_model(out_dir, ours, cfg)
     return out_dir

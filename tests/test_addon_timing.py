@@ -113,3 +113,22 @@ def test_rounding_is_not_bankers():
     assert [timing.round_half_down(Fraction(x, 2)) for x in (1, 3, 5, -1)] == [0, 1, 2, -1]
     assert timing.strip_length(50, Fraction(24)) == 48
     assert timing.strip_length(50, Fraction(30000, 1001)) == 60
+
+
+@pytest.mark.parametrize("fps,base", RATES)
+@pytest.mark.parametrize("size", [1, 7, 40])
+def test_farm_chunks_split_the_job_exactly_and_own_what_they_show(fps, base, size):
+    place = AudioPlacement.make(Fraction(7, 2), 0.3, 10, 10 + 7 * fps, scene_fps(fps, base))  # trimmed + offset
+    rng = model_range(place)
+    start, end = rng.start, rng.end - 1  # the server's audio may end a frame short: the job ends there
+    covered, shown_by = [], {}
+    for first in range(1, place.visible_end + 2 * size, size):  # chunks also before and after the strip
+        chunk = timing.chunk_model_range(place, start, end, first, first + size - 1)
+        covered += list(chunk)
+        for f in range(max(first, place.visible_start), min(first + size, place.visible_end)):
+            shown_by[f] = chunk
+    assert covered == list(range(start, end))  # every frame once, in order
+    for f, chunk in shown_by.items():  # a chunk renders what its scene frames show, unless an earlier one did
+        k = min(end - 1, place.model_frame_at(f))
+        assert k in chunk or k < chunk.start
+    assert len(timing.chunk_model_range(place, start, end, place.visible_end, place.visible_end + 50)) == 0

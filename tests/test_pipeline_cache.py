@@ -45,6 +45,23 @@ def test_code_fingerprint_follows_the_source(tmp_path, monkeypatch):
     assert code_fingerprint("fp_pkg_for_test") != first
 
 
+def test_code_fingerprint_ignores_line_endings(tmp_path, monkeypatch):
+    """A Windows (CRLF) and a Linux (LF) checkout of the same code give the same cache keys, so
+    farm workers of both kinds share one stage cache; a real change still changes the key."""
+    from eamm_core import cache as cache_mod
+
+    pkg = tmp_path / "fp_eol_pkg_for_test"
+    pkg.mkdir()
+    monkeypatch.syspath_prepend(str(tmp_path))
+    source = "X = 1\n\ndef f():\n    return X\n"
+    prints = []
+    for text in (source, source.replace("\n", "\r\n"), source.replace("X = 1", "X = 2")):
+        (pkg / "__init__.py").write_bytes(text.encode())
+        cache_mod._FINGERPRINTS.clear()
+        prints.append(code_fingerprint("fp_eol_pkg_for_test"))
+    assert prints[0] == prints[1] != prints[2]
+
+
 def test_file_hash_is_the_sha256_of_the_bytes(tmp_path):
     import hashlib
 

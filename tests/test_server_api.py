@@ -103,6 +103,8 @@ def test_foreign_host_header_is_refused(srv):
             assert r.status_code == 403, (host, path, r.text)
     for host in (f"localhost:{srv.port}", f"127.0.0.1:{srv.port}", "localhost"):
         assert httpx.get(srv.url + "/v1/jobs", headers={**srv.headers, "Host": host}).status_code == 200
+    for host in ("localhost:9000", "127.0.0.1:9000", "[::1]:9000"):  # an SSH tunnel's local port
+        assert httpx.get(srv.url + "/v1/jobs", headers={**srv.headers, "Host": host}).status_code == 200
 
 
 def test_oversized_uploads_are_refused_before_being_read(srv, client):
@@ -344,3 +346,25 @@ def test_bundled_presets_are_listed_and_drive_a_job(client, inputs):
     final = wait_for_state(client, job.json()["id"], {"done", "failed"}, timeout=180)
     assert final["state"] == "done", final
     assert final["frames_done"] == final["frames_total"] > 0
+
+
+def test_farm_stages_motion_caches_and_a_chunk_returns_only_its_frames(srv, client, inputs):
+    base = {"portrait": inputs["portrait"], "audio": inputs["audio"], "strength": [0.4] * 29, "seed": 11}
+    bad = client.post("/v1/jobs", json={**base, "stage": "render", "frame_start": 0, "frame_end": 10})
+    assert bad.status_code == 422 and "frames only" in bad.json()["detail"]  # default outputs ask for an MP4
+    assert client.post("/v1/jobs", json={**base, "stage": "assemble"}).status_code == 422
+
+    motion = client.post("/v1/jobs", json={**base, "stage": "motion", "outputs": ["frames"]})
+    assert motion.status_code == 201, motion.text
+    status = wait_for_state(client, motion.json()["id"])
+    assert status["state"] == "done" and status["frames_done"] == 0, status
+    assert status["outputs"] == {"frames": False, "mp4": False}
+    assert not list((srv.data_dir / "jobs" / status["id"] / "out").glob("frames/frame_*.png"))
+
+    chunk = client.post("/v1/jobs", json={**base, "stage": "render", "frame_start": 10, "frame_end": 20,
+                                          "outputs": ["frames"]}).json()
+    status = wait_for_state(client, chunk["id"])
+    assert status["state"] == "done" and "motion" in status["cached"], status  # the motion step's cache
+    assert status["outputs"] == {"frames": True, "mp4": False}
+    z = client.get(f"/v1/jobs/{chunk['id']}/frames.zip")
+    assert zipfile.ZipFile(io.BytesIO(z.content)).namelist() == [f"frame_{i:06d}.png" for i in range(10, 20)]

@@ -132,3 +132,45 @@ def test_non_loopback_bind_is_refused_without_allow_remote(tmp_path):
     assert proc.returncode == 2
     assert "not a loopback address" in proc.stderr and "--allow-remote" in proc.stderr
     assert not (tmp_path / "token").exists()  # refused before anything was made
+
+
+def test_loopback_names_are_accepted_at_any_port_foreign_names_never(tmp_path):
+    from server.config import host_allowed
+
+    allowed = allowed_host_headers(ServerConfig(data_dir=tmp_path, token_file=tmp_path / "t", port=8765))
+    for ok in ("127.0.0.1:9000", "localhost:9000", "[::1]:9000", "localhost:1", "127.0.0.1:65535", "localhost"):
+        assert host_allowed(ok, allowed), ok
+    for bad in ("evil.example:9000", "evil.example", "127.0.0.1.nip.io:9000", "localhost:0", "localhost:65536",
+                "localhost:", "localhost:9000x", "::1:9000", "0.0.0.0:9000", "localhost.:9000", "localhost:९०००", ""):
+        assert not host_allowed(bad, allowed), bad
+
+
+def test_watch_stdin_stops_the_server_when_its_parent_goes(tmp_path):
+    """A server started with --watch-stdin exits cleanly once its stdin closes (Blender killed)."""
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "EAMM_TOKEN_FILE": str(tmp_path / "token")}
+    proc = subprocess.Popen([sys.executable, "-m", "server.main", "--port", str(port), "--data", str(tmp_path / "d"),
+                             "--watch-stdin"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+        proc.stdin.close()  # what the OS does when the parent dies
+        assert proc.wait(timeout=15) == 0
+        assert b"stdin closed" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

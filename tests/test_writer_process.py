@@ -225,4 +225,6 @@ def test_old_frames_still_being_deleted_do_not_keep_the_job_off_the_writer_proce
     _job(out, cache, "process", strength="0.7")
     res = _job(out, cache, "process", strength="0.4", slow_delete=True)  # the old frames take 2 s to delete
     assert res["process"] is True and res["frames"] == 30 and res["mp4"]
-    assert sorted(p.name for p in out.iterdir()) == ["frames", "manifest.json", "result.mp4"]  # deleted by the end
+    # the old frames are deleted by the end (beside the job's files: its folder lock and frames record)
+    assert sorted(p.name for p in out.iterdir()) == [".eamm-lock", "frames", "frames-job.json", "manifest.json",
+                                                      "result.mp4"]

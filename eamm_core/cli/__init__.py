@@ -25,7 +25,7 @@ from eamm_core.errors import EammError  # noqa: E402
 log = logging.getLogger("eamm")
 
 #: sub-command modules, in help order
-COMMANDS = ("prepare", "generate", "convert_checkpoint", "models")
+COMMANDS = ("prepare", "generate", "assemble", "convert_checkpoint", "models")
 
 
 def build_parser() -> argparse.ArgumentParser:

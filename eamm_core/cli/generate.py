@@ -17,6 +17,7 @@ from eamm_core.job import JobResult, JobSpec, Progress
 log = logging.getLogger("eamm.generate")
 
 BAR_WIDTH = 30
+STAGE_CHOICES = ("all", "motion", "render")
 
 
 def add_parser(subparsers) -> None:
@@ -28,11 +29,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--audio", type=Path, required=True, help="speech (WAV/FLAC/OGG/MP3/M4A or a video's audio)")
     p.add_argument("--emotion", type=Path, help="emotion clip (video or folder of frames), emotion preset (.npz), "
                                                 "or a bundled preset's name: happy, sad, disgusted")
-    p.add_argument("--neutral", type=Path, help="a neutral clip of the emotion clip's actor (optional)")
-    p.add_argument("--pose", type=Path, help="pose: 3DDFA .npy, [T,6] .npy/.csv, a video, or a keyed curve "
+    p.add_argument("--neutral", type=optional_path, help="a neutral clip of the emotion clip's actor (optional)")
+    p.add_argument("--pose", type=optional_path, help="pose: 3DDFA .npy, [T,6] .npy/.csv, a video, or a keyed curve "
                                              "(.json, or .csv with a 'frame,...' header)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--strength", type=float, default=None, help="emotion strength α for every frame (default 1)")
+    group.add_argument("--strength", type=number_or_path, default=None,
+                       help="emotion strength α for every frame (default 1), or a curve file as --strength-curve")
     group.add_argument("--strength-curve", type=Path, help="α over time: CSV or JSON of frame -> value keys (25 fps)")
     p.add_argument("--engine", choices=ENGINE_NAMES, default="landmark", help="which engine (default: landmark)")
     p.add_argument("--model", "--model-dir", dest="model_dir", type=Path,
@@ -50,21 +52,57 @@ def add_parser(subparsers) -> None:
     p.add_argument("--smooth-pose", action="store_true", help="One-Euro smoothing of the pose")
     p.add_argument("--no-mp4", action="store_true", help="write frames and manifest only")
     p.add_argument("--device", default="auto", help="neural engine device: auto, cpu, cuda, cuda:N")
-    p.add_argument("--cache-dir", type=Path, help="stage cache (default $EAMM_CACHE or ~/.cache/eamm)")
+    p.add_argument("--cache-dir", type=optional_path, help="stage cache (default $EAMM_CACHE or ~/.cache/eamm)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the stage cache")
     p.add_argument("--no-resume", action="store_true", help="render every frame even if some are on disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--stage", choices=STAGE_CHOICES, default="all",
+                   help="all (default): the whole job; motion: a farm's first step (prepare + motion into the cache, "
+                        "OUT/job.json); render: one frame range as a farm chunk (frames only; docs/farm.md)")
+    p.add_argument("--frames", type=frame_range, metavar="A-B",
+                   help="frames A to B inclusive (a farm's chunk, e.g. 0-99; same as --frame-start A --frame-end B+1)")
+    p.add_argument("--wait", action="store_true", help="wait while another job uses --out instead of failing")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.set_defaults(func=run)
+
+
+def optional_path(text: str) -> Path | None:
+    """A path argument where an empty value means "not given" (a farm template's empty optional parameter)."""
+    return Path(text) if text.strip() else None
+
+
+def number_or_path(text: str) -> float | Path:
+    """``--strength``: a number, or a strength curve file (one farm parameter for both)."""
+    try:
+        return float(text)
+    except ValueError:
+        return Path(text)
+
+
+def frame_range(text: str) -> tuple[int, int]:
+    """``A-B`` (inclusive) or ``A``, as farm managers write a chunk -> (start, end exclusive)."""
+    first, sep, last = text.strip().partition("-")
+    try:
+        start = int(first)
+        end = int(last) + 1 if sep else start + 1
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame range like 0-99") from None
+    if end <= start:
+        raise argparse.ArgumentTypeError(f"{text!r}: the last frame comes before the first")
+    return start, end
 
 
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
     """The job an ``eamm generate`` command line describes."""
     strength: object = 1.0 if args.strength is None else args.strength
-    if args.strength_curve is not None:
+    curve = args.strength_curve if not isinstance(strength, Path) else strength
+    if curve is not None:
         from eamm_core.curves import load_curve
 
-        strength = load_curve(args.strength_curve)
+        strength = load_curve(curve)
+    frames = getattr(args, "frames", None)
+    if frames is not None:
+        args.frame_start, args.frame_end = frames
     transcript = args.transcript
     if transcript and transcript.lower().endswith(".txt"):
         path = Path(transcript)
@@ -138,9 +176,18 @@ def run(args: argparse.Namespace) -> int:
     cancel = threading.Event()
     previous = _cancel_on_interrupt(cancel)
     t0 = time.perf_counter()
+    stage = getattr(args, "stage", "all")
+    kwargs = dict(progress=ProgressBar(enabled=not args.quiet), cancel=cancel, cache_dir=args.cache_dir,
+                  resume=not args.no_resume, use_cache=not args.no_cache, wait=getattr(args, "wait", False))
     try:
-        res = run_job(spec, args.out, progress=ProgressBar(enabled=not args.quiet), cancel=cancel,
-                      cache_dir=args.cache_dir, resume=not args.no_resume, use_cache=not args.no_cache)
+        if stage == "motion":
+            return _run_motion(spec, args, kwargs, t0)
+        if stage == "render":
+            from eamm_core.chunks import run_render_chunk
+
+            res = run_render_chunk(spec, args.out, **kwargs)
+        else:
+            res = run_job(spec, args.out, **kwargs)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -148,6 +195,18 @@ def run(args: argparse.Namespace) -> int:
         log.warning("warning: %s", warning)
     sys.stdout.write(summary(res, time.perf_counter() - t0) + "\n")
     return 130 if res.cancelled else 0
+
+
+def _run_motion(spec: JobSpec, args: argparse.Namespace, kwargs: dict, t0: float) -> int:
+    """``--stage motion``: prints the shot's frame count (25 fps) on stdout, the rest on stderr."""
+    from eamm_core.chunks import run_motion_stage
+
+    res = run_motion_stage(spec, args.out, **kwargs)
+    cached = ", ".join(res.cached_stages) or "none"
+    log.info("motion step: %d frames in %.1f s; job %s in %s; cached: %s", res.frame_count,
+             time.perf_counter() - t0, res.job_key[:12], res.job_file, cached)
+    sys.stdout.write(f"{res.frame_count}\n")
+    return 0
 
 
 def _cancel_on_interrupt(cancel: threading.Event):

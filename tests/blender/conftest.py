@@ -117,3 +117,22 @@ def prefs(server, monkeypatch):
     monkeypatch.setattr(preferences.FALLBACK, "server_url", server.url)
     monkeypatch.setenv("EAMM_TOKEN_FILE", str(server.token_file))
     return preferences.FALLBACK
+
+
+def tick_until_idle(timeout: float = 300.0, pause: float = 0.05) -> list[float]:
+    """What bpy.app.timers does in the UI (it never fires in the bpy module): call the add-on's timer
+    callback until it asks to stop. Returns how long each call took."""
+    import time
+
+    ticks = []
+    deadline = time.monotonic() + timeout
+    while True:
+        started = time.monotonic()
+        again = operators.poll_jobs()
+        ticks.append(time.monotonic() - started)
+        if again is None:
+            break
+        assert time.monotonic() < deadline, "the add-on still had work in flight"
+        time.sleep(pause)
+    operators.stop_polling()
+    return ticks

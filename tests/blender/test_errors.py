@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import socket
 import sys
+from pathlib import Path
 
 import bpy
 import pytest
-from conftest import add_sound, shared_file, write_wav
+from conftest import add_sound, shared_file, tick_until_idle, write_wav
 
-from blender_addon import jobs, operators
+from blender_addon import client, jobs, operators, worker
 
 
 def ready_scene(scene, workdir):
@@ -23,9 +24,16 @@ def ready_scene(scene, workdir):
 
 
 def generate_error(scene) -> str:
-    with pytest.raises(RuntimeError) as err:
-        bpy.ops.eamm.generate()
-    assert scene.eamm.message and scene.eamm.message in str(err.value)
+    """The panel's message for a Generate that fails: at once (settings) or from the worker (server)."""
+    try:
+        result = bpy.ops.eamm.generate()
+    except RuntimeError as err:  # found before anything was sent: the operator reports it
+        assert scene.eamm.message and scene.eamm.message in str(err)
+    else:
+        assert result == {"FINISHED"}
+        tick_until_idle(120)
+        assert scene.eamm.job_state in ("", "unreachable") and not operators.busy(scene)
+    assert scene.eamm.message
     assert "\n" not in scene.eamm.message and "Traceback" not in scene.eamm.message
     return scene.eamm.message
 
@@ -95,17 +103,20 @@ def test_start_and_stop_server_from_the_addon(scene, workdir, prefs, monkeypatch
     monkeypatch.setattr(prefs, "server_url", url)
     monkeypatch.setattr(prefs, "server_command",
                         f'"{python}" -m server.main --port {port} --data "{workdir / "data"}"')
-    repo = str(operators.Path(jobs.__file__).resolve().parents[1])
+    repo = str(Path(jobs.__file__).resolve().parents[1])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p))
     assert not bpy.ops.eamm.stop_server.poll()
-    assert bpy.ops.eamm.start_server() == {"FINISHED"}
+    assert bpy.ops.eamm.start_server() == {"FINISHED"}  # returns at once; a worker waits for /health
     try:
+        assert operators.SERVER["line"].startswith("starting eamm-server")
+        tick_until_idle(120)
         assert operators.SERVER["ok"] and operators.SERVER["line"].startswith("connected · eamm-server")
         assert bpy.ops.eamm.stop_server.poll()
-        proc = operators._PROCESS["server"]
+        proc = worker.server_process()
+        assert proc.args[-3:] == ["--port", port, "--watch-stdin"] or proc.args[-1] == "--watch-stdin"
     finally:
         bpy.ops.eamm.stop_server()
-    assert proc.poll() is not None and not operators._PROCESS
+    assert proc.wait(30) is not None and worker.server_process() is None
 
 
 def test_server_args_from_preferences():
@@ -127,29 +138,61 @@ def test_auto_start_starts_the_server_then_sends_the_job(scene, workdir, prefs, 
     python = os.environ["EAMM_MAIN_PYTHON"]
     url = dead_url()
     monkeypatch.setattr(prefs, "server_url", url)
+    monkeypatch.setattr(client, "DEFAULT_URL", url)  # automatic start is for the default URL only
+    monkeypatch.setattr(jobs, "DEFAULT_URL", url)
     monkeypatch.setattr(prefs, "auto_start", True)
     monkeypatch.setattr(prefs, "server_command", f'"{python}" -m server.main --port {url.rsplit(":", 1)[1]} '
                                                  f'--data "{workdir / "data"}"')
-    repo = str(operators.Path(jobs.__file__).resolve().parents[1])
+    repo = str(Path(jobs.__file__).resolve().parents[1])
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p))
     monkeypatch.setenv("EAMM_TOKEN_FILE", str(workdir / "token"))  # the new server writes its token here
     try:
         assert bpy.ops.eamm.generate() == {"FINISHED"}
-        assert scene.name in operators._PENDING and "starting eamm-server" in scene.eamm.message
+        assert operators.busy(scene)
         assert not bpy.ops.eamm.generate.poll()  # no second job while waiting
+        seen = set()
         deadline = time.monotonic() + 300
         while operators.poll_jobs() is not None:
+            seen.add(scene.eamm.status)
             assert time.monotonic() < deadline
-            time.sleep(0.3)
+            time.sleep(0.1)
+        assert "starting eamm-server…" in seen
         assert scene.eamm.job_state == "done", scene.eamm.message
         assert scene.eamm.message.startswith("imported ")
+        assert worker.server_process().args[-1] == "--watch-stdin"
     finally:
         operators.stop_polling()
-        operators.stop_server()
+        worker.stop_server(wait=10)
+
+
+def test_auto_start_never_replaces_a_tunnel_that_is_down(scene, workdir, prefs, monkeypatch):
+    scene = ready_scene(scene, workdir)
+    url = dead_url()  # e.g. http://127.0.0.1:9000 of an SSH tunnel that is not open
+    monkeypatch.setattr(prefs, "server_url", url)
+    monkeypatch.setattr(prefs, "auto_start", True)
+    monkeypatch.setattr(prefs, "server_command", "eamm-server-that-must-not-start")
+    message = generate_error(scene)
+    assert message.startswith(f"eamm-server is not answering at {url}: start it there (or open the SSH tunnel)")
+    assert worker.server_process() is None and scene.eamm.message_kind == "not_running"
+
+
+def test_a_started_server_listens_on_the_server_urls_port():
+    class P:
+        server_python = ""
+        server_command = "eamm-server --data /d"
+        server_url = "http://127.0.0.1:9123"
+
+    assert jobs.launch_args(P, P.server_url) == ["eamm-server", "--data", "/d", "--port", "9123", "--watch-stdin"]
+    P.server_command = "eamm-server --port 8765"
+    with pytest.raises(jobs.AddonError, match="listens on port 8765 but the Server URL"):
+        jobs.launch_args(P, P.server_url)
+    with pytest.raises(jobs.AddonError, match="not on this computer"):
+        jobs.launch_args(P, "http://gpu-box:8765")
 
 
 def test_check_server_fills_the_status_line(scene, prefs):
     assert bpy.ops.eamm.check_server() == {"FINISHED"}
+    tick_until_idle(60)
     line = operators.SERVER["line"]
     assert operators.SERVER["ok"] and line.startswith("connected · eamm-server ")
     device = line.rsplit(" · ", 1)[1]

@@ -59,6 +59,7 @@ with wave.open(sys.argv[2], "wb") as w:
 editor = bpy.context.scene.sequence_editor_create()
 (editor.strips if hasattr(editor, "strips") else editor.sequences).new_sound("speech", sys.argv[2], 1, 1)
 prefs.server_url = "http://127.0.0.1:9"
+bpy.context.scene.eamm.portrait_path = sys.argv[2]  # settings are checked before the network: any existing file
 print("EXIT", importlib.import_module(mod + ".render").main(["render.py", "--no-save", "--out", "out"]))
 addon_utils.disable(mod)
 print("DISABLED", hasattr(bpy.types.Scene, "eamm"))

@@ -27,12 +27,13 @@ from pathlib import Path
 import numpy as np
 
 from eamm_core import MODEL_FPS, folder_lock, writer_process
+from eamm_core.cancel import cancel_scope
 from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
                              file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
                              unpack_keypoints)
 from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units, strength_per_frame
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
-from eamm_core.errors import EammError, InputError, folder_error
+from eamm_core.errors import CancelledError, EammError, InputError, folder_error
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
 from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4,
                               png_encoder_is_fast, read_manifest, read_png, versions, write_manifest)
@@ -135,7 +136,12 @@ class _JobRunner:
 
     def run(self, resume: bool) -> JobResult:
         try:
-            return self._run(resume)
+            with cancel_scope(self.cancel):
+                return self._run(resume)
+        except CancelledError:  # raised between chunks of a long stage (eamm_core.cancel)
+            self._drop_stream()
+            self._finish_manifest("cancelled")
+            return self._result(cancelled=True)
         except EammError as exc:
             try:
                 self._finish_manifest("failed", error=str(exc))
@@ -306,13 +312,17 @@ class _JobRunner:
         if hit is not None:
             self.cached.append("motion")
             kp_s, kp_a = unpack_keypoints(hit, "source"), unpack_keypoints(hit, "audio")
+            self.warnings += [str(w) for w in hit.get("warnings", ())]
         else:
             pose = self._pose_track if self._pose_track is not None else self._load_pose(audio.num_frames)
             self._pose_track = None
             kp_s = self.engine.source_keypoints(crop)
             kp_a = self.engine.audio_keypoints(crop, audio, pose)
-            entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio")}
+            warnings = [str(w) for w in getattr(self.engine, "motion_warnings", ())]
+            entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio"),
+                     "warnings": np.array(warnings, dtype=np.str_)}
             self.cache.put("motion", self.keys.motion, entry)
+            self.warnings += warnings
         if len(kp_a) != audio.num_frames:
             raise EammError(f"engine {self.engine.name} returned {len(kp_a)} frames of motion for {audio.num_frames}")
         self._report("motion", 1, 2, "emotion displacements")

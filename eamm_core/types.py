@@ -119,7 +119,8 @@ class EmotionClip:
 
     aligned: [T,256,256,3] uint8 frames aligned to the template (what a person would look at).
     augmented: [T,256,256,3] uint8 frames after the seeded test-time augmentation (what the neural
-    emotion network reads). landmarks_px: [T,68,2] float32 landmarks of the aligned frames.
+    emotion network reads). Both may be arrays or array-likes that make frames on demand
+    (:mod:`eamm_core.prepare.clip_frames`: indexing and ``np.asarray`` work the same). landmarks_px: [T,68,2] float32 landmarks of the aligned frames.
     source_index: [T] int index of the clip frame each output frame was taken from.
     """
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.ffmpeg import ffmpeg_exe
 from eamm_core.prepare.common import file_sha256
@@ -33,6 +34,12 @@ ROWS_PER_FRAME = 4
 WINDOW_ROWS = 28
 FPS = 25.0
 SAMPLES_PER_FRAME = int(SAMPLE_RATE / FPS)  # 640
+#: python_speech_features' defaults at 16 kHz: 25 ms frames every 10 ms
+FRAME_LEN, FRAME_STEP = 400, 160
+#: audio frames read from a file at a time
+READ_BLOCK = 1 << 20
+#: MFCC rows computed at a time (60 s of audio: ~60 MB of FFT buffers)
+MFCC_BLOCK = 6000
 #: peak below this (about -80 dBFS) counts as silence
 SILENCE_PEAK = 1e-4
 LOUDNESS_FLOOR_DB = -60.0
@@ -60,6 +67,7 @@ def read_audio_track(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.nda
            "-f", "s16le", "-acodec", "pcm_s16le", "pipe:1"]
     proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
+        check_cancelled()  # Ctrl-C reaches ffmpeg too: a cancelled job, not a damaged file
         raise _ffmpeg_problem(path, proc.stderr.decode("utf-8", "replace"))
     pcm = np.frombuffer(proc.stdout, dtype="<i2")
     return (pcm.astype(np.float32) / 32768.0).astype(np.float32)
@@ -74,13 +82,12 @@ def _read_sndfile(path: Path) -> np.ndarray | None:
     try:
         with soundfile.SoundFile(str(path)) as fh:
             native = int(fh.samplerate)
-            data = fh.read(dtype="float32", always_2d=True)
+            y = _read_mono(fh)
     except soundfile.LibsndfileError:
         return None  # not a libsndfile format, or damaged: let ffmpeg try and explain
     except (RuntimeError, ValueError, OSError) as exc:
         raise InputError(path, f"unreadable or truncated audio ({type(exc).__name__})",
                          "re-export it as a 16-bit WAV file") from None
-    y = np.mean(data.T, axis=0) if data.shape[1] > 1 else data[:, 0]
     if native != SAMPLE_RATE and y.size:
         import soxr
 
@@ -88,6 +95,19 @@ def _read_sndfile(path: Path) -> np.ndarray | None:
         y = soxr.resample(y, native, SAMPLE_RATE, quality="soxr_hq")
         y = y[:n_out] if len(y) >= n_out else np.pad(y, (0, n_out - len(y)))
     return np.ascontiguousarray(y, dtype=np.float32)
+
+
+def _read_mono(fh) -> np.ndarray:
+    """The file's samples as float32 mono (mean of the channels, as librosa), read a block at a time
+    so a long multi-channel file is never held whole."""
+    y = np.empty(fh.frames, np.float32)
+    done = 0
+    for block in fh.blocks(blocksize=READ_BLOCK, dtype="float32", always_2d=True):
+        check_cancelled()
+        n = min(len(block), len(y) - done)
+        y[done:done + n] = (np.mean(block.T, axis=0) if block.shape[1] > 1 else block[:, 0])[:n]
+        done += n
+    return y[:done]
 
 
 def decode_audio(path: str | Path) -> np.ndarray:
@@ -104,13 +124,40 @@ def decode_audio(path: str | Path) -> np.ndarray:
 
 
 def compute_mfcc(samples_16k: np.ndarray) -> np.ndarray:
-    """Raw MFCC rows [N,13] float64 of the zero-padded signal (reference §1.4)."""
+    """Raw MFCC rows [N,13] float64 of the zero-padded signal (reference §1.4), computed in blocks of
+    :data:`MFCC_BLOCK` rows (bounded memory) with the same numbers as one call on the whole signal:
+    the pre-emphasis is applied here and every block is framed exactly as the whole would be."""
     from python_speech_features import mfcc
 
-    speech = np.asarray(samples_16k, np.float32).astype(np.float64)
-    pad = np.zeros(PAD_SAMPLES, np.float64)
-    speech = np.concatenate([pad, speech, pad])
-    return np.asarray(mfcc(speech, SAMPLE_RATE, winstep=0.01), np.float64)
+    speech = np.asarray(samples_16k, np.float32)
+    slen = len(speech) + 2 * PAD_SAMPLES
+    rows = 1 if slen <= FRAME_LEN else 1 + int(np.ceil((slen - FRAME_LEN) / FRAME_STEP))
+    out = np.empty((rows, 13), np.float64)
+    for r0 in range(0, rows, MFCC_BLOCK):
+        check_cancelled()
+        r1 = min(rows, r0 + MFCC_BLOCK)
+        a, b = r0 * FRAME_STEP, (r1 - 1) * FRAME_STEP + FRAME_LEN
+        block = _emphasised(speech, a, b, slen)
+        out[r0:r1] = mfcc(block, SAMPLE_RATE, winstep=0.01, preemph=0.0)
+    return out
+
+
+def _emphasised(speech: np.ndarray, a: int, b: int, slen: int) -> np.ndarray:
+    """Samples [a, b) of the zero-padded, pre-emphasised (0.97) float64 signal of length ``slen``,
+    zeros past its end (what python_speech_features frames)."""
+    lo = max(a - 1, 0)
+    x = np.zeros(b - lo, np.float64)
+    s0, s1 = max(lo, PAD_SAMPLES), min(b, PAD_SAMPLES + len(speech))
+    if s1 > s0:
+        x[s0 - lo:s1 - lo] = speech[s0 - PAD_SAMPLES:s1 - PAD_SAMPLES]
+    y = np.empty(b - a, np.float64)
+    if a == 0:
+        y[0] = x[0]
+        y[1:] = x[1:] - 0.97 * x[:-1]
+    else:
+        y[:] = x[1:] - 0.97 * x[:-1]
+    y[max(slen - a, 0):] = 0.0  # python_speech_features pads after the pre-emphasis
+    return y
 
 
 def num_windows(num_rows: int) -> int:
@@ -124,18 +171,28 @@ def mfcc_windows(mfcc: np.ndarray) -> np.ndarray:
     if t == 0:
         return np.zeros((0, WINDOW_ROWS, 12), np.float32)
     idx = ROWS_PER_FRAME * np.arange(t)[:, None] + np.arange(WINDOW_ROWS)[None, :]
-    return mfcc[idx][:, :, 1:13].astype(np.float32)
+    return mfcc[:, 1:13].astype(np.float32)[idx]  # same values; no [T,28,13] float64 copy
 
 
 def frame_loudness(samples: np.ndarray, num_frames: int) -> np.ndarray:
-    """Per-frame loudness [T] in [0,1]: RMS of each 40 ms frame in dBFS, mapped from [-60, 0] dB."""
+    """Per-frame loudness [T] in [0,1]: RMS of each 40 ms frame in dBFS, mapped from [-60, 0] dB
+    (computed :data:`MFCC_BLOCK` frames at a time: no float64 copy of the whole signal)."""
     x = np.asarray(samples, np.float32)
-    need = num_frames * SAMPLES_PER_FRAME
-    x = np.pad(x[:need], (0, max(0, need - len(x))))
-    frames = x.reshape(num_frames, SAMPLES_PER_FRAME).astype(np.float64)
-    rms = np.sqrt((frames ** 2).mean(axis=1))
+    rms = np.zeros(num_frames, np.float64)
+    for f0 in range(0, num_frames, MFCC_BLOCK):
+        f1 = min(num_frames, f0 + MFCC_BLOCK)
+        part = x[f0 * SAMPLES_PER_FRAME:f1 * SAMPLES_PER_FRAME]
+        part = np.pad(part, (0, (f1 - f0) * SAMPLES_PER_FRAME - len(part)))
+        frames = part.reshape(f1 - f0, SAMPLES_PER_FRAME).astype(np.float64)
+        rms[f0:f1] = np.sqrt((frames ** 2).mean(axis=1))
     db = 20.0 * np.log10(np.maximum(rms, 1e-10))
     return np.clip((db - LOUDNESS_FLOOR_DB) / -LOUDNESS_FLOOR_DB, 0.0, 1.0).astype(np.float32)
+
+
+def peak_level(samples: np.ndarray) -> float:
+    """Largest absolute sample value, without an absolute-value copy of the signal."""
+    x = np.asarray(samples)
+    return float(max(x.max(), -x.min())) if x.size else 0.0
 
 
 def load_audio(path: str | Path) -> AudioFeatures:
@@ -144,9 +201,10 @@ def load_audio(path: str | Path) -> AudioFeatures:
     samples = decode_audio(path)
     if samples.size == 0:
         raise InputError(path, "no audio samples", "use a file that contains speech")
-    if not np.isfinite(samples).all():
+    peak = peak_level(samples)  # NaN or inf when any sample is
+    if not np.isfinite(peak):
         raise InputError(path, "the audio contains invalid (NaN/inf) samples", "re-export it as a 16-bit WAV file")
-    if float(np.abs(samples).max()) < SILENCE_PEAK:
+    if peak < SILENCE_PEAK:
         raise InputError(path, "the audio is silent", "use a recording with audible speech")
     mfcc = compute_mfcc(samples)
     windows = mfcc_windows(mfcc)
@@ -154,7 +212,7 @@ def load_audio(path: str | Path) -> AudioFeatures:
         raise InputError(path, f"the audio is too short ({len(samples) / SAMPLE_RATE * 1000:.0f} ms)",
                          "use at least 50 ms of speech (one 25 fps frame)")
     warnings = []
-    if float(np.abs(samples).max()) >= 0.999:
+    if peak >= 0.999:
         warnings.append(f"{path.name} is clipped (peaks at full scale); lip sync may suffer")
     return AudioFeatures(samples=samples, sample_rate=SAMPLE_RATE, mfcc=mfcc, windows=windows,
                          loudness=frame_loudness(samples, windows.shape[0]), path=path,

@@ -25,7 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
+from eamm_core.prepare.clip_frames import AugmentedFrames, IndexedFrames
 from eamm_core.prepare.common import file_sha256
 from eamm_core.prepare.faces import (CLIP_ALIGN_POINTS, CROP_SIZE, FaceLandmarker, align_to_template,
                                      apply_transform, warp_to_crop)
@@ -66,6 +68,7 @@ def align_clip(path: Path, num_frames: int | None) -> tuple[np.ndarray, np.ndarr
     aligned, marks, sources, pending = [], [], [], []
     last, missing = None, 0
     for src, frame in iter_frames(path, MODEL_FPS, num_frames):
+        check_cancelled()
         lm = _frame_landmarks(landmarker, frame)
         if lm is None:
             missing += 1
@@ -97,11 +100,29 @@ def _append_aligned(frame, lm, src, aligned, marks, sources) -> None:
     sources.append(int(src))
 
 
-def _perspective(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    h, w = img.shape[:2]
+def _draw(rng: np.random.Generator) -> tuple[np.ndarray, float, float, bool]:
+    """One output frame's random numbers, in the reference's order: the mouth noise, then the
+    perspective warp's tilt, enlargement and axis."""
+    x0, y0, x1, y1 = MOUTH_BOX
+    noise = rng.integers(0, 256, size=(y1 - y0, x1 - x0, 3), dtype=np.uint8)
     pers = float(rng.integers(*PERS_RANGE)) * (1.0 if rng.random() < 0.5 else -1.0)
     enlarge = float(rng.integers(*ENLARGE_RANGE)) * (1.0 if rng.random() < 0.5 else -1.0)
-    vertical_axis = rng.random() < 0.5
+    return noise, pers, enlarge, bool(rng.random() < 0.5)
+
+
+def _apply(aligned_frame: np.ndarray, params, flip: bool) -> np.ndarray:
+    """Occlude the mouth with ``params``' noise, mirror if ``flip``, then the perspective warp."""
+    noise, pers, enlarge, vertical_axis = params
+    x0, y0, x1, y1 = MOUTH_BOX
+    img = aligned_frame.copy()
+    img[y0:y1, x0:x1] = noise[:, :, :img.shape[2]]
+    if flip:
+        img = img[:, ::-1]
+    return _perspective(np.ascontiguousarray(img), pers, enlarge, vertical_axis)
+
+
+def _perspective(img: np.ndarray, pers: float, enlarge: float, vertical_axis: bool) -> np.ndarray:
+    h, w = img.shape[:2]
     e, p = enlarge / 2.0, pers / 2.0
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
     if vertical_axis:  # left edge shorter, right edge longer (or the reverse): a turn left/right
@@ -112,34 +133,33 @@ def _perspective(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpPerspective(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _lazy_augmented(base: np.ndarray, index: np.ndarray, seed: int) -> AugmentedFrames:
+    rng = np.random.default_rng(seed)
+    t = len(index)
+    picked = np.clip(np.arange(t) + rng.integers(-TEMPORAL_RADIUS, TEMPORAL_RADIUS + 1, size=t), 0, t - 1)
+    flip = bool(rng.random() < 0.5)
+    return AugmentedFrames(base, index, picked, flip, rng, _draw, _apply)
+
+
 def augment_clip(aligned: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
     """The seeded test-time augmentation (module docstring). Returns (augmented uint8 [T,256,256,3],
     picked int [T]: the aligned frame each output frame was drawn from, flipped: whether the clip
     was mirrored)."""
-    rng = np.random.default_rng(seed)
-    t = len(aligned)
-    picked = np.clip(np.arange(t) + rng.integers(-TEMPORAL_RADIUS, TEMPORAL_RADIUS + 1, size=t), 0, t - 1)
-    flip = bool(rng.random() < 0.5)
-    x0, y0, x1, y1 = MOUTH_BOX
-    out = np.empty_like(aligned)
-    for i in range(t):
-        img = aligned[picked[i]].copy()
-        img[y0:y1, x0:x1] = rng.integers(0, 256, size=(y1 - y0, x1 - x0, img.shape[2]), dtype=np.uint8)
-        if flip:
-            img = img[:, ::-1]
-        out[i] = _perspective(np.ascontiguousarray(img), rng)
-    return out, picked, flip
+    aligned = np.asarray(aligned)
+    lazy = _lazy_augmented(aligned, np.arange(len(aligned)), seed)
+    return np.asarray(lazy), lazy.picked, lazy.flip
 
 
 def load_emotion_clip(path: str | Path, num_frames: int, *, seed: int = 0, augment: bool = True) -> EmotionClip:
-    """Emotion clip for ``num_frames`` output frames (see module docstring)."""
+    """Emotion clip for ``num_frames`` output frames (see module docstring). ``aligned`` and
+    ``augmented`` index like [T,256,256,3] arrays but hold only the clip's own frames
+    (:mod:`eamm_core.prepare.clip_frames`): memory does not grow with ``num_frames``."""
     path = Path(path)
     num_frames = max(1, int(num_frames))
     aligned, marks, sources, warnings = align_clip(path, num_frames)
-    if len(aligned) < num_frames:
-        idx = extend_ping_pong(np.arange(len(aligned)), num_frames)
-        aligned, marks, sources = aligned[idx], marks[idx], sources[idx]
-    augmented = augment_clip(aligned, seed)[0] if augment else aligned.copy()
-    return EmotionClip(aligned=aligned, augmented=augmented, landmarks_px=marks.astype(np.float32),
-                       source_index=sources, fps=MODEL_FPS, seed=int(seed), path=path,
+    idx = extend_ping_pong(np.arange(len(aligned)), num_frames)
+    frames = IndexedFrames(aligned, idx)
+    augmented = _lazy_augmented(aligned, idx, seed) if augment else frames
+    return EmotionClip(aligned=frames, augmented=augmented, landmarks_px=marks[idx].astype(np.float32),
+                       source_index=sources[idx], fps=MODEL_FPS, seed=int(seed), path=path,
                        sha256=file_sha256(path), warnings=tuple(warnings))

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from scipy.signal import savgol_filter
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.types import PoseTrack
 
@@ -66,6 +67,7 @@ def pose_from_video(path: str | Path, num_frames: int) -> PoseTrack:
     landmarker = FaceLandmarker.shared()
     marks, last, missing = [], None, 0
     for _, frame in iter_frames(path, 25.0, max(1, int(num_frames))):
+        check_cancelled()
         lm = _landmarks(landmarker, frame)
         if lm is None:
             missing += 1

@@ -57,6 +57,8 @@ class LandmarkEngine(Engine):
     def __init__(self, options=None):
         super().__init__(options)
         self.last_phones: PhoneSegments | None = None
+        #: what the artist should know about the last motion (e.g. a transcript that was not used)
+        self.motion_warnings: tuple[str, ...] = ()
         self.last_emotion_reference: str | None = None
         self._setup: dict[str, np.ndarray] | None = None  # the last renderer's mesh, see render_setup
 
@@ -75,11 +77,12 @@ class LandmarkEngine(Engine):
         samples and ``options.transcript``)."""
         try:
             phones = phones_for_audio(audio.samples, self.options.transcript)
-        except (RuntimeError, OSError, ImportError) as exc:
+        except (RuntimeError, OSError, ImportError) as exc:  # CancelledError passes through
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
             raise EammError(f"phone recognition failed ({reason}): reinstall pocketsphinx "
                             "(pip install pocketsphinx==5.1.1)") from None
         self.last_phones = phones
+        self.motion_warnings = tuple(phones.warnings)
         return phones
 
     def driven_landmarks(self, crop: PortraitCrop, audio: AudioFeatures, pose: PoseTrack) -> np.ndarray:

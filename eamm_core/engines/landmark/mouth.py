@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eamm_core.cancel import check_cancelled
 from eamm_core.engines.landmark.phonemes import PhoneSegments
 from eamm_core.engines.landmark.visemes import REST, VISEMES, MouthShape, viseme_of
 
@@ -23,6 +24,10 @@ FPS = 25.0
 GRID_HZ = 100.0
 LEAD_S = 0.06
 SPREAD_S = 0.035
+#: phones further than this from a grid point are left out of its blend (weight below exp(-100))
+REACH_S = 10.0 * SPREAD_S
+#: grid points blended at a time (20 s at 100 Hz)
+BLEND_BLOCK = 2000
 #: loudness (normalised to the clip's own range) below which a frame is silent
 SILENCE_LEVEL = 0.12
 #: opening gain at the quietest and loudest voiced frames
@@ -66,17 +71,31 @@ def _segment_shapes(phones: PhoneSegments) -> list[MouthShape]:
 
 
 def _blend(phones: PhoneSegments, shapes: list[MouthShape], grid: np.ndarray) -> np.ndarray:
-    """Dominance-weighted targets on ``grid`` (seconds) -> [len(grid), 5] (open, width, round,
-    raise, tuck)."""
+    """Dominance-weighted targets on ``grid`` (seconds, ascending) -> [len(grid), 5] (open, width,
+    round, raise, tuck). Evaluated in blocks of :data:`BLEND_BLOCK` grid points against the phones
+    within :data:`REACH_S` of the block (plus one more each side), so memory and time grow linearly
+    with the length; phones further away weigh less than exp(-100) and are left out."""
     if not shapes:
         return np.tile([REST.open, REST.width, REST.round, REST.raise_, REST.tuck], (len(grid), 1))
-    starts, ends = np.asarray(phones.starts), np.asarray(phones.ends)
+    starts, ends = np.asarray(phones.starts, np.float64), np.asarray(phones.ends, np.float64)
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    reach_end = np.maximum.accumulate(ends)  # phones may overlap: the latest end so far
     centre, half = (starts + ends) / 2.0, np.maximum((ends - starts) / 2.0, 1e-3)
-    dist = np.maximum(np.abs(grid[:, None] - centre[None, :]) - half[None, :], 0.0)
-    dom = np.array([s.dominance for s in shapes])[None, :] * np.exp(-(dist / SPREAD_S) ** 2)
-    dom += 1e-9
-    targets = np.array([[s.open, s.width, s.round, s.raise_, s.tuck] for s in shapes])
-    return dom @ targets / dom.sum(1, keepdims=True)
+    weight = np.array([shapes[i].dominance for i in order])
+    targets = np.array([[shapes[i].open, shapes[i].width, shapes[i].round, shapes[i].raise_, shapes[i].tuck]
+                        for i in order])
+    out = np.empty((len(grid), 5))
+    for b0 in range(0, len(grid), BLEND_BLOCK):
+        check_cancelled()
+        g = grid[b0:b0 + BLEND_BLOCK]
+        lo = max(int(np.searchsorted(reach_end, g[0] - REACH_S, "left")) - 1, 0)
+        hi = min(int(np.searchsorted(starts, g[-1] + REACH_S, "right")) + 1, len(starts))
+        dist = np.maximum(np.abs(g[:, None] - centre[None, lo:hi]) - half[None, lo:hi], 0.0)
+        dom = weight[None, lo:hi] * np.exp(-(dist / SPREAD_S) ** 2)
+        dom += 1e-9
+        out[b0:b0 + len(g)] = dom @ targets[lo:hi] / dom.sum(1, keepdims=True)
+    return out
 
 
 def _normalised_loudness(loudness: np.ndarray) -> np.ndarray:

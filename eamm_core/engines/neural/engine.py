@@ -160,7 +160,7 @@ class NeuralEngine(Engine):
                             "not an emotion preset: pass --emotion CLIP.mp4 or use --engine landmark")
         kp = kp_audio
         t = len(kp)
-        frames = np.asarray(emotion.augmented)
+        frames = emotion.augmented  # array-like: frames are made per batch, not all at once
         values, jacs = [], []
         with torch.inference_mode():  # E_e's precision is set on its weights; P_d stays float32
             for start in range(0, t, self.batch_size):

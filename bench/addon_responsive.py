@@ -73,7 +73,7 @@ def main() -> int:
         scene = bpy.context.scene
         scene.render.fps = 25
         editor = scene.sequence_editor_create()
-        coll = getattr(editor, "strips", None) or editor.sequences
+        coll = editor.strips if hasattr(editor, "strips") else editor.sequences
         coll.new_sound("speech", str(long_wav(work / "speech.wav", args.seconds)), 1, 1)
         portrait = REPO.parent / "shared" / "fixtures" / "portraits" / "7.png"
         scene.eamm.portrait_path = str(portrait)

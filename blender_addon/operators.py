@@ -129,7 +129,9 @@ def poll_jobs() -> float | None:
 
 def start_polling() -> None:
     if not bpy.app.timers.is_registered(poll_jobs):
-        bpy.app.timers.register(poll_jobs, first_interval=POLL_INTERVAL)
+        # persistent: a load drops the flows itself (_on_load), and the next tick then stops the timer;
+        # a non-persistent timer removed by a file load left the bpy 4.5 module hanging at exit
+        bpy.app.timers.register(poll_jobs, first_interval=POLL_INTERVAL, persistent=True)
 
 
 def stop_polling() -> None:

@@ -173,3 +173,74 @@ def test_contiguous_and_job_record(tmp_path):
     rec.save(tmp_path)
     assert JobRecord.load(tmp_path) == rec
     assert JobRecord.load(tmp_path / "nowhere") is None
+
+
+def test_streamed_upload_reports_bytes_and_can_be_abandoned(fake, tmp_path):
+    import threading
+
+    data = bytes(range(256)) * 4096  # 1 MiB: several chunks
+    path = tmp_path / "big.wav"
+    path.write_bytes(data)
+    seen = []
+    record = Client(fake.url, token="tok-123").upload(path, "audio", progress=lambda sent, size: seen.append((sent, size)))
+    assert fake.state.upload_bodies[record["id"]] == data
+    assert len(seen) == 4 and seen[-1] == (len(data), len(data)) and seen == sorted(seen)
+    abort = threading.Event()
+    before = len(fake.state.uploads)
+
+    def stop_after_first(sent, size):
+        abort.set()
+
+    with pytest.raises(client_mod.Abandoned):
+        Client(fake.url, token="tok-123").upload(path, "portrait", progress=stop_after_first, abort=abort)
+    assert len(fake.state.uploads) == before  # the server got no complete upload
+
+
+def test_streamed_download_to_disk_reports_bytes_and_abandons_cleanly(fake, tmp_path):
+    import threading
+
+    c = Client(fake.url, token="tok-123")
+    ids = {}
+    for role in ("portrait", "audio"):
+        p = tmp_path / f"{role}.bin"
+        p.write_bytes(role.encode())
+        ids[role] = c.upload(p, role)["id"]
+    job = c.submit({"portrait": ids["portrait"], "audio": ids["audio"], "frame_start": 0, "frame_end": 40})
+    seen = []
+    dest = c.frames_zip(job["id"], tmp_path / "f.zip", progress=lambda got, total: seen.append((got, total)))
+    assert seen and seen[-1] == (dest.stat().st_size, dest.stat().st_size)
+    abort = threading.Event()
+    abort.set()
+    with pytest.raises(client_mod.Abandoned):
+        c.frames_zip(job["id"], tmp_path / "g.zip", abort=abort)
+    assert not (tmp_path / "g.zip").exists() and not (tmp_path / "g.zip.part").exists()
+
+
+def test_a_host_refusal_is_not_called_a_wrong_token():
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Refuse(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = json.dumps({"detail": "host 'evil.example' is not allowed: connect to 127.0.0.1 or localhost",
+                               "field": None}).encode()
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ClientError) as err:
+            Client(f"http://127.0.0.1:{httpd.server_address[1]}", token="t").status("j_1")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert err.value.kind == "host" and "wrong token" not in str(err.value)
+    assert "refused the host name" in str(err.value) and "127.0.0.1 or localhost" in str(err.value)

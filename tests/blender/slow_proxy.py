@@ -69,13 +69,15 @@ class SlowProxy:
                     pass
 
     def close(self) -> None:
+        """Stop: shutdown() wakes the threads blocked in accept() and recv() (close() alone does not,
+        and the bpy 4.5 module then hangs at exit)."""
         self._stop.set()
-        self.listener.close()
-        for s in self._open:
+        for s in [self.listener, *self._open]:
             try:
-                s.close()
+                s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+            s.close()
 
     def __enter__(self) -> "SlowProxy":
         return self

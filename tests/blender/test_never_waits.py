@@ -277,11 +277,13 @@ def test_a_foreign_host_refusal_is_reported_as_such(scene, workdir, server, pref
 def test_results_after_loading_another_blend_are_dropped(scene, workdir, server, slow):
     scene, _ = make_scene(scene, workdir, 25)
     scene.eamm.seed = 16
+    bpy.ops.wm.save_as_mainfile(filepath=str(workdir / "other.blend"), copy=True)
     assert bpy.ops.eamm.generate() == {"FINISHED"}
     flow = operators._FLOWS[scene.name]
-    bpy.ops.wm.read_homefile(use_empty=True)  # another .blend: load_post
+    bpy.ops.wm.open_mainfile(filepath=str(workdir / "other.blend"))  # another .blend: load_post
     assert flow.abort.is_set() and not operators._FLOWS
     flow.join(30)
     assert operators.poll_jobs() is None
     new = bpy.context.scene
-    assert not new.eamm.job_id and not new.eamm.status and not any(True for _ in blend.strips(new))
+    assert not new.eamm.job_id and not new.eamm.status and new.eamm.job_state == ""
+    assert not any(s.name == "EAMM" for s in blend.strips(new))

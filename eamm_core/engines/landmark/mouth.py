@@ -72,20 +72,28 @@ def _segment_shapes(phones: PhoneSegments) -> list[MouthShape]:
 
 def _blend(phones: PhoneSegments, shapes: list[MouthShape], grid: np.ndarray) -> np.ndarray:
     """Dominance-weighted targets on ``grid`` (seconds, ascending) -> [len(grid), 5] (open, width,
-    round, raise, tuck). Evaluated in blocks of :data:`BLEND_BLOCK` grid points against the phones
-    within :data:`REACH_S` of the block (plus one more each side), so memory and time grow linearly
-    with the length; phones further away weigh less than exp(-100) and are left out."""
+    round, raise, tuck)."""
     if not shapes:
         return np.tile([REST.open, REST.width, REST.round, REST.raise_, REST.tuck], (len(grid), 1))
+    weight = np.array([s.dominance for s in shapes])
+    targets = np.array([[s.open, s.width, s.round, s.raise_, s.tuck] for s in shapes])
+    return blend_phones(phones, weight, targets, grid, phone_floor=1e-9)
+
+
+def blend_phones(phones: PhoneSegments, weight: np.ndarray, targets: np.ndarray, grid: np.ndarray,
+                 phone_floor: float = 0.0, total_floor: float = 0.0) -> np.ndarray:
+    """Per-phone ``targets`` [P, K] blended on ``grid`` (seconds, ascending) -> [len(grid), K]: each
+    phone's dominance is ``weight`` over the phone, decaying as a Gaussian of :data:`SPREAD_S` outside
+    it. ``phone_floor`` is added to every phone's dominance, ``total_floor`` to their sum (either keeps
+    the blend defined far from every phone). Evaluated in blocks of :data:`BLEND_BLOCK` grid points
+    against the phones within :data:`REACH_S` of the block (plus one more each side), so memory and time
+    grow linearly with the length; phones further away weigh less than exp(-100) and are left out."""
     starts, ends = np.asarray(phones.starts, np.float64), np.asarray(phones.ends, np.float64)
     order = np.argsort(starts, kind="stable")
-    starts, ends = starts[order], ends[order]
+    starts, ends, weight, targets = starts[order], ends[order], weight[order], targets[order]
     reach_end = np.maximum.accumulate(ends)  # phones may overlap: the latest end so far
     centre, half = (starts + ends) / 2.0, np.maximum((ends - starts) / 2.0, 1e-3)
-    weight = np.array([shapes[i].dominance for i in order])
-    targets = np.array([[shapes[i].open, shapes[i].width, shapes[i].round, shapes[i].raise_, shapes[i].tuck]
-                        for i in order])
-    out = np.empty((len(grid), 5))
+    out = np.empty((len(grid), targets.shape[1]))
     for b0 in range(0, len(grid), BLEND_BLOCK):
         check_cancelled()
         g = grid[b0:b0 + BLEND_BLOCK]
@@ -93,8 +101,9 @@ def _blend(phones: PhoneSegments, shapes: list[MouthShape], grid: np.ndarray) ->
         hi = min(int(np.searchsorted(starts, g[-1] + REACH_S, "right")) + 1, len(starts))
         dist = np.maximum(np.abs(g[:, None] - centre[None, lo:hi]) - half[None, lo:hi], 0.0)
         dom = weight[None, lo:hi] * np.exp(-(dist / SPREAD_S) ** 2)
-        dom += 1e-9
-        out[b0:b0 + len(g)] = dom @ targets[lo:hi] / dom.sum(1, keepdims=True)
+        if phone_floor:
+            dom += phone_floor
+        out[b0:b0 + len(g)] = dom @ targets[lo:hi] / (dom.sum(1, keepdims=True) + total_floor)
     return out
 
 

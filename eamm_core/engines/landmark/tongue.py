@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eamm_core.engines.landmark.mouth import FPS, GRID_HZ, LEAD_S, SPREAD_S
+from eamm_core.engines.landmark.mouth import FPS, GRID_HZ, LEAD_S, blend_phones
 from eamm_core.engines.landmark.phonemes import PhoneSegments
 
 #: how far each phone shows the tongue (ARPAbet, stress removed); others 0
@@ -31,9 +31,6 @@ def tongue_track(phones: PhoneSegments, num_frames: int) -> np.ndarray:
     weight = np.where(target > 0.0, TONGUE_DOMINANCE, 1.0)
     sub = int(GRID_HZ / FPS)
     grid = (np.arange(num_frames * sub) + 0.5) / GRID_HZ + LEAD_S
-    starts, ends = np.asarray(phones.starts, np.float64), np.asarray(phones.ends, np.float64)
-    centre, half = (starts + ends) / 2.0, np.maximum((ends - starts) / 2.0, 1e-3)
-    dist = np.maximum(np.abs(grid[:, None] - centre[None, :]) - half[None, :], 0.0)
-    dom = weight[None, :] * np.exp(-(dist / SPREAD_S) ** 2)
-    value = (dom @ target) / (dom.sum(1) + 1e-9)  # far from every phone: no tongue
+    # far from every phone the sum is ~0 and so is the tongue (in blocks: memory linear in the length)
+    value = blend_phones(phones, weight, target[:, None], grid, total_floor=1e-9)[:, 0]
     return np.clip(value.reshape(num_frames, sub).mean(1), 0.0, 1.0).astype(np.float32)

@@ -14,7 +14,6 @@ frames on disk when run again with the same inputs and parameters (the *job key*
 from __future__ import annotations
 
 import contextlib
-import inspect
 import itertools
 import logging
 import os
@@ -318,7 +317,7 @@ class _JobRunner:
             self._pose_track = None
             kp_s = self.engine.source_keypoints(crop)
             kp_a = self.engine.audio_keypoints(crop, audio, pose)
-            warnings = [str(w) for w in getattr(self.engine, "motion_warnings", ())]
+            warnings = [str(w) for w in self.engine.motion_warnings]
             entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio"),
                      "warnings": np.array(warnings, dtype=np.str_)}
             self.cache.put("motion", self.keys.motion, entry)
@@ -356,15 +355,11 @@ class _JobRunner:
             return unpack_keypoints(hit, "delta")
         loaded, self._emotion_inputs = self._emotion_inputs, None
         emotion, neutral = loaded if loaded is not None else self._load_emotion(num_frames)
-        method = self.engine.emotion_displacements
-        if neutral is not None and "neutral" in inspect.signature(method).parameters:
-            delta = method(emotion, kp_audio, crop, neutral=neutral)
-        else:
-            delta = method(emotion, kp_audio, crop)
+        result = self.engine.emotion_result(emotion, kp_audio, crop, neutral)
+        delta = result.displacements
         warnings = [str(w) for w in (getattr(emotion, "warnings", ()) or ())]
         self.warnings += warnings
-        # which neutral reference the engine measured the emotion against (landmark engine), if it says
-        self.emotion_reference = getattr(self.engine, "last_emotion_reference", None)
+        self.emotion_reference = result.reference  # which neutral the engine measured the emotion against
         entry = {**pack_keypoints(delta, "delta"), "warnings": np.array(warnings, dtype=np.str_)}
         if self.emotion_reference is not None:
             entry["reference"] = np.array(str(self.emotion_reference))
@@ -554,13 +549,11 @@ class _JobRunner:
         key = canonical_key({"stage": "render_setup", "crop": self.keys.crop,
                              "engine_class": f"{type(engine).__module__}.{type(engine).__qualname__}",
                              "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
-        use = getattr(engine, "use_render_setup", None)
-        hit = self.cache.get("render_setup", key) if use is not None else None
-        return key, bool(hit is not None and use(crop, hit))
+        hit = self.cache.get("render_setup", key)
+        return key, bool(hit is not None and engine.use_render_setup(crop, hit))
 
     def _store_render_setup(self, key: str, crop: PortraitCrop) -> None:
-        make = getattr(self.engine, "render_setup", None)
-        setup = make(crop) if make is not None else None
+        setup = self.engine.render_setup(crop)
         if setup:
             self.cache.put("render_setup", key, setup)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from eamm_core.engines.base import Engine
+from eamm_core.engines.base import EmotionResult, Engine
 from eamm_core.errors import EammError, InputError
 from eamm_core.engines import get_engine
 from eamm_core.job import JobSpec
@@ -60,11 +60,11 @@ class ToyEngine(Engine):
         value[:, :, 0] += pose.values[:, 0:1] / 90.0
         return Keypoints(value, np.tile(np.eye(2, dtype=np.float32), (t, 10, 1, 1)))
 
-    def emotion_displacements(self, emotion, kp_audio, crop):
+    def emotion_result(self, emotion, kp_audio, crop, neutral=None):
         t = len(kp_audio)
         d = emotion.displacements
         idx = np.arange(t) % len(d)
-        return Keypoints(d.value[idx], d.jacobian[idx])
+        return EmotionResult(Keypoints(d.value[idx], d.jacobian[idx]))
 
     def render(self, crop, kp_source, kp_driving, indices):
         for i in indices:

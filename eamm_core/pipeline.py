@@ -13,8 +13,6 @@ frames on disk when run again with the same inputs and parameters (the *job key*
 
 from __future__ import annotations
 
-import contextlib
-import itertools
 import logging
 import os
 import threading
@@ -25,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eamm_core import MODEL_FPS, folder_lock, writer_process
+from eamm_core import MODEL_FPS, folder_lock
 from eamm_core.cancel import cancel_scope
 from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
                              file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
@@ -34,8 +32,9 @@ from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_uni
 from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
 from eamm_core.errors import CancelledError, EammError, InputError, folder_error
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
-from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4,
-                              png_encoder_is_fast, read_manifest, read_png, versions, write_manifest)
+from eamm_core.frame_sink import FrameSink, opencv_threads
+from eamm_core.output import (FrameWriter, Mp4Stream, discard_leftovers, encode_mp4, read_manifest, read_png,
+                              versions, write_manifest)
 from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
 
 log = logging.getLogger(__name__)
@@ -123,7 +122,7 @@ class _JobRunner:
         self._pose_track = None  # inputs read while validating, before the folder is touched
         self._emotion_inputs = None
         self.range = (0, 0)
-        self.stream: Mp4Stream | None = None
+        self.sink: FrameSink | None = None  # the render's frames and MP4 stream (eamm_core.frame_sink)
         self.mp4_done = False  # the folder already holds this job's finished MP4
         self.emotion_reference: str | None = None
         self.done_count: int | None = None  # complete frames, once the job has finished writing them
@@ -155,9 +154,8 @@ class _JobRunner:
                 self.lock = None
 
     def _drop_stream(self) -> None:
-        if self.stream is not None:
-            self.stream.abort()
-            self.stream = None
+        if self.sink is not None:
+            self.sink.drop_stream()
 
     def _run(self, resume: bool) -> JobResult:
         t0 = time.perf_counter()
@@ -421,119 +419,27 @@ class _JobRunner:
             self.pasted.write(i, paste_back(crop, read_png(self.frames.path(i))))
 
     def _render(self, motion: _Motion, todo: list[int]) -> None:
-        """Render ``todo`` in order; PNGs are written on a worker thread while the next frame renders.
+        """Render ``todo`` in order into a :class:`FrameSink`, which writes the PNGs (and feeds the MP4
+        stream) on a background writer while the next frame renders.
         Progress (frames on disk) is reported from this thread; cancel is checked after each frame."""
         t0 = time.perf_counter()
         start, end = self.range
         total = end - start
         written = [total - len(todo)]
         self._report("render", written[0], total, "rendering frames")
+        self.sink = FrameSink(self.out_dir, self.frames, self.pasted, self.range, self._report, self._cancelled,
+                              self.timings)
         if self.spec.write_mp4 and len(todo) == total:  # a full render: encode while rendering
-            self.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
+            self.sink.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
         setup_key, setup_hit = self._load_render_setup(motion.crop)
         frames = self.engine.render(motion.crop, motion.kp_source, motion.kp_driving, todo)
         with opencv_threads(1 if (os.cpu_count() or 1) <= 2 else None):
-            self._render_loop(frames, motion.crop, written, total)
+            self.sink.consume(frames, motion.crop, written, total)
+        self.mp4_done = self.mp4_done or self.sink.mp4_done
         if not setup_hit:
             self._store_render_setup(setup_key, motion.crop)
         self._report("render", written[0], total, "frames written")
         self.timings["render"] = time.perf_counter() - t0
-
-    def _render_loop(self, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
-        frames = iter(frames)
-        try:
-            first = next(frames, None)
-            if first is None:
-                return
-            writer = self._start_writer_process(crop, first[1].shape)
-            if writer is not None:
-                self._render_to_process(writer, first, frames, written, total)
-            else:
-                self._render_to_thread(first, frames, crop, written, total)
-        finally:
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
-
-    def _render_to_thread(self, first, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
-        writer = BackgroundWriter(max_pending=4)
-        reported = written[0]
-        try:
-            for index, rgb in itertools.chain([first], frames):
-                writer.submit(self._write_frame, crop, index, rgb, written)
-                done = written[0]  # advanced by the writer thread as frames reach the disk
-                if done != reported:
-                    reported = done
-                    self._report("render", done, total, f"frame {index}")
-                if self._cancelled():
-                    break
-        finally:
-            writer.close()  # every frame rendered so far is on disk before we go on (or fail)
-
-    def _start_writer_process(self, crop: PortraitCrop, shape) -> writer_process.WriterProcess | None:
-        """A forked child that writes the frames (eamm_core.writer_process) where that is safe and
-        the child needs no OpenCV (no paste-back; PNGs deflated by ISA-L); None: use the thread."""
-        if self.pasted is not None or not writer_process.usable() or not png_encoder_is_fast():
-            return None  # (the old frames' deletion thread, if still running, is marked fork-safe)
-        written = [0]  # the child's own count
-        try:
-            return writer_process.WriterProcess(write=lambda index, rgb: self._write_frame(crop, index, rgb, written),
-                                                finish=self._finish_stream, abort=self._drop_stream, shape=shape)
-        except OSError as exc:  # no fork (process limit, memory): the thread does the same work
-            log.info("frame writer process not started (%s); writing frames on a thread", exc)
-            return None
-
-    def _render_to_process(self, writer, first, frames, written: list[int], total: int) -> None:
-        """The render loop with a :class:`WriterProcess`: it writes the PNGs and feeds the MP4
-        stream, which it also finishes (or aborts) at the end; the parent never opens the stream."""
-        base = reported = written[0]
-        cancelled = False
-        try:
-            for index, rgb in itertools.chain([first], frames):
-                writer.submit(index, rgb)
-                done = base + writer.poll()
-                if done != reported:
-                    reported = done
-                    self._report("render", done, total, f"frame {index}")
-                if self._cancelled():
-                    cancelled = True
-                    break
-        except BaseException:
-            try:  # the frames handed over so far are written; the error that stopped the render is the one raised
-                writer.close(abort=True)
-            except EammError as exc:
-                log.warning("the frame writer also failed: %s", exc)
-            finally:
-                self._after_writer(writer, base, written)
-            raise
-        t0 = time.perf_counter()
-        try:
-            self.mp4_done = writer.close(abort=cancelled)  # every frame rendered so far is on disk
-        finally:
-            self._after_writer(writer, base, written)
-        if self.mp4_done:
-            self.timings["encode"] = time.perf_counter() - t0  # the wait for the child to finish the MP4
-
-    def _after_writer(self, writer, base: int, written: list[int]) -> None:
-        writer.kill()  # no-op once the child has ended
-        written[0] = base + writer.done
-        self.stream = None  # opened, fed and closed (or dropped) in the child
-
-    def _finish_stream(self) -> bool:
-        """In the writer process: finish the MP4 if every frame went into it (True), else drop it
-        (False: the parent encodes it from the PNGs)."""
-        stream, self.stream = self.stream, None
-        if stream is None:
-            return False
-        if stream.frames != self.range[1] - self.range[0]:
-            stream.abort()
-            return False
-        try:
-            stream.close()
-        except EammError as exc:
-            log.warning("finishing the MP4 failed (%s); it will be made from the PNGs", exc)
-            return False
-        return True
 
     def _join_deleting(self) -> None:
         for thread in self._deleting:
@@ -557,30 +463,6 @@ class _JobRunner:
         if setup:
             self.cache.put("render_setup", key, setup)
 
-    def _write_frame(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
-        """Runs on the writer thread or in the writer process, in frame order: the PNG, the pasted
-        PNG, the MP4 stream. A file that cannot be written (disk full, folder gone) fails the job
-        with a message saying where; the frames before it stay."""
-        try:
-            self.frames.write(index, rgb)
-            if self.pasted is not None:
-                from eamm_core.render.paste_back import paste_back
-
-                rgb = paste_back(crop, rgb)
-                self.pasted.write(index, rgb)
-        except OSError as exc:
-            raise folder_error(self.out_dir, exc, f"write frame {index}", kept=True) from None
-        written[0] += 1
-        if self.stream is not None and index != self.range[0] + self.stream.frames:
-            log.debug("frames arrive out of order; the MP4 will be made from the PNGs")
-            self._drop_stream()
-        if self.stream is not None:
-            try:
-                self.stream.write(rgb)
-            except EammError as exc:  # the PNGs are on disk: encode from them at the end instead
-                log.warning("encoding while rendering failed (%s); the MP4 will be made from the PNGs", exc)
-                self._drop_stream()
-
     def _count_done(self) -> int:
         if self.done_count is not None:
             return self.done_count
@@ -599,7 +481,7 @@ class _JobRunner:
             return self.out_dir / MP4_NAME
         t0 = time.perf_counter()
         self._report("encode", 0, 1, "encoding the MP4")
-        stream, self.stream = self.stream, None
+        stream = self.sink.take_stream() if self.sink is not None else None
         if stream is not None and stream.frames == end - start:
             mp4 = stream.close()
         else:
@@ -686,22 +568,3 @@ def _input_hash(path: Path, role: str) -> str:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@contextlib.contextmanager
-def opencv_threads(count: int | None):
-    """OpenCV's own worker threads set to ``count`` for a block (None: unchanged). On a 2-core
-    machine the render, the PNG writer thread and ffmpeg already fill both cores, and OpenCV
-    splitting each remap and blur over both as well only adds waiting (measured on the 2-core
-    sandbox: a strength-only rerun takes the same wall time or a little less, with 2-10 % less CPU)."""
-    if count is None:
-        yield
-        return
-    import cv2
-
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(count)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)

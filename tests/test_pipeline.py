@@ -415,3 +415,48 @@ def test_render_progress_is_reported_while_frames_reach_the_disk(inputs, tmp_pat
     middle = [d for d in render if 0 < d < res.frame_count]
     assert render == sorted(render), "render progress went backwards"
     assert len(set(middle)) >= res.frame_count // 4, f"only {len(set(middle))} reports before the end: {render}"
+
+
+class SeamEngine(ToyEngine):
+    """A third engine that uses every optional part of the interface in engines/base.py."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.setups_offered: list[dict] = []
+
+    def audio_keypoints(self, crop, audio, pose):
+        self.motion_warnings = ("the toy transcript was not used",)
+        return super().audio_keypoints(crop, audio, pose)
+
+    def emotion_result(self, emotion, kp_audio, crop, neutral=None):
+        return EmotionResult(super().emotion_result(emotion, kp_audio, crop).displacements, "toy neutral")
+
+    def render_setup(self, crop):
+        return {"rows": np.array([crop.image.shape[0]])}
+
+    def use_render_setup(self, crop, setup):
+        self.setups_offered.append(setup)
+        return True
+
+
+def test_the_engine_seam_reports_reference_warnings_and_render_setup(inputs, tmp_path):
+    cache = tmp_path / "cache"
+    first = run_job(spec(inputs), tmp_path / "a", cache_dir=cache, engine=SeamEngine())
+    assert first.emotion_reference == "toy neutral"
+    assert "the toy transcript was not used" in first.warnings
+    man = json.loads(first.manifest.read_text())
+    assert man["emotion_reference"] == "toy neutral" and "the toy transcript was not used" in man["warnings"]
+    assert len(list((cache / "render_setup").glob("*.npz"))) == 1
+    # a strength-only rerun: motion and emotion come from the cache with their reference and warnings,
+    # and the stored render setup is handed back to the engine
+    again = SeamEngine()
+    second = run_job(spec(inputs, strength=0.5), tmp_path / "b", cache_dir=cache, engine=again)
+    assert {"motion", "emotion"} <= set(second.cached_stages) and again.motion_calls == 0
+    assert second.emotion_reference == "toy neutral" and "the toy transcript was not used" in second.warnings
+    assert [int(s["rows"][0]) for s in again.setups_offered] == [256]
+
+
+def test_an_engine_without_the_optional_hooks_reports_no_reference(inputs, tmp_path):
+    res = run_job(spec(inputs), tmp_path / "out", cache_dir=tmp_path / "cache", engine=ToyEngine())
+    assert res.emotion_reference is None and "emotion_reference" not in json.loads(res.manifest.read_text())
+    assert not (tmp_path / "cache" / "render_setup").exists()

@@ -9,6 +9,10 @@ with every stage before the combination cached by content hash (:mod:`eamm_core.
 only the strength re-runs only the combination and the render. Frames are PNGs written as they are
 made (``frames/frame_%06d.png``, absolute 25 fps index); a killed or cancelled job resumes from the
 frames on disk when run again with the same inputs and parameters (the *job key* in the manifest).
+
+The stages before the render live in :mod:`eamm_core.stages` (``CachedStages``), the writing of the
+rendered frames and the MP4 stream in :mod:`eamm_core.frame_sink`; this module keeps the job's
+driver: validation order, the folder lock, resume, the final MP4 and the manifest.
 """
 
 from __future__ import annotations
@@ -17,35 +21,29 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from eamm_core import MODEL_FPS, folder_lock
+from eamm_core.cache import Cache, canonical_key, code_fingerprint, default_cache_dir
 from eamm_core.cancel import cancel_scope
-from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
-                             file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
-                             unpack_keypoints)
-from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units, strength_per_frame
-from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
+from eamm_core.curves import strength_per_frame
+from eamm_core.engines.base import Engine, EngineOptions, get_engine
 from eamm_core.errors import CancelledError, EammError, InputError, folder_error
-from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
 from eamm_core.frame_sink import FrameSink, opencv_threads
+from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
 from eamm_core.output import (FrameWriter, Mp4Stream, discard_leftovers, encode_mp4, read_manifest, read_png,
                               versions, write_manifest)
-from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
+from eamm_core.stages import RENDER_CODE, CachedStages, Motion, StageKeys
+from eamm_core.types import PortraitCrop
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MP4_NAME = "result.mp4"
 MANIFEST_FORMAT = 1
-#: code whose changes invalidate cached prepare results / motion / rendered frames
-PREPARE_CODE = ("eamm_core.prepare",)
-MOTION_CODE = ("eamm_core.prepare", "eamm_core.engines", "eamm_core.geometry", "eamm_core.presets", "eamm_core.curves")
-RENDER_CODE = ("eamm_core.engines", "eamm_core.render", "eamm_core.geometry", "eamm_core.output")
 
 
 def engine_options(spec: JobSpec) -> EngineOptions:
@@ -53,26 +51,6 @@ def engine_options(spec: JobSpec) -> EngineOptions:
     return EngineOptions(seed=spec.seed, blink=spec.blink, idle_motion=spec.idle_motion,
                          transcript=spec.transcript, model_dir=spec.model_dir, device=spec.device,
                          precision=spec.precision)
-
-
-@dataclass
-class _Motion:
-    """Everything the render reads."""
-
-    crop: PortraitCrop
-    kp_source: Keypoints
-    kp_driving: Keypoints
-    num_frames: int
-
-
-@dataclass
-class _Keys:
-    crop: str = ""
-    audio: str = ""
-    motion: str = ""
-    emotion: str | None = None
-    job: str = ""
-    hashes: dict = field(default_factory=dict)
 
 
 def run_job(
@@ -104,7 +82,7 @@ def run_job(
     return runner.run(resume)
 
 
-class _JobRunner:
+class _JobRunner(CachedStages):
     def __init__(self, spec, out_dir, cache, progress, cancel, engine):
         self.spec: JobSpec = spec
         self.out_dir: Path = out_dir
@@ -112,7 +90,7 @@ class _JobRunner:
         self.progress_cb = progress
         self.cancel: threading.Event = cancel
         self.engine: Engine | None = engine
-        self.keys = _Keys()
+        self.keys = StageKeys()
         self.cached: list[str] = []
         self.timings: dict[str, float] = {}
         self.warnings: list[str] = []
@@ -224,160 +202,6 @@ class _JobRunner:
                              f"choose frames between 0 and {num_frames}", field="frame_end")
         return start, end
 
-    # --- cached stages ----------------------------------------------------------------------
-
-    def _stage_crop(self) -> PortraitCrop:
-        path = Path(self.spec.portrait)
-        if not path.is_file():
-            raise InputError(path, "portrait file not found", "check the path")
-        sha = file_sha256(path)
-        self.keys.hashes["portrait"] = sha
-        self.keys.crop = canonical_key({"stage": "crop", "portrait": sha, "face_index": self.spec.face_index,
-                                        "code": code_fingerprint(*PREPARE_CODE)})
-        hit = self.cache.get("crop", self.keys.crop)
-        if hit is not None:
-            self.cached.append("crop")
-            crop = replace(unpack_crop(hit), path=path)
-        else:
-            from eamm_core.prepare.portrait import load_portrait
-
-            crop = load_portrait(path, face_index=self.spec.face_index)
-            self.cache.put("crop", self.keys.crop, pack_crop(crop))
-        self.warnings += list(crop.warnings)
-        return crop
-
-    def _stage_audio(self) -> AudioFeatures:
-        path = Path(self.spec.audio)
-        if not path.is_file():
-            raise InputError(path, "audio file not found", "check the path")
-        sha = file_sha256(path)
-        self.keys.hashes["audio"] = sha
-        self.keys.audio = canonical_key({"stage": "audio", "audio": sha, "code": code_fingerprint(*PREPARE_CODE)})
-        hit = self.cache.get("audio", self.keys.audio)
-        if hit is not None:
-            self.cached.append("audio")
-            audio = replace(unpack_audio(hit), path=path)
-        else:
-            from eamm_core.prepare.audio import load_audio
-
-            audio = load_audio(path)
-            self.cache.put("audio", self.keys.audio, pack_audio(audio))
-        self.warnings += list(audio.warnings)
-        return audio
-
-    def _compute_keys(self, num_frames: int, alpha: np.ndarray) -> None:
-        spec, engine = self.spec, self.engine
-        pose_hash = self._pose_hash()
-        opts = engine.options
-        motion_parts = {"stage": "motion", "engine": engine.describe(), "crop": self.keys.crop,
-                        "audio": self.keys.audio, "pose": pose_hash, "smooth_pose": spec.smooth_pose,
-                        "pose_absolute": spec.pose_absolute,
-                        "options": {"seed": opts.seed, "blink": opts.blink, "idle_motion": opts.idle_motion,
-                                    "transcript": opts.transcript, "smooth": opts.smooth, "relative": opts.relative,
-                                    "precision": opts.precision},
-                        "engine_class": f"{type(engine).__module__}.{type(engine).__qualname__}",
-                        "code": code_fingerprint(*MOTION_CODE, type(engine).__module__)}
-        self.keys.motion = canonical_key(motion_parts)
-        self.keys.emotion = None
-        if spec.emotion is not None:
-            self.keys.hashes["emotion"] = _input_hash(Path(spec.emotion), "emotion")
-            if spec.emotion_neutral is not None:
-                self.keys.hashes["emotion_neutral"] = _input_hash(Path(spec.emotion_neutral), "emotion_neutral")
-            self.keys.emotion = canonical_key({"stage": "emotion", "emotion": self.keys.hashes["emotion"],
-                                               "neutral": self.keys.hashes.get("emotion_neutral"),
-                                               "seed": spec.seed, "frames": num_frames, "motion": self.keys.motion})
-        self.keys.hashes["strength"] = array_sha256(alpha)
-        self.keys.job = canonical_key({"stage": "job", "motion": self.keys.motion, "emotion": self.keys.emotion,
-                                       "strength": self.keys.hashes["strength"],
-                                       "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
-
-    def _pose_hash(self) -> str:
-        pose = self.spec.pose
-        if pose is None:
-            h = "none"
-        elif isinstance(pose, np.ndarray):
-            h = "array:" + array_sha256(np.asarray(pose, np.float32))
-        else:
-            h = "file:" + _input_hash(Path(pose), "pose")
-        self.keys.hashes["pose"] = h
-        return h
-
-    def _stage_motion(self, crop: PortraitCrop, audio: AudioFeatures, alpha: np.ndarray) -> _Motion:
-        t0 = time.perf_counter()
-        self._report("motion", 0, 2, "source and audio keypoints")
-        hit = self.cache.get("motion", self.keys.motion)
-        if hit is not None:
-            self.cached.append("motion")
-            kp_s, kp_a = unpack_keypoints(hit, "source"), unpack_keypoints(hit, "audio")
-            self.warnings += [str(w) for w in hit.get("warnings", ())]
-        else:
-            pose = self._pose_track if self._pose_track is not None else self._load_pose(audio.num_frames)
-            self._pose_track = None
-            kp_s = self.engine.source_keypoints(crop)
-            kp_a = self.engine.audio_keypoints(crop, audio, pose)
-            warnings = [str(w) for w in self.engine.motion_warnings]
-            entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio"),
-                     "warnings": np.array(warnings, dtype=np.str_)}
-            self.cache.put("motion", self.keys.motion, entry)
-            self.warnings += warnings
-        if len(kp_a) != audio.num_frames:
-            raise EammError(f"engine {self.engine.name} returned {len(kp_a)} frames of motion for {audio.num_frames}")
-        self._report("motion", 1, 2, "emotion displacements")
-        delta = self._stage_emotion(crop, kp_a, audio.num_frames)
-        self.timings["motion"] = time.perf_counter() - t0
-        return _Motion(crop, kp_s, combine(self.engine, kp_a, delta, alpha), audio.num_frames)
-
-    def _load_pose(self, num_frames: int):
-        from eamm_core.prepare.pose import load_pose
-
-        pose, absolute = self.spec.pose, self.spec.pose_absolute
-        if pose is not None and not isinstance(pose, np.ndarray) and is_keyed_curve(Path(pose)):
-            pose, units = load_pose_curve_units(Path(pose))
-            absolute = absolute or units == "artist"
-        if isinstance(pose, np.ndarray):
-            arr = np.atleast_2d(np.asarray(pose, np.float32))
-            if arr.ndim != 2 or arr.shape[1] not in (6, 7) or arr.shape[0] == 0:
-                raise InputError(None, f"pose array has shape {arr.shape}", "give [T,6] values "
-                                 "(yaw, pitch, roll, s, tx, ty) per 25 fps frame", field="pose")
-            pose = hold_to_length(arr[:, :6], num_frames)  # a 3DDFA tz column is dropped
-        return load_pose(pose, num_frames, smooth=self.spec.smooth_pose, absolute=absolute)
-
-    def _stage_emotion(self, crop: PortraitCrop, kp_audio: Keypoints, num_frames: int) -> Keypoints | None:
-        if self.keys.emotion is None:
-            return None
-        hit = self.cache.get("emotion", self.keys.emotion)
-        if hit is not None:
-            self.cached.append("emotion")
-            self.warnings += [str(w) for w in hit.get("warnings", ())]
-            self.emotion_reference = str(hit["reference"]) if "reference" in hit else None
-            return unpack_keypoints(hit, "delta")
-        loaded, self._emotion_inputs = self._emotion_inputs, None
-        emotion, neutral = loaded if loaded is not None else self._load_emotion(num_frames)
-        result = self.engine.emotion_result(emotion, kp_audio, crop, neutral)
-        delta = result.displacements
-        warnings = [str(w) for w in (getattr(emotion, "warnings", ()) or ())]
-        self.warnings += warnings
-        self.emotion_reference = result.reference  # which neutral the engine measured the emotion against
-        entry = {**pack_keypoints(delta, "delta"), "warnings": np.array(warnings, dtype=np.str_)}
-        if self.emotion_reference is not None:
-            entry["reference"] = np.array(str(self.emotion_reference))
-        self.cache.put("emotion", self.keys.emotion, entry)
-        return delta
-
-    def _load_emotion(self, num_frames: int):
-        path = Path(self.spec.emotion)
-        if path.suffix.lower() == ".npz":
-            from eamm_core.presets import load_preset
-
-            return load_preset(path), None
-        from eamm_core.prepare.emotion import load_emotion_clip
-
-        emotion = load_emotion_clip(path, num_frames, seed=self.spec.seed)
-        neutral = None
-        if self.spec.emotion_neutral is not None:
-            neutral = load_emotion_clip(Path(self.spec.emotion_neutral), num_frames, seed=self.spec.seed, augment=False)
-        return emotion, neutral
-
     # --- frames -----------------------------------------------------------------------------
 
     def _resume_plan(self, resume: bool, crop: PortraitCrop) -> list[int]:
@@ -418,7 +242,7 @@ class _JobRunner:
         for i in indices:
             self.pasted.write(i, paste_back(crop, read_png(self.frames.path(i))))
 
-    def _render(self, motion: _Motion, todo: list[int]) -> None:
+    def _render(self, motion: Motion, todo: list[int]) -> None:
         """Render ``todo`` in order into a :class:`FrameSink`, which writes the PNGs (and feeds the MP4
         stream) on a background writer while the next frame renders.
         Progress (frames on disk) is reported from this thread; cancel is checked after each frame."""
@@ -558,12 +382,6 @@ class _JobRunner:
                          first_frame=self.range[0], mp4=mp4, manifest=self.out_dir / MANIFEST,
                          warnings=list(self.warnings), cancelled=cancelled, cached_stages=list(self.cached),
                          emotion_reference=self.emotion_reference)
-
-
-def _input_hash(path: Path, role: str) -> str:
-    if not path.exists():
-        raise InputError(path, f"{role.replace('_', ' ')} file not found", "check the path")
-    return file_sha256(path)
 
 
 def _now() -> str:

@@ -104,11 +104,12 @@ def inputs(tmp_path_factory) -> dict:
 @pytest.fixture(autouse=True)
 def _toy_emotion_loader(monkeypatch):
     """The pipeline loads `.npz` presets via eamm_core.presets; the toy preset stands in for it here."""
-    from eamm_core import pipeline
+    from eamm_core import pipeline, stages
 
     monkeypatch.setattr(pipeline._JobRunner, "_load_emotion", lambda self, n: (toy_preset(), None))
     # other people edit the engines' code while these tests run; pin the code fingerprint
     monkeypatch.setattr(pipeline, "code_fingerprint", lambda *modules: "pinned")
+    monkeypatch.setattr(stages, "code_fingerprint", lambda *modules: "pinned")
 
 
 def frames_of(out: Path, sub: str = "frames") -> dict[int, np.ndarray]:
@@ -286,9 +287,9 @@ import sys, threading
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_pipeline import ToyEngine, toy_preset
-from eamm_core import pipeline
+from eamm_core import pipeline, stages
 pipeline._JobRunner._load_emotion = lambda self, n: (toy_preset(), None)
-pipeline.code_fingerprint = lambda *modules: "pinned"
+pipeline.code_fingerprint = stages.code_fingerprint = lambda *modules: "pinned"
 from eamm_core.job import JobSpec
 spec = JobSpec(portrait=Path({portrait!r}), audio=Path({audio!r}), emotion=Path({emotion!r}), seed=3)
 pipeline.run_job(spec, Path({out!r}), use_cache=False, engine=ToyEngine(delay_s=0.15))
@@ -398,7 +399,9 @@ def test_keyed_pose_curve_file_reaches_the_engine_in_3ddfa_units(inputs, tmp_pat
     from eamm_core.prepare.pose import pose_from_artist
 
     np.testing.assert_allclose(pose[0, 3:], pose_from_artist(0, 0, 0)[0, 3:], rtol=1e-5)
-    assert pipeline.is_keyed_curve(curve)
+    from eamm_core.curves import is_keyed_curve
+
+    assert is_keyed_curve(curve)
 
 
 def test_pose_array_of_the_wrong_shape_is_a_one_line_error(inputs, tmp_path):

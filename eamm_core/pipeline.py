@@ -9,45 +9,41 @@ with every stage before the combination cached by content hash (:mod:`eamm_core.
 only the strength re-runs only the combination and the render. Frames are PNGs written as they are
 made (``frames/frame_%06d.png``, absolute 25 fps index); a killed or cancelled job resumes from the
 frames on disk when run again with the same inputs and parameters (the *job key* in the manifest).
+
+The stages before the render live in :mod:`eamm_core.stages` (``CachedStages``), the writing of the
+rendered frames and the MP4 stream in :mod:`eamm_core.frame_sink`; this module keeps the job's
+driver: validation order, the folder lock, resume, the final MP4 and the manifest.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import itertools
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from eamm_core import MODEL_FPS, folder_lock, writer_process
+from eamm_core import MODEL_FPS, folder_lock
+from eamm_core.cache import Cache, canonical_key, code_fingerprint, default_cache_dir
 from eamm_core.cancel import cancel_scope
-from eamm_core.cache import (Cache, array_sha256, canonical_key, code_fingerprint, default_cache_dir,
-                             file_sha256, pack_audio, pack_crop, pack_keypoints, unpack_audio, unpack_crop,
-                             unpack_keypoints)
-from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units, strength_per_frame
-from eamm_core.engines.base import Engine, EngineOptions, combine, get_engine
+from eamm_core.curves import strength_per_frame
+from eamm_core.engines.base import Engine, EngineOptions, get_engine
 from eamm_core.errors import CancelledError, EammError, InputError, folder_error
+from eamm_core.frame_sink import FrameSink, opencv_threads
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
-from eamm_core.output import (BackgroundWriter, FrameWriter, Mp4Stream, discard_leftovers, encode_mp4,
-                              png_encoder_is_fast, read_manifest, read_png, versions, write_manifest)
-from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
+from eamm_core.output import (FrameWriter, Mp4Stream, discard_leftovers, encode_mp4, read_manifest, read_png,
+                              versions, write_manifest)
+from eamm_core.stages import RENDER_CODE, CachedStages, Motion, StageKeys
+from eamm_core.types import PortraitCrop
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 MP4_NAME = "result.mp4"
 MANIFEST_FORMAT = 1
-#: code whose changes invalidate cached prepare results / motion / rendered frames
-PREPARE_CODE = ("eamm_core.prepare",)
-MOTION_CODE = ("eamm_core.prepare", "eamm_core.engines", "eamm_core.geometry", "eamm_core.presets", "eamm_core.curves")
-RENDER_CODE = ("eamm_core.engines", "eamm_core.render", "eamm_core.geometry", "eamm_core.output")
 
 
 def engine_options(spec: JobSpec) -> EngineOptions:
@@ -55,26 +51,6 @@ def engine_options(spec: JobSpec) -> EngineOptions:
     return EngineOptions(seed=spec.seed, blink=spec.blink, idle_motion=spec.idle_motion,
                          transcript=spec.transcript, model_dir=spec.model_dir, device=spec.device,
                          precision=spec.precision)
-
-
-@dataclass
-class _Motion:
-    """Everything the render reads."""
-
-    crop: PortraitCrop
-    kp_source: Keypoints
-    kp_driving: Keypoints
-    num_frames: int
-
-
-@dataclass
-class _Keys:
-    crop: str = ""
-    audio: str = ""
-    motion: str = ""
-    emotion: str | None = None
-    job: str = ""
-    hashes: dict = field(default_factory=dict)
 
 
 def run_job(
@@ -106,7 +82,7 @@ def run_job(
     return runner.run(resume)
 
 
-class _JobRunner:
+class _JobRunner(CachedStages):
     def __init__(self, spec, out_dir, cache, progress, cancel, engine):
         self.spec: JobSpec = spec
         self.out_dir: Path = out_dir
@@ -114,7 +90,7 @@ class _JobRunner:
         self.progress_cb = progress
         self.cancel: threading.Event = cancel
         self.engine: Engine | None = engine
-        self.keys = _Keys()
+        self.keys = StageKeys()
         self.cached: list[str] = []
         self.timings: dict[str, float] = {}
         self.warnings: list[str] = []
@@ -124,7 +100,7 @@ class _JobRunner:
         self._pose_track = None  # inputs read while validating, before the folder is touched
         self._emotion_inputs = None
         self.range = (0, 0)
-        self.stream: Mp4Stream | None = None
+        self.sink: FrameSink | None = None  # the render's frames and MP4 stream (eamm_core.frame_sink)
         self.mp4_done = False  # the folder already holds this job's finished MP4
         self.emotion_reference: str | None = None
         self.done_count: int | None = None  # complete frames, once the job has finished writing them
@@ -156,9 +132,8 @@ class _JobRunner:
                 self.lock = None
 
     def _drop_stream(self) -> None:
-        if self.stream is not None:
-            self.stream.abort()
-            self.stream = None
+        if self.sink is not None:
+            self.sink.drop_stream()
 
     def _run(self, resume: bool) -> JobResult:
         t0 = time.perf_counter()
@@ -227,164 +202,6 @@ class _JobRunner:
                              f"choose frames between 0 and {num_frames}", field="frame_end")
         return start, end
 
-    # --- cached stages ----------------------------------------------------------------------
-
-    def _stage_crop(self) -> PortraitCrop:
-        path = Path(self.spec.portrait)
-        if not path.is_file():
-            raise InputError(path, "portrait file not found", "check the path")
-        sha = file_sha256(path)
-        self.keys.hashes["portrait"] = sha
-        self.keys.crop = canonical_key({"stage": "crop", "portrait": sha, "face_index": self.spec.face_index,
-                                        "code": code_fingerprint(*PREPARE_CODE)})
-        hit = self.cache.get("crop", self.keys.crop)
-        if hit is not None:
-            self.cached.append("crop")
-            crop = replace(unpack_crop(hit), path=path)
-        else:
-            from eamm_core.prepare.portrait import load_portrait
-
-            crop = load_portrait(path, face_index=self.spec.face_index)
-            self.cache.put("crop", self.keys.crop, pack_crop(crop))
-        self.warnings += list(crop.warnings)
-        return crop
-
-    def _stage_audio(self) -> AudioFeatures:
-        path = Path(self.spec.audio)
-        if not path.is_file():
-            raise InputError(path, "audio file not found", "check the path")
-        sha = file_sha256(path)
-        self.keys.hashes["audio"] = sha
-        self.keys.audio = canonical_key({"stage": "audio", "audio": sha, "code": code_fingerprint(*PREPARE_CODE)})
-        hit = self.cache.get("audio", self.keys.audio)
-        if hit is not None:
-            self.cached.append("audio")
-            audio = replace(unpack_audio(hit), path=path)
-        else:
-            from eamm_core.prepare.audio import load_audio
-
-            audio = load_audio(path)
-            self.cache.put("audio", self.keys.audio, pack_audio(audio))
-        self.warnings += list(audio.warnings)
-        return audio
-
-    def _compute_keys(self, num_frames: int, alpha: np.ndarray) -> None:
-        spec, engine = self.spec, self.engine
-        pose_hash = self._pose_hash()
-        opts = engine.options
-        motion_parts = {"stage": "motion", "engine": engine.describe(), "crop": self.keys.crop,
-                        "audio": self.keys.audio, "pose": pose_hash, "smooth_pose": spec.smooth_pose,
-                        "pose_absolute": spec.pose_absolute,
-                        "options": {"seed": opts.seed, "blink": opts.blink, "idle_motion": opts.idle_motion,
-                                    "transcript": opts.transcript, "smooth": opts.smooth, "relative": opts.relative,
-                                    "precision": opts.precision},
-                        "engine_class": f"{type(engine).__module__}.{type(engine).__qualname__}",
-                        "code": code_fingerprint(*MOTION_CODE, type(engine).__module__)}
-        self.keys.motion = canonical_key(motion_parts)
-        self.keys.emotion = None
-        if spec.emotion is not None:
-            self.keys.hashes["emotion"] = _input_hash(Path(spec.emotion), "emotion")
-            if spec.emotion_neutral is not None:
-                self.keys.hashes["emotion_neutral"] = _input_hash(Path(spec.emotion_neutral), "emotion_neutral")
-            self.keys.emotion = canonical_key({"stage": "emotion", "emotion": self.keys.hashes["emotion"],
-                                               "neutral": self.keys.hashes.get("emotion_neutral"),
-                                               "seed": spec.seed, "frames": num_frames, "motion": self.keys.motion})
-        self.keys.hashes["strength"] = array_sha256(alpha)
-        self.keys.job = canonical_key({"stage": "job", "motion": self.keys.motion, "emotion": self.keys.emotion,
-                                       "strength": self.keys.hashes["strength"],
-                                       "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
-
-    def _pose_hash(self) -> str:
-        pose = self.spec.pose
-        if pose is None:
-            h = "none"
-        elif isinstance(pose, np.ndarray):
-            h = "array:" + array_sha256(np.asarray(pose, np.float32))
-        else:
-            h = "file:" + _input_hash(Path(pose), "pose")
-        self.keys.hashes["pose"] = h
-        return h
-
-    def _stage_motion(self, crop: PortraitCrop, audio: AudioFeatures, alpha: np.ndarray) -> _Motion:
-        t0 = time.perf_counter()
-        self._report("motion", 0, 2, "source and audio keypoints")
-        hit = self.cache.get("motion", self.keys.motion)
-        if hit is not None:
-            self.cached.append("motion")
-            kp_s, kp_a = unpack_keypoints(hit, "source"), unpack_keypoints(hit, "audio")
-            self.warnings += [str(w) for w in hit.get("warnings", ())]
-        else:
-            pose = self._pose_track if self._pose_track is not None else self._load_pose(audio.num_frames)
-            self._pose_track = None
-            kp_s = self.engine.source_keypoints(crop)
-            kp_a = self.engine.audio_keypoints(crop, audio, pose)
-            warnings = [str(w) for w in getattr(self.engine, "motion_warnings", ())]
-            entry = {**pack_keypoints(kp_s, "source"), **pack_keypoints(kp_a, "audio"),
-                     "warnings": np.array(warnings, dtype=np.str_)}
-            self.cache.put("motion", self.keys.motion, entry)
-            self.warnings += warnings
-        if len(kp_a) != audio.num_frames:
-            raise EammError(f"engine {self.engine.name} returned {len(kp_a)} frames of motion for {audio.num_frames}")
-        self._report("motion", 1, 2, "emotion displacements")
-        delta = self._stage_emotion(crop, kp_a, audio.num_frames)
-        self.timings["motion"] = time.perf_counter() - t0
-        return _Motion(crop, kp_s, combine(self.engine, kp_a, delta, alpha), audio.num_frames)
-
-    def _load_pose(self, num_frames: int):
-        from eamm_core.prepare.pose import load_pose
-
-        pose, absolute = self.spec.pose, self.spec.pose_absolute
-        if pose is not None and not isinstance(pose, np.ndarray) and is_keyed_curve(Path(pose)):
-            pose, units = load_pose_curve_units(Path(pose))
-            absolute = absolute or units == "artist"
-        if isinstance(pose, np.ndarray):
-            arr = np.atleast_2d(np.asarray(pose, np.float32))
-            if arr.ndim != 2 or arr.shape[1] not in (6, 7) or arr.shape[0] == 0:
-                raise InputError(None, f"pose array has shape {arr.shape}", "give [T,6] values "
-                                 "(yaw, pitch, roll, s, tx, ty) per 25 fps frame", field="pose")
-            pose = hold_to_length(arr[:, :6], num_frames)  # a 3DDFA tz column is dropped
-        return load_pose(pose, num_frames, smooth=self.spec.smooth_pose, absolute=absolute)
-
-    def _stage_emotion(self, crop: PortraitCrop, kp_audio: Keypoints, num_frames: int) -> Keypoints | None:
-        if self.keys.emotion is None:
-            return None
-        hit = self.cache.get("emotion", self.keys.emotion)
-        if hit is not None:
-            self.cached.append("emotion")
-            self.warnings += [str(w) for w in hit.get("warnings", ())]
-            self.emotion_reference = str(hit["reference"]) if "reference" in hit else None
-            return unpack_keypoints(hit, "delta")
-        loaded, self._emotion_inputs = self._emotion_inputs, None
-        emotion, neutral = loaded if loaded is not None else self._load_emotion(num_frames)
-        method = self.engine.emotion_displacements
-        if neutral is not None and "neutral" in inspect.signature(method).parameters:
-            delta = method(emotion, kp_audio, crop, neutral=neutral)
-        else:
-            delta = method(emotion, kp_audio, crop)
-        warnings = [str(w) for w in (getattr(emotion, "warnings", ()) or ())]
-        self.warnings += warnings
-        # which neutral reference the engine measured the emotion against (landmark engine), if it says
-        self.emotion_reference = getattr(self.engine, "last_emotion_reference", None)
-        entry = {**pack_keypoints(delta, "delta"), "warnings": np.array(warnings, dtype=np.str_)}
-        if self.emotion_reference is not None:
-            entry["reference"] = np.array(str(self.emotion_reference))
-        self.cache.put("emotion", self.keys.emotion, entry)
-        return delta
-
-    def _load_emotion(self, num_frames: int):
-        path = Path(self.spec.emotion)
-        if path.suffix.lower() == ".npz":
-            from eamm_core.presets import load_preset
-
-            return load_preset(path), None
-        from eamm_core.prepare.emotion import load_emotion_clip
-
-        emotion = load_emotion_clip(path, num_frames, seed=self.spec.seed)
-        neutral = None
-        if self.spec.emotion_neutral is not None:
-            neutral = load_emotion_clip(Path(self.spec.emotion_neutral), num_frames, seed=self.spec.seed, augment=False)
-        return emotion, neutral
-
     # --- frames -----------------------------------------------------------------------------
 
     def _resume_plan(self, resume: bool, crop: PortraitCrop) -> list[int]:
@@ -425,120 +242,28 @@ class _JobRunner:
         for i in indices:
             self.pasted.write(i, paste_back(crop, read_png(self.frames.path(i))))
 
-    def _render(self, motion: _Motion, todo: list[int]) -> None:
-        """Render ``todo`` in order; PNGs are written on a worker thread while the next frame renders.
+    def _render(self, motion: Motion, todo: list[int]) -> None:
+        """Render ``todo`` in order into a :class:`FrameSink`, which writes the PNGs (and feeds the MP4
+        stream) on a background writer while the next frame renders.
         Progress (frames on disk) is reported from this thread; cancel is checked after each frame."""
         t0 = time.perf_counter()
         start, end = self.range
         total = end - start
         written = [total - len(todo)]
         self._report("render", written[0], total, "rendering frames")
+        self.sink = FrameSink(self.out_dir, self.frames, self.pasted, self.range, self._report, self._cancelled,
+                              self.timings)
         if self.spec.write_mp4 and len(todo) == total:  # a full render: encode while rendering
-            self.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
+            self.sink.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
         setup_key, setup_hit = self._load_render_setup(motion.crop)
         frames = self.engine.render(motion.crop, motion.kp_source, motion.kp_driving, todo)
         with opencv_threads(1 if (os.cpu_count() or 1) <= 2 else None):
-            self._render_loop(frames, motion.crop, written, total)
+            self.sink.consume(frames, motion.crop, written, total)
+        self.mp4_done = self.mp4_done or self.sink.mp4_done
         if not setup_hit:
             self._store_render_setup(setup_key, motion.crop)
         self._report("render", written[0], total, "frames written")
         self.timings["render"] = time.perf_counter() - t0
-
-    def _render_loop(self, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
-        frames = iter(frames)
-        try:
-            first = next(frames, None)
-            if first is None:
-                return
-            writer = self._start_writer_process(crop, first[1].shape)
-            if writer is not None:
-                self._render_to_process(writer, first, frames, written, total)
-            else:
-                self._render_to_thread(first, frames, crop, written, total)
-        finally:
-            close = getattr(frames, "close", None)
-            if close is not None:
-                close()
-
-    def _render_to_thread(self, first, frames, crop: PortraitCrop, written: list[int], total: int) -> None:
-        writer = BackgroundWriter(max_pending=4)
-        reported = written[0]
-        try:
-            for index, rgb in itertools.chain([first], frames):
-                writer.submit(self._write_frame, crop, index, rgb, written)
-                done = written[0]  # advanced by the writer thread as frames reach the disk
-                if done != reported:
-                    reported = done
-                    self._report("render", done, total, f"frame {index}")
-                if self._cancelled():
-                    break
-        finally:
-            writer.close()  # every frame rendered so far is on disk before we go on (or fail)
-
-    def _start_writer_process(self, crop: PortraitCrop, shape) -> writer_process.WriterProcess | None:
-        """A forked child that writes the frames (eamm_core.writer_process) where that is safe and
-        the child needs no OpenCV (no paste-back; PNGs deflated by ISA-L); None: use the thread."""
-        if self.pasted is not None or not writer_process.usable() or not png_encoder_is_fast():
-            return None  # (the old frames' deletion thread, if still running, is marked fork-safe)
-        written = [0]  # the child's own count
-        try:
-            return writer_process.WriterProcess(write=lambda index, rgb: self._write_frame(crop, index, rgb, written),
-                                                finish=self._finish_stream, abort=self._drop_stream, shape=shape)
-        except OSError as exc:  # no fork (process limit, memory): the thread does the same work
-            log.info("frame writer process not started (%s); writing frames on a thread", exc)
-            return None
-
-    def _render_to_process(self, writer, first, frames, written: list[int], total: int) -> None:
-        """The render loop with a :class:`WriterProcess`: it writes the PNGs and feeds the MP4
-        stream, which it also finishes (or aborts) at the end; the parent never opens the stream."""
-        base = reported = written[0]
-        cancelled = False
-        try:
-            for index, rgb in itertools.chain([first], frames):
-                writer.submit(index, rgb)
-                done = base + writer.poll()
-                if done != reported:
-                    reported = done
-                    self._report("render", done, total, f"frame {index}")
-                if self._cancelled():
-                    cancelled = True
-                    break
-        except BaseException:
-            try:  # the frames handed over so far are written; the error that stopped the render is the one raised
-                writer.close(abort=True)
-            except EammError as exc:
-                log.warning("the frame writer also failed: %s", exc)
-            finally:
-                self._after_writer(writer, base, written)
-            raise
-        t0 = time.perf_counter()
-        try:
-            self.mp4_done = writer.close(abort=cancelled)  # every frame rendered so far is on disk
-        finally:
-            self._after_writer(writer, base, written)
-        if self.mp4_done:
-            self.timings["encode"] = time.perf_counter() - t0  # the wait for the child to finish the MP4
-
-    def _after_writer(self, writer, base: int, written: list[int]) -> None:
-        writer.kill()  # no-op once the child has ended
-        written[0] = base + writer.done
-        self.stream = None  # opened, fed and closed (or dropped) in the child
-
-    def _finish_stream(self) -> bool:
-        """In the writer process: finish the MP4 if every frame went into it (True), else drop it
-        (False: the parent encodes it from the PNGs)."""
-        stream, self.stream = self.stream, None
-        if stream is None:
-            return False
-        if stream.frames != self.range[1] - self.range[0]:
-            stream.abort()
-            return False
-        try:
-            stream.close()
-        except EammError as exc:
-            log.warning("finishing the MP4 failed (%s); it will be made from the PNGs", exc)
-            return False
-        return True
 
     def _join_deleting(self) -> None:
         for thread in self._deleting:
@@ -554,39 +279,13 @@ class _JobRunner:
         key = canonical_key({"stage": "render_setup", "crop": self.keys.crop,
                              "engine_class": f"{type(engine).__module__}.{type(engine).__qualname__}",
                              "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
-        use = getattr(engine, "use_render_setup", None)
-        hit = self.cache.get("render_setup", key) if use is not None else None
-        return key, bool(hit is not None and use(crop, hit))
+        hit = self.cache.get("render_setup", key)
+        return key, bool(hit is not None and engine.use_render_setup(crop, hit))
 
     def _store_render_setup(self, key: str, crop: PortraitCrop) -> None:
-        make = getattr(self.engine, "render_setup", None)
-        setup = make(crop) if make is not None else None
+        setup = self.engine.render_setup(crop)
         if setup:
             self.cache.put("render_setup", key, setup)
-
-    def _write_frame(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
-        """Runs on the writer thread or in the writer process, in frame order: the PNG, the pasted
-        PNG, the MP4 stream. A file that cannot be written (disk full, folder gone) fails the job
-        with a message saying where; the frames before it stay."""
-        try:
-            self.frames.write(index, rgb)
-            if self.pasted is not None:
-                from eamm_core.render.paste_back import paste_back
-
-                rgb = paste_back(crop, rgb)
-                self.pasted.write(index, rgb)
-        except OSError as exc:
-            raise folder_error(self.out_dir, exc, f"write frame {index}", kept=True) from None
-        written[0] += 1
-        if self.stream is not None and index != self.range[0] + self.stream.frames:
-            log.debug("frames arrive out of order; the MP4 will be made from the PNGs")
-            self._drop_stream()
-        if self.stream is not None:
-            try:
-                self.stream.write(rgb)
-            except EammError as exc:  # the PNGs are on disk: encode from them at the end instead
-                log.warning("encoding while rendering failed (%s); the MP4 will be made from the PNGs", exc)
-                self._drop_stream()
 
     def _count_done(self) -> int:
         if self.done_count is not None:
@@ -606,7 +305,7 @@ class _JobRunner:
             return self.out_dir / MP4_NAME
         t0 = time.perf_counter()
         self._report("encode", 0, 1, "encoding the MP4")
-        stream, self.stream = self.stream, None
+        stream = self.sink.take_stream() if self.sink is not None else None
         if stream is not None and stream.frames == end - start:
             mp4 = stream.close()
         else:
@@ -685,30 +384,5 @@ class _JobRunner:
                          emotion_reference=self.emotion_reference)
 
 
-def _input_hash(path: Path, role: str) -> str:
-    if not path.exists():
-        raise InputError(path, f"{role.replace('_', ' ')} file not found", "check the path")
-    return file_sha256(path)
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-@contextlib.contextmanager
-def opencv_threads(count: int | None):
-    """OpenCV's own worker threads set to ``count`` for a block (None: unchanged). On a 2-core
-    machine the render, the PNG writer thread and ffmpeg already fill both cores, and OpenCV
-    splitting each remap and blur over both as well only adds waiting (measured on the 2-core
-    sandbox: a strength-only rerun takes the same wall time or a little less, with 2-10 % less CPU)."""
-    if count is None:
-        yield
-        return
-    import cv2
-
-    before = cv2.getNumThreads()
-    cv2.setNumThreads(count)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(before)

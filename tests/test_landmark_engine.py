@@ -137,8 +137,9 @@ def test_upper_face_displacement_grows_with_alpha(crop60, speech_short, clip):
     n = speech_short.num_frames
     kp = engine.audio_keypoints(crop60, speech_short, _still(n))
     emotion = load_emotion_clip(shared_path("fixtures", "emotion", f"{clip}.mp4"), n, seed=0)
-    delta = engine.emotion_displacements(emotion, kp, crop60)
-    assert engine.last_emotion_reference and "neutral reference" in engine.last_emotion_reference
+    result = engine.emotion_result(emotion, kp, crop60)
+    delta = result.displacements
+    assert result.reference and "neutral reference" in result.reference
     picks = [5, 20, 35]
     base = np.stack([_detect(f) for f in _frames(engine, crop60, combine(engine, kp, None, np.ones(n)), picks)])
     moved = []
@@ -250,11 +251,12 @@ def test_a_given_neutral_of_the_actor_is_used_first(crop60, speech_short):
     engine = create(EngineOptions(seed=0, blink=False))
     kp = engine.audio_keypoints(crop60, speech_short, _still(n))
     clip = load_emotion_clip(shared_path("fixtures", "emotion", "sad.mp4"), n, seed=0)
-    canonical = engine.emotion_displacements(clip, kp, crop60)
-    assert "canonical" in engine.last_emotion_reference
+    canonical = engine.emotion_result(clip, kp, crop60)
+    assert "canonical" in canonical.reference
     # the actor's own sad frames given as "neutral": what is left is only the clip's variation
-    same = engine.emotion_displacements(clip, kp, crop60, neutral=clip)
-    assert "given neutral" in engine.last_emotion_reference
+    same = engine.emotion_result(clip, kp, crop60, neutral=clip)
+    assert "given neutral" in same.reference
+    canonical, same = canonical.displacements, same.displacements
     assert np.abs(same.jacobian).mean() < 0.5 * np.abs(canonical.jacobian).mean()
 
 

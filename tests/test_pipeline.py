@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from eamm_core.engines.base import Engine
+from eamm_core.engines.base import EmotionResult, Engine
 from eamm_core.errors import EammError, InputError
 from eamm_core.engines import get_engine
 from eamm_core.job import JobSpec
@@ -60,11 +60,11 @@ class ToyEngine(Engine):
         value[:, :, 0] += pose.values[:, 0:1] / 90.0
         return Keypoints(value, np.tile(np.eye(2, dtype=np.float32), (t, 10, 1, 1)))
 
-    def emotion_displacements(self, emotion, kp_audio, crop):
+    def emotion_result(self, emotion, kp_audio, crop, neutral=None):
         t = len(kp_audio)
         d = emotion.displacements
         idx = np.arange(t) % len(d)
-        return Keypoints(d.value[idx], d.jacobian[idx])
+        return EmotionResult(Keypoints(d.value[idx], d.jacobian[idx]))
 
     def render(self, crop, kp_source, kp_driving, indices):
         for i in indices:
@@ -104,11 +104,12 @@ def inputs(tmp_path_factory) -> dict:
 @pytest.fixture(autouse=True)
 def _toy_emotion_loader(monkeypatch):
     """The pipeline loads `.npz` presets via eamm_core.presets; the toy preset stands in for it here."""
-    from eamm_core import pipeline
+    from eamm_core import pipeline, stages
 
     monkeypatch.setattr(pipeline._JobRunner, "_load_emotion", lambda self, n: (toy_preset(), None))
     # other people edit the engines' code while these tests run; pin the code fingerprint
     monkeypatch.setattr(pipeline, "code_fingerprint", lambda *modules: "pinned")
+    monkeypatch.setattr(stages, "code_fingerprint", lambda *modules: "pinned")
 
 
 def frames_of(out: Path, sub: str = "frames") -> dict[int, np.ndarray]:
@@ -286,9 +287,9 @@ import sys, threading
 from pathlib import Path
 sys.path.insert(0, {tests!r})
 from test_pipeline import ToyEngine, toy_preset
-from eamm_core import pipeline
+from eamm_core import pipeline, stages
 pipeline._JobRunner._load_emotion = lambda self, n: (toy_preset(), None)
-pipeline.code_fingerprint = lambda *modules: "pinned"
+pipeline.code_fingerprint = stages.code_fingerprint = lambda *modules: "pinned"
 from eamm_core.job import JobSpec
 spec = JobSpec(portrait=Path({portrait!r}), audio=Path({audio!r}), emotion=Path({emotion!r}), seed=3)
 pipeline.run_job(spec, Path({out!r}), use_cache=False, engine=ToyEngine(delay_s=0.15))
@@ -398,7 +399,9 @@ def test_keyed_pose_curve_file_reaches_the_engine_in_3ddfa_units(inputs, tmp_pat
     from eamm_core.prepare.pose import pose_from_artist
 
     np.testing.assert_allclose(pose[0, 3:], pose_from_artist(0, 0, 0)[0, 3:], rtol=1e-5)
-    assert pipeline.is_keyed_curve(curve)
+    from eamm_core.curves import is_keyed_curve
+
+    assert is_keyed_curve(curve)
 
 
 def test_pose_array_of_the_wrong_shape_is_a_one_line_error(inputs, tmp_path):
@@ -415,3 +418,48 @@ def test_render_progress_is_reported_while_frames_reach_the_disk(inputs, tmp_pat
     middle = [d for d in render if 0 < d < res.frame_count]
     assert render == sorted(render), "render progress went backwards"
     assert len(set(middle)) >= res.frame_count // 4, f"only {len(set(middle))} reports before the end: {render}"
+
+
+class SeamEngine(ToyEngine):
+    """A third engine that uses every optional part of the interface in engines/base.py."""
+
+    def __init__(self, options=None):
+        super().__init__(options)
+        self.setups_offered: list[dict] = []
+
+    def audio_keypoints(self, crop, audio, pose):
+        self.motion_warnings = ("the toy transcript was not used",)
+        return super().audio_keypoints(crop, audio, pose)
+
+    def emotion_result(self, emotion, kp_audio, crop, neutral=None):
+        return EmotionResult(super().emotion_result(emotion, kp_audio, crop).displacements, "toy neutral")
+
+    def render_setup(self, crop):
+        return {"rows": np.array([crop.image.shape[0]])}
+
+    def use_render_setup(self, crop, setup):
+        self.setups_offered.append(setup)
+        return True
+
+
+def test_the_engine_seam_reports_reference_warnings_and_render_setup(inputs, tmp_path):
+    cache = tmp_path / "cache"
+    first = run_job(spec(inputs), tmp_path / "a", cache_dir=cache, engine=SeamEngine())
+    assert first.emotion_reference == "toy neutral"
+    assert "the toy transcript was not used" in first.warnings
+    man = json.loads(first.manifest.read_text())
+    assert man["emotion_reference"] == "toy neutral" and "the toy transcript was not used" in man["warnings"]
+    assert len(list((cache / "render_setup").glob("*.npz"))) == 1
+    # a strength-only rerun: motion and emotion come from the cache with their reference and warnings,
+    # and the stored render setup is handed back to the engine
+    again = SeamEngine()
+    second = run_job(spec(inputs, strength=0.5), tmp_path / "b", cache_dir=cache, engine=again)
+    assert {"motion", "emotion"} <= set(second.cached_stages) and again.motion_calls == 0
+    assert second.emotion_reference == "toy neutral" and "the toy transcript was not used" in second.warnings
+    assert [int(s["rows"][0]) for s in again.setups_offered] == [256]
+
+
+def test_an_engine_without_the_optional_hooks_reports_no_reference(inputs, tmp_path):
+    res = run_job(spec(inputs), tmp_path / "out", cache_dir=tmp_path / "cache", engine=ToyEngine())
+    assert res.emotion_reference is None and "emotion_reference" not in json.loads(res.manifest.read_text())
+    assert not (tmp_path / "cache" / "render_setup").exists()

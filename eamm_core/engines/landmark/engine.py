@@ -3,7 +3,7 @@
 * ``source_keypoints``: the crop's landmarks in the ten groups of :mod:`.groups` (J = identity).
 * ``audio_keypoints``: driven landmarks -- mouth and jaw from phones -> visemes (:mod:`.mouth`),
   seeded blinks (:mod:`.blink`), head pose through the 3D mean face (:mod:`.pose`) -- as keypoints.
-* ``emotion_displacements``: the clip's (or preset's) upper-face displacements from the actor's
+* ``emotion_result``: the clip's (or preset's) upper-face displacements from the actor's
   neutral (:mod:`.emotion`) on the three face-related keypoints, mapped to the portrait's face size
   and orientation and to the driven head's per-frame orientation.
 * ``render``: keypoints -> driven landmarks (:func:`.groups.landmarks_from_keypoints`), lids and
@@ -19,7 +19,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from eamm_core.engines.base import Engine
+from eamm_core.engines.base import EmotionResult, Engine
 from eamm_core.engines.landmark import emotion as emo
 from eamm_core.engines.landmark.blink import apply_blinks, blink_curve
 from eamm_core.engines.landmark.groups import (
@@ -59,7 +59,6 @@ class LandmarkEngine(Engine):
         self.last_phones: PhoneSegments | None = None
         #: what the artist should know about the last motion (e.g. a transcript that was not used)
         self.motion_warnings: tuple[str, ...] = ()
-        self.last_emotion_reference: str | None = None
         self._setup: dict[str, np.ndarray] | None = None  # the last renderer's mesh, see render_setup
 
     def describe(self) -> dict:
@@ -110,11 +109,12 @@ class LandmarkEngine(Engine):
 
     # --- emotion -------------------------------------------------------------------------------
 
-    def emotion_displacements(self, emotion: EmotionClip | EmotionPreset, kp_audio: Keypoints,
-                              crop: PortraitCrop, neutral: EmotionClip | None = None) -> Keypoints:
-        """Δ[t] on the three face-related keypoints (value in [-1,1] units, jacobian)."""
+    def emotion_result(self, emotion: EmotionClip | EmotionPreset, kp_audio: Keypoints,
+                       crop: PortraitCrop, neutral: EmotionClip | None = None) -> EmotionResult:
+        """Δ[t] on the three face-related keypoints (value in [-1,1] units, jacobian) and the neutral
+        reference they were measured against."""
         n = len(kp_audio)
-        unit = self._unit_displacements(emotion, neutral)
+        unit, reference = self._unit_displacements(emotion, neutral)
         dv, dj = _fit_frames(unit.value, n), _fit_frames(unit.jacobian, n)
         src = _landmarks(crop)
         scale, rot, _ = emo.similarity(emo.mean_face_3d()[emo.STABLE_POINTS, :2], src[emo.STABLE_POINTS])
@@ -122,20 +122,20 @@ class LandmarkEngine(Engine):
         dv_px = np.einsum("tij,tkj->tki", head, scale * np.einsum("ij,tkj->tki", rot, dv))
         dj_portrait = np.einsum("ij,tkjl,ml->tkim", rot, dj, rot)
         dj_drv = np.einsum("tij,tkjl->tkil", head, dj_portrait)
-        return Keypoints((dv_px * PX_TO_NORM).astype(np.float32), dj_drv.astype(np.float32))
+        delta = Keypoints((dv_px * PX_TO_NORM).astype(np.float32), dj_drv.astype(np.float32))
+        return EmotionResult(delta, reference)
 
-    def _unit_displacements(self, emotion, neutral) -> Keypoints:
+    def _unit_displacements(self, emotion, neutral) -> tuple[Keypoints, str]:
         if isinstance(emotion, EmotionPreset):
-            self.last_emotion_reference = f"emotion preset {emotion.name}: " + str(
+            reference = f"emotion preset {emotion.name}: " + str(
                 emotion.meta.get("reference", "neutral reference chosen when the preset was made"))
-            return emotion.displacements
+            return emotion.displacements, reference
         if not isinstance(emotion, EmotionClip):
             raise EammError(f"the landmark engine cannot use an emotion of type {type(emotion).__name__}")
         neutral_lm = None if neutral is None else neutral.landmarks_px
         kp, _, ref = emo.clip_displacements(emotion.landmarks_px, neutral_lm)
-        self.last_emotion_reference = ref.detail
         log.info("emotion %s: %s", getattr(emotion.path, "name", "clip"), ref.detail)
-        return kp
+        return kp, ref.detail
 
     # --- render --------------------------------------------------------------------------------
 

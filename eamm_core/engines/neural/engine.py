@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from eamm_core.engines.base import Engine, EngineOptions
+from eamm_core.engines.base import EmotionResult, Engine, EngineOptions
 from eamm_core.engines.neural import checkpoint, optimize, smoothing
 from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors
 from eamm_core.errors import EammError
@@ -152,9 +152,12 @@ class NeuralEngine(Engine):
         raw = Keypoints(np.concatenate(values), np.concatenate(jacs))
         return smoothing.smooth_keypoints(raw, smoothing.AUDIO_KP) if self.options.smooth else raw
 
-    def emotion_displacements(
-        self, emotion: EmotionClip | EmotionPreset, kp_audio: Keypoints, crop: PortraitCrop
-    ) -> Keypoints:
+    def emotion_result(
+        self, emotion: EmotionClip | EmotionPreset, kp_audio: Keypoints, crop: PortraitCrop,
+        neutral: EmotionClip | None = None,
+    ) -> EmotionResult:
+        """E_e + P_d on the clip's augmented frames; the network needs no neutral reference (``neutral``
+        is not used, and none is reported)."""
         if isinstance(emotion, EmotionPreset) or not isinstance(emotion, EmotionClip):
             raise EammError("the neural engine needs an emotion clip (a video or a folder of frames), "
                             "not an emotion preset: pass --emotion CLIP.mp4 or use --engine landmark")
@@ -174,7 +177,8 @@ class NeuralEngine(Engine):
         if self.options.smooth:
             disp = smoothing.smooth_keypoints(disp, smoothing.EMOTION)
         w = np.asarray(self.face_weights, np.float32)
-        return Keypoints(disp.value[:, :3] * w[None, :, None], disp.jacobian[:, :3] * w[None, :, None, None])
+        return EmotionResult(Keypoints(disp.value[:, :3] * w[None, :, None],
+                                       disp.jacobian[:, :3] * w[None, :, None, None]))
 
     def source_tensors(self, crop: PortraitCrop) -> tuple[torch.Tensor, torch.Tensor]:
         """The portrait tensor and G's source-only features, computed once per portrait."""

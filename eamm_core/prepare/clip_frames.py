@@ -12,6 +12,7 @@ array, tuple) and ``np.asarray`` gives the full array.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Callable
 
 import numpy as np
@@ -22,14 +23,15 @@ from eamm_core.cancel import check_cancelled
 CHECKPOINT = 64
 
 
-class _LazyFrames:
+class _LazyFrames(ABC):
     """Shared array-like behaviour: ``frame(i)`` gives one [H,W,C] uint8 frame."""
 
     base: np.ndarray
     length: int
 
-    def frame(self, i: int) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` as [H,W,C] uint8."""
 
     def frames(self, idx: np.ndarray) -> np.ndarray:
         return np.stack([self.frame(int(i)) for i in idx]) if len(idx) else np.zeros((0, *self.base.shape[1:]), np.uint8)

@@ -4,7 +4,7 @@ The speech is built in a temporary folder from ``samples/speech.wav``, repeated 
 varied pauses (nothing big is stored in the repository). Each length runs ``eamm generate`` with a
 short ``--frame-end`` (the motion stage covers the whole audio whatever the frame range) in a fresh
 process with no stage cache, and prints the motion stage's time (from the manifest) and the process's
-peak resident memory (``ru_maxrss`` from ``wait4``), and that peak as a multiple of the first
+peak resident memory (its own ``VmHWM``), and that peak as a multiple of the first
 (shortest) length's, measured in the same run: linear memory keeps it far below the ratio of lengths. A run whose resident memory passes ``--cap-gb``
 is stopped and reported as over the cap.
 
@@ -49,24 +49,27 @@ def make_long_speech(path: Path, minutes: float, seed: int = 0) -> float:
 
 
 def _peak_rss_of(proc: subprocess.Popen, cap_bytes: int) -> tuple[int, int, bool]:
-    """Wait for ``proc`` (polling its RSS, killing it past ``cap_bytes``): (returncode, peak RSS bytes,
-    killed)."""
-    killed = False
+    """Wait for ``proc`` (polling its memory, killing it past ``cap_bytes``): (returncode, peak RSS bytes,
+    killed). The peak is the process's own high-water mark (``VmHWM``, polled every 20 ms): Linux's
+    ``ru_maxrss`` also counts the parent's resident memory at the fork, so a big parent (a test runner)
+    would inflate it."""
+    killed, peak = False, 0
     status_file = Path(f"/proc/{proc.pid}/status")
     while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, int(usage.ru_maxrss) * 1024, killed
+            return proc.returncode, peak, killed
         try:
-            rss = next((int(line.split()[1]) * 1024 for line in status_file.read_text().splitlines()
-                        if line.startswith("VmRSS:")), 0)
-        except OSError:
-            rss = 0
-        if rss > cap_bytes and not killed:
+            fields = {line.split(":")[0]: int(line.split()[1]) * 1024
+                      for line in status_file.read_text().splitlines() if line.startswith(("VmRSS:", "VmHWM:"))}
+        except (OSError, ValueError, IndexError):
+            fields = {}
+        peak = max(peak, fields.get("VmHWM", 0))
+        if fields.get("VmRSS", 0) > cap_bytes and not killed:
             proc.kill()
             killed = True
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def run_one(audio: Path, out: Path, cache: Path, emotion: str, frame_end: int, cap_gb: float,

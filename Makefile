@@ -36,6 +36,7 @@ install: $(STAMP) $(BYTECODE)
 install-blender: $(foreach v,$(BPY_VERSIONS),.venv-bpy$(v)/.installed)
 
 test-core: $(STAMP) $(BYTECODE)
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
 test-blender: $(STAMP) install-blender

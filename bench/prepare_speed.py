@@ -26,8 +26,6 @@ sys.path.insert(0, str(REPO))
 from bench_common import best_of  # noqa: E402
 
 
-
-
 def reference_audio(path: Path) -> np.ndarray:
     import librosa
     from python_speech_features import mfcc

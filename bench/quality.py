@@ -41,6 +41,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import quality_helpers as H  # noqa: E402
+
 from eamm_core import metrics as M  # noqa: E402
 from eamm_core.errors import EammError  # noqa: E402
 
@@ -294,7 +295,7 @@ def versus_paper(s: H.Scores) -> list[str]:
 
 
 def machine_facts() -> tuple[str, str]:
-    date = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    date = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     try:
         commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, check=True).stdout.strip() or "uncommitted"
@@ -498,9 +499,8 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    from eamm_core.identity import FaceEmbedder
-
     from eamm_core.engines.base import EngineOptions, get_engine
+    from eamm_core.identity import FaceEmbedder
 
     t0 = time.perf_counter()
     embedder = FaceEmbedder()

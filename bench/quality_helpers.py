@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import subprocess
 import wave
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np

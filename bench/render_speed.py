@@ -34,8 +34,6 @@ sys.path.insert(0, str(REPO))
 from bench_common import best_of  # noqa: E402
 
 
-
-
 def driven_sequence(lm: np.ndarray, n: int) -> np.ndarray:
     """Mouth open/close, head turn +-15 deg (ellipsoid depth), a blink in the middle."""
     el, er = lm[36:42].mean(0), lm[42:48].mean(0)
@@ -60,7 +58,8 @@ def driven_sequence(lm: np.ndarray, n: int) -> np.ndarray:
 
 
 def bench_render(crop, frames: int) -> dict:
-    from skimage.transform import PiecewiseAffineTransform, warp as sk_warp
+    from skimage.transform import PiecewiseAffineTransform
+    from skimage.transform import warp as sk_warp
 
     from eamm_core.engines.landmark import warp
     from eamm_core.engines.landmark.render import LandmarkRenderer

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import quality_helpers as H  # noqa: E402
+
 from eamm_core.errors import EammError  # noqa: E402
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "portraits"

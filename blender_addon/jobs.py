@@ -64,13 +64,6 @@ def set_message(scene, text: str, kind: str = "") -> None:
     scene.eamm.message_kind = kind
 
 
-def apply_status(scene, status: dict) -> None:
-    s = scene.eamm
-    s.job_state = status.get("state", "")
-    s.status = status_line(status)
-    s.progress = progress_fraction(status)
-
-
 def apply_event(scene, kind: str, payload: dict) -> str | None:
     """Write one worker event into the scene's settings (main thread). Returns "downloaded", "error",
     "final" when the flow has ended, else None."""

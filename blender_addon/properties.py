@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
-                       StringProperty)
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 # Keyframeable curves: (property, min, max); sampled at the model's 25 fps times.
 CURVE_PROPS = (("strength", 0.0, 2.0), ("yaw", -90.0, 90.0), ("pitch", -90.0, 90.0), ("roll", -90.0, 90.0),

@@ -122,7 +122,7 @@ class JobRecord:
         return path
 
     @classmethod
-    def load(cls, out_dir: Path) -> "JobRecord | None":
+    def load(cls, out_dir: Path) -> JobRecord | None:
         try:
             data = json.loads((out_dir / RECORD_NAME).read_text(encoding="utf-8"))
             return cls(**data)

@@ -12,9 +12,9 @@ Arithmetic is exact (:class:`fractions.Fraction`), so a frame map never drifts, 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable, Sequence
 
 MODEL_FPS = 25
 
@@ -58,7 +58,7 @@ class AudioPlacement:
     fps: Fraction
 
     @classmethod
-    def make(cls, sound_frame_start, sound_offset_s, visible_start, visible_end, fps) -> "AudioPlacement":
+    def make(cls, sound_frame_start, sound_offset_s, visible_start, visible_end, fps) -> AudioPlacement:
         if visible_end <= visible_start:
             raise ValueError("the audio strip has no visible frames: make it at least one frame long")
         return cls(_exact(sound_frame_start), _exact(sound_offset_s), int(visible_start), int(visible_end), _exact(fps))

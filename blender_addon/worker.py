@@ -21,13 +21,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .client import Abandoned, Client, ClientError
-from .state import FINAL_STATES, AddonError, JobRecord, contiguous, extract_frames, frames_on_disk, \
-    panel_line, progress_fraction
+from .state import (
+    FINAL_STATES,
+    AddonError,
+    JobRecord,
+    contiguous,
+    extract_frames,
+    frames_on_disk,
+    panel_line,
+    progress_fraction,
+)
 from .timing import AudioPlacement
 
 log = logging.getLogger("eamm.addon")
 
-EVENTS: "queue.Queue[tuple[int, str, dict]]" = queue.Queue()
+EVENTS: queue.Queue[tuple[int, str, dict]] = queue.Queue()
 UPLOAD_SHARE, RENDER_SHARE = 0.1, 0.8  # of the progress bar; the download gets the rest
 POLL_S = 0.5
 LOST_AFTER_S = 4.0  # polls failing this long: the server stopped answering

@@ -11,8 +11,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from eamm_app import curve_model as cm
 
@@ -160,7 +168,7 @@ class CurveCanvas(QWidget):
             return
         p.setPen(QPen(QColor(70, 80, 95), 1))
         mid, half = r.center().y(), r.height() / 2 * 0.9
-        n, per_frame = len(self.envelope), self.envelope_rate / 25.0
+        per_frame = self.envelope_rate / 25.0
         lines = []
         for px in range(int(r.left()), int(r.right())):
             f0 = (px - r.left()) / r.width() * max(1, self.num_frames - 1)

@@ -33,7 +33,7 @@ class Settings:
     output_dir: str = ""
 
     @classmethod
-    def open(cls, store: QSettings | None = None) -> "Settings":
+    def open(cls, store: QSettings | None = None) -> Settings:
         store = store if store is not None else QSettings(ORGANISATION, APPLICATION)
         values = {}
         for f in fields(cls):

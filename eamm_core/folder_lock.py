@@ -171,7 +171,7 @@ class FolderLock:
             self._thread.join()
         self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,8 +13,8 @@ import contextlib
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

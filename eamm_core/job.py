@@ -6,9 +6,9 @@ The CLI, ``eamm-server`` and the add-on all describe a job with :class:`JobSpec`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -34,8 +34,16 @@ from eamm_core.engines.base import Engine, EngineOptions, get_engine
 from eamm_core.errors import CancelledError, EammError, InputError, folder_error
 from eamm_core.frame_sink import FrameSink, opencv_threads
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
-from eamm_core.output import (FrameWriter, Mp4Stream, discard_leftovers, encode_mp4, read_manifest, read_png,
-                              versions, write_manifest)
+from eamm_core.output import (
+    FrameWriter,
+    Mp4Stream,
+    discard_leftovers,
+    encode_mp4,
+    read_manifest,
+    read_png,
+    versions,
+    write_manifest,
+)
 from eamm_core.stages import RENDER_CODE, CachedStages, Motion, StageKeys
 from eamm_core.types import PortraitCrop
 
@@ -385,4 +393,4 @@ class _JobRunner(CachedStages):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -11,7 +11,7 @@ own thread pool and is not affected. A value the user set is kept.
 from __future__ import annotations
 
 import os
-from typing import MutableMapping
+from collections.abc import MutableMapping
 
 #: environment variables read by numpy's BLAS when numpy is first imported
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS",)

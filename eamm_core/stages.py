@@ -16,8 +16,18 @@ from pathlib import Path
 
 import numpy as np
 
-from eamm_core.cache import (array_sha256, canonical_key, code_fingerprint, file_sha256, pack_audio, pack_crop,
-                             pack_keypoints, unpack_audio, unpack_crop, unpack_keypoints)
+from eamm_core.cache import (
+    array_sha256,
+    canonical_key,
+    code_fingerprint,
+    file_sha256,
+    pack_audio,
+    pack_crop,
+    pack_keypoints,
+    unpack_audio,
+    unpack_crop,
+    unpack_keypoints,
+)
 from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units
 from eamm_core.engines.base import combine
 from eamm_core.errors import EammError, InputError

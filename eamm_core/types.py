@@ -37,7 +37,7 @@ class Keypoints:
     def __len__(self) -> int:
         return int(self.value.shape[0])
 
-    def frames(self, index: slice | np.ndarray) -> "Keypoints":
+    def frames(self, index: slice | np.ndarray) -> Keypoints:
         tongue = None if self.tongue is None else self.tongue[index]
         return Keypoints(self.value[index], self.jacobian[index], tongue)
 

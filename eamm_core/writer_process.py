@@ -30,7 +30,7 @@ import signal
 import struct
 import sys
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

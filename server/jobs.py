@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from server.errors import ApiError, not_found
@@ -33,7 +33,7 @@ PERSIST_EVERY_S = 1.0
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -73,7 +73,7 @@ class JobRecord:
                 "resumable": self.state in RESUMABLE_STATES}
 
     @classmethod
-    def from_json(cls, data: dict) -> "JobRecord":
+    def from_json(cls, data: dict) -> JobRecord:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
 

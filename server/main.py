@@ -11,8 +11,15 @@ import time
 from pathlib import Path
 
 from server import __version__
-from server.config import (DEFAULT_HOST, DEFAULT_PORT, MiB, ServerConfig, default_data_dir, default_token_file,
-                           is_loopback)
+from server.config import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    MiB,
+    ServerConfig,
+    default_data_dir,
+    default_token_file,
+    is_loopback,
+)
 
 log = logging.getLogger("eamm.server")
 
@@ -95,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from server.app import create_app
     from server.auth import load_or_create_token
-
     from server.datalock import DataFolderInUse, acquire
 
     config = config_from_args(args)

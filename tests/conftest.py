@@ -27,7 +27,7 @@ def fixtures_dir() -> Path:
 
 
 @pytest.fixture
-def golden() -> "object":
+def golden() -> object:
     import numpy as np
 
     return np.load(shared_path("golden", "eamm_golden_v1.npz"), allow_pickle=False)

@@ -38,6 +38,10 @@ import urllib.error
 import urllib.request
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the harness itself is standard library only
+    import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +73,7 @@ class ServerProcess:
         return [self.python, "-m", "server.main", "--host", "127.0.0.1", "--port", str(self.port),
                 "--data", str(self.data_dir), *self.args]
 
-    def start(self, timeout: float = 120.0) -> "ServerProcess":
+    def start(self, timeout: float = 120.0) -> ServerProcess:
         """Start the server and wait until ``GET /health`` answers (a new port if the old one is taken)."""
         for attempt in range(3):
             if self.port is None or attempt:
@@ -125,7 +129,7 @@ class ServerProcess:
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -145,7 +149,7 @@ class ServerProcess:
     def headers(self) -> dict:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def client(self, timeout: float = 60.0) -> "httpx.Client":
+    def client(self, timeout: float = 60.0) -> httpx.Client:
         import httpx
 
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
@@ -159,7 +163,7 @@ class ServerProcess:
 
 # --- helpers for job tests ----------------------------------------------------------------------
 
-def upload(client: "httpx.Client", path: str | Path, role: str) -> dict:
+def upload(client: httpx.Client, path: str | Path, role: str) -> dict:
     """Upload a file for ``role``; returns the answer (raises on an error status, with its detail)."""
     path = Path(path)
     with open(path, "rb") as fh:
@@ -169,7 +173,7 @@ def upload(client: "httpx.Client", path: str | Path, role: str) -> dict:
     return r.json()
 
 
-def wait_for_state(client: "httpx.Client", job_id: str, states=("done", "failed", "cancelled", "interrupted"),
+def wait_for_state(client: httpx.Client, job_id: str, states=("done", "failed", "cancelled", "interrupted"),
                    timeout: float = 300.0, poll: float = 0.2) -> dict:
     """Poll a job until its state is in ``states``; returns the status (AssertionError on timeout)."""
     deadline = time.monotonic() + timeout
@@ -182,7 +186,7 @@ def wait_for_state(client: "httpx.Client", job_id: str, states=("done", "failed"
     raise AssertionError(f"job {job_id} not in {states} after {timeout:.0f} s: {status}")
 
 
-def wait_for_frames(client: "httpx.Client", job_id: str, frames: int, timeout: float = 300.0) -> dict:
+def wait_for_frames(client: httpx.Client, job_id: str, frames: int, timeout: float = 300.0) -> dict:
     """Poll until at least ``frames`` frames are done (or the job ends)."""
     deadline = time.monotonic() + timeout
     status = {}
@@ -233,7 +237,7 @@ def runner_pid(job_dir: str | Path) -> int | None:
     return None
 
 
-def find_runner(client: "httpx.Client", job_dir: str | Path, job_id: str) -> int:
+def find_runner(client: httpx.Client, job_dir: str | Path, job_id: str) -> int:
     """The pid of a job's runner process, looked up while the job is queued or running."""
     while client.get(f"/v1/jobs/{job_id}").json()["state"] in ("queued", "running"):
         pid = runner_pid(job_dir)

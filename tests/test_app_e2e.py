@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, shared_path
 from server_harness import ServerProcess, cut_wav
 
@@ -249,10 +248,10 @@ def test_app_generates_reviews_exports_and_cancels(qapp, tmp_path):
 
 def test_app_starts_a_local_server_when_none_answers_and_stops_it(qapp, tmp_path):
     from PySide6.QtCore import QSettings
+    from server_harness import free_port
 
     from eamm_app.main_window import MainWindow
     from eamm_app.settings import Settings
-    from server_harness import free_port
 
     settings = Settings.open(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     token_file = tmp_path / "token"

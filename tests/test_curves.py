@@ -7,8 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from eamm_core.curves import (hold_to_length, is_keyed_curve, load_curve, load_curve_keys, load_pose_curve,
-                              strength_per_frame)
+from eamm_core.curves import (
+    hold_to_length,
+    is_keyed_curve,
+    load_curve,
+    load_curve_keys,
+    load_pose_curve,
+    strength_per_frame,
+)
 from eamm_core.errors import InputError
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from eamm_core.prepare.faces import FaceLandmarker
 
 

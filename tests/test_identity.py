@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from eamm_core.errors import EammError
 from eamm_core.identity import SAME_PERSON_THRESHOLD, FaceEmbedder, descriptor_distance, identity_distances
 from eamm_core.prepare.faces import FaceLandmarker

@@ -12,14 +12,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tests.conftest import shared_path
-
 from eamm_core.engines.base import EngineOptions, combine
 from eamm_core.engines.landmark import create
 from eamm_core.engines.landmark.groups import keypoints_from_landmarks
 from eamm_core.engines.landmark.mouth import inner_gap, mouth_track
 from eamm_core.geometry.head3d import estimate_pose
 from eamm_core.types import EmotionPreset, Keypoints, PortraitCrop, PoseTrack
+from tests.conftest import shared_path
 
 UPPER_FACE = list(range(17, 27)) + list(range(36, 48))
 

@@ -106,9 +106,8 @@ def test_audio_features_memory_is_bounded_blocks_plus_small_per_frame_results():
 # --- phone decoding in utterances: bounded calls, cancel between them ---------------------------
 
 def _speech(seconds: float) -> np.ndarray:
-    from conftest import REPO
-
     import soundfile
+    from conftest import REPO
 
     one, _ = soundfile.read(str(REPO / "samples" / "speech.wav"), dtype="float32")
     reps = int(np.ceil(seconds * 16000 / len(one)))

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
 
 cv2 = pytest.importorskip("cv2")

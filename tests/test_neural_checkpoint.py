@@ -8,7 +8,6 @@ import sys
 
 import pytest
 import torch
-
 from conftest import REPO, shared_path
 from neural_synthetic import parse_key_file, write_tiny_author_checkpoints
 

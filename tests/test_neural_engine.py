@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from neural_synthetic import make_tiny_model
 
 from eamm_core.engines.base import EngineOptions, combine, get_engine

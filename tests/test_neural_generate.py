@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import REPO, shared_path
 from neural_synthetic import make_tiny_model
 

@@ -13,7 +13,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import shared_path
 from neural_synthetic import parse_key_file, synthetic_state_dicts, tensor_sha256, write_author_checkpoints
 

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 #: what the neural path (engine + synthetic weights + the check's inputs) must never import
 FORBIDDEN = ("dlib", "pocketsphinx", "librosa", "fastapi", "starlette", "uvicorn", "scipy", "PySide6", "bpy",

@@ -9,8 +9,16 @@ import pytest
 from scipy.io import wavfile
 
 from eamm_core.errors import EammError
-from eamm_core.output import (FrameWriter, encode_mp4, ffmpeg_exe, png_is_complete, probe_video, read_manifest,
-                              read_png, write_manifest)
+from eamm_core.output import (
+    FrameWriter,
+    encode_mp4,
+    ffmpeg_exe,
+    png_is_complete,
+    probe_video,
+    read_manifest,
+    read_png,
+    write_manifest,
+)
 
 
 def test_frames_round_trip_and_are_numbered_by_absolute_index(tmp_path):

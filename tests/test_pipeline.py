@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
+from eamm_core.engines import get_engine
 from eamm_core.engines.base import EmotionResult, Engine
 from eamm_core.errors import EammError, InputError
-from eamm_core.engines import get_engine
-from eamm_core.job import JobSpec
+from eamm_core.job import JobSpec, Progress
 from eamm_core.output import png_is_complete, probe_video, read_png
 from eamm_core.pipeline import run_job
 from eamm_core.types import EmotionPreset, Keypoints
@@ -380,7 +380,6 @@ def test_frames_out_of_order_still_give_a_correct_mp4(inputs, tmp_path):
 
 
 def test_keyed_pose_curve_file_reaches_the_engine_in_3ddfa_units(inputs, tmp_path, monkeypatch):
-    from eamm_core import pipeline
 
     seen = {}
     original = ToyEngine.audio_keypoints

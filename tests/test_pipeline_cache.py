@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from eamm_core.cache import Cache, array_sha256, canonical_key, code_fingerprint, file_sha256, pack_keypoints, \
-    unpack_keypoints
+from eamm_core.cache import (
+    Cache,
+    array_sha256,
+    canonical_key,
+    code_fingerprint,
+    file_sha256,
+    pack_keypoints,
+    unpack_keypoints,
+)
 from eamm_core.types import Keypoints
 
 

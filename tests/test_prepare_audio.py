@@ -6,11 +6,10 @@ import subprocess
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from eamm_core.errors import InputError
-from eamm_core.prepare.audio import (compute_mfcc, ffmpeg_exe, frame_loudness, load_audio, mfcc_windows,
-                                     num_windows)
+from eamm_core.prepare.audio import compute_mfcc, ffmpeg_exe, frame_loudness, load_audio, mfcc_windows, num_windows
 
 #: MFCC of the same speech stored as 16 kHz WAV and as 192 kbit/s 44.1 kHz stereo MP3 (lossy coding
 #: and resampling change the upper cepstral coefficients a little): relative L2 difference of all

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import REPO, shared_path
+from PIL import Image
 
 
 def run_prepare(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import shared_path
 from PIL import Image
 
-from conftest import shared_path
 from eamm_core.errors import InputError
 from eamm_core.prepare.emotion import MOUTH_BOX, augment_clip, load_emotion_clip
 from eamm_core.prepare.faces import load_template

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
-from eamm_core.prepare.faces import (FaceLandmarker, align_to_template, apply_transform, load_template,
-                                     similarity_transform, warp_to_crop)
+
+from eamm_core.prepare.faces import (
+    FaceLandmarker,
+    align_to_template,
+    apply_transform,
+    load_template,
+    similarity_transform,
+    warp_to_crop,
+)
 
 PORTRAITS = ["21.png", "60.png", "7.png", "paint1.jpg"]
 

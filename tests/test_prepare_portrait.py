@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import shared_path
 from PIL import Image
 
-from conftest import shared_path
 from eamm_core.errors import InputError
 from eamm_core.prepare.image_io import read_image
 from eamm_core.prepare.portrait import load_portrait

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from eamm_core.errors import InputError
-from eamm_core.prepare.pose import (artist_from_pose, extend_ping_pong, load_pose, neutral_pose, one_euro,
-                                    pose_from_artist)
+from eamm_core.prepare.pose import (
+    artist_from_pose,
+    extend_ping_pong,
+    load_pose,
+    neutral_pose,
+    one_euro,
+    pose_from_artist,
+)
 
 
 def test_3ddfa_single_row_is_repeated_without_tz():

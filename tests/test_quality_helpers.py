@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import sys
 import wave
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import REPO, shared_path
 
 sys.path.insert(0, str(REPO / "bench"))

@@ -17,11 +17,9 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import pytest
-from PIL import Image
-
-from server_harness import (ServerProcess, cut_wav, find_runner, repeat_wav, upload, wait_for_frames,
-                            wait_for_state)
 from conftest import shared_path
+from PIL import Image
+from server_harness import ServerProcess, cut_wav, find_runner, repeat_wav, upload, wait_for_frames, wait_for_state
 
 MAX_UPLOAD_MB = 2
 DUMMY = {"job_id": "j_" + "0" * 20, "n": "0", "upload_id": "0" * 64}

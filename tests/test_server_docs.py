@@ -9,7 +9,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from server_harness import ServerProcess
 
 REPO = Path(__file__).resolve().parents[1]

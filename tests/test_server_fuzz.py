@@ -9,7 +9,6 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.generation.modes import GenerationMode
-
 from server_harness import ServerProcess
 
 EXAMPLES = 12

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from conftest import shared_path
 from server_harness import ServerProcess, cut_wav, upload, wait_for_state
 

@@ -9,11 +9,9 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import shared_path
+from PIL import Image
 from server_harness import ServerProcess, find_runner, repeat_wav, upload, wait_for_frames, wait_for_state
-
 
 # The landmark renderer makes a 256 px frame in a few ms: the job must be long (about 28 s of speech,
 # 700 frames) for the kill to land while it is still rendering.

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from scipy.io import wavfile
 
 from eamm_core.cli import main as cli_main
-import cv2
 
 REPO = Path(__file__).resolve().parents[1]
 PORTRAIT = REPO / "samples" / "astronaut.png"

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eamm_core.errors import EammError
 from eamm_core import writer_process
+from eamm_core.errors import EammError
 from eamm_core.writer_process import WriterProcess
 
 pytestmark = pytest.mark.skipif(not (sys.platform.startswith("linux") and hasattr(os, "fork")),

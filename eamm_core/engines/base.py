@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Iterable, Iterator
+from typing import ClassVar
 
 import numpy as np
 

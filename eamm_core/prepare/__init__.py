@@ -21,11 +21,11 @@ if TYPE_CHECKING:  # pragma: no cover
 class PreparedInputs:
     """Everything the motion stage reads; ``warnings`` gathers every stage's warnings, in order."""
 
-    crop: "PortraitCrop"
-    audio: "AudioFeatures"
-    pose: "PoseTrack"
-    emotion: "EmotionClip | EmotionPreset | None"
-    neutral: "EmotionClip | None"
+    crop: PortraitCrop
+    audio: AudioFeatures
+    pose: PoseTrack
+    emotion: EmotionClip | EmotionPreset | None
+    neutral: EmotionClip | None
     warnings: tuple[str, ...]
 
     @property
@@ -45,12 +45,12 @@ def load_emotion(path: str | Path, num_frames: int, *, seed: int = 0):
     return load_emotion_clip(path, num_frames, seed=seed)
 
 
-def prepare_inputs(spec: "JobSpec", num_frames: int | None = None) -> PreparedInputs:
+def prepare_inputs(spec: JobSpec, num_frames: int | None = None) -> PreparedInputs:
     """Run every prepare stage for ``spec``. ``num_frames`` overrides the audio's frame count
     (pose and emotion are sized to it); by default T = the number of MFCC windows."""
     from eamm_core.prepare.audio import load_audio
-    from eamm_core.prepare.pose import load_pose
     from eamm_core.prepare.portrait import load_portrait
+    from eamm_core.prepare.pose import load_pose
 
     # cheapest first, so a bad audio or pose file is reported before the face models load
     audio = load_audio(spec.audio)

@@ -13,7 +13,7 @@ array, tuple) and ``np.asarray`` gives the full array.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -29,8 +29,14 @@ from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.prepare.clip_frames import AugmentedFrames, IndexedFrames
 from eamm_core.prepare.common import file_sha256
-from eamm_core.prepare.faces import (CLIP_ALIGN_POINTS, CROP_SIZE, FaceLandmarker, align_to_template,
-                                     apply_transform, warp_to_crop)
+from eamm_core.prepare.faces import (
+    CLIP_ALIGN_POINTS,
+    CROP_SIZE,
+    FaceLandmarker,
+    align_to_template,
+    apply_transform,
+    warp_to_crop,
+)
 from eamm_core.prepare.pose import extend_ping_pong
 from eamm_core.prepare.video import MODEL_FPS, iter_frames
 from eamm_core.types import EmotionClip

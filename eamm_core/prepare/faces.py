@@ -89,7 +89,7 @@ class Face:
 class FaceLandmarker:
     """dlib HOG face detector + 68-point shape predictor. Use :meth:`shared` (thread-safe)."""
 
-    _shared: "FaceLandmarker | None" = None
+    _shared: FaceLandmarker | None = None
     _shared_lock = threading.Lock()
 
     def __init__(self, predictor_path: Path | None = None):
@@ -101,7 +101,7 @@ class FaceLandmarker:
         self._lock = threading.Lock()
 
     @classmethod
-    def shared(cls) -> "FaceLandmarker":
+    def shared(cls) -> FaceLandmarker:
         """The process-wide instance (models load once)."""
         with cls._shared_lock:
             if cls._shared is None:

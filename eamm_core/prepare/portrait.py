@@ -15,9 +15,16 @@ import cv2
 import numpy as np
 
 from eamm_core.errors import InputError
-from eamm_core.prepare.faces import (CROP_SIZE, PORTRAIT_ALIGN_POINTS, Face, FaceLandmarker,
-                                     align_to_template, apply_transform, warp_to_crop)
 from eamm_core.prepare.common import file_sha256
+from eamm_core.prepare.faces import (
+    CROP_SIZE,
+    PORTRAIT_ALIGN_POINTS,
+    Face,
+    FaceLandmarker,
+    align_to_template,
+    apply_transform,
+    warp_to_crop,
+)
 from eamm_core.prepare.image_io import read_image
 from eamm_core.types import PortraitCrop
 

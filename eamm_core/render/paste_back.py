@@ -143,7 +143,7 @@ def _support_box(weight: np.ndarray, source_from_crop: np.ndarray, shape) -> tup
     return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
 
 
-_cache: "OrderedDict[int, tuple[weakref.ref, PasteBack]]" = OrderedDict()
+_cache: OrderedDict[int, tuple[weakref.ref, PasteBack]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 

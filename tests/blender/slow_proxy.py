@@ -79,7 +79,7 @@ class SlowProxy:
                 pass
             s.close()
 
-    def __enter__(self) -> "SlowProxy":
+    def __enter__(self) -> SlowProxy:
         return self
 
     def __exit__(self, *exc) -> None:

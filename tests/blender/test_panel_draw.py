@@ -9,7 +9,6 @@ from conftest import add_sound, write_wav
 
 from blender_addon import operators, panels
 
-
 ICONS = {i.identifier for i in bpy.types.UILayout.bl_rna.functions["label"].parameters["icon"].enum_items}
 
 

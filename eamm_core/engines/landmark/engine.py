@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -23,7 +23,11 @@ from eamm_core.engines.base import EmotionResult, Engine
 from eamm_core.engines.landmark import emotion as emo
 from eamm_core.engines.landmark.blink import apply_blinks, blink_curve
 from eamm_core.engines.landmark.groups import (
-    FACE_KEYPOINTS, GROUP_NAMES, keypoints_from_landmarks, landmarks_from_keypoints)
+    FACE_KEYPOINTS,
+    GROUP_NAMES,
+    keypoints_from_landmarks,
+    landmarks_from_keypoints,
+)
 from eamm_core.engines.landmark.mouth import apply_mouth, mouth_track
 from eamm_core.engines.landmark.phonemes import PhoneSegments, phones_for_audio
 from eamm_core.engines.landmark.pose import repose_sequence, target_poses

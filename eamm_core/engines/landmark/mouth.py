@@ -50,7 +50,7 @@ class MouthTrack:
         return int(self.open.shape[0])
 
     @classmethod
-    def rest(cls, num_frames: int) -> "MouthTrack":
+    def rest(cls, num_frames: int) -> MouthTrack:
         z = np.zeros(num_frames)
         return cls(z.copy(), np.ones(num_frames), z.copy(), z.copy(), z.copy(), np.zeros(num_frames, bool))
 

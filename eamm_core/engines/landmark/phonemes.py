@@ -63,7 +63,7 @@ class PhoneSegments:
                 "method": np.array(self.method), "warnings": np.array(self.warnings, dtype="U300")}
 
     @classmethod
-    def from_arrays(cls, d) -> "PhoneSegments":
+    def from_arrays(cls, d) -> PhoneSegments:
         return cls(tuple(str(x) for x in d["labels"]), np.asarray(d["starts"], np.float64),
                    np.asarray(d["ends"], np.float64), str(d["method"]), tuple(str(w) for w in d["warnings"]))
 
@@ -143,7 +143,7 @@ class _Collector:
         self.starts += [(offset + f) * PS_FRAME_S for f in starts]
         self.ends += [(offset + f) * PS_FRAME_S for f in ends]
 
-    def result(self, method: str, warnings: tuple[str, ...] = ()) -> "PhoneSegments":
+    def result(self, method: str, warnings: tuple[str, ...] = ()) -> PhoneSegments:
         return PhoneSegments(tuple(self.labels), np.array(self.starts, np.float64),
                              np.array(self.ends, np.float64), method, warnings)
 

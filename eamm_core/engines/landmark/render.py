@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -78,7 +78,7 @@ class LandmarkRenderer:
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
                   len(self.mesh.src), len(self.mesh.triangles), self.mouth.gap)
 
-    def fork(self) -> "LandmarkRenderer":
+    def fork(self) -> LandmarkRenderer:
         """A renderer for another thread: shares this one's read-only per-portrait data (mesh,
         eyes, mouth; no setup cost) and has its own buffers. Both give the same bytes."""
         twin = copy.copy(self)

@@ -191,7 +191,7 @@ def write_model(out_dir: Path, state: dict, cfg: EammConfig, *, sources: list[Pa
         "weights_sha256": sha256_file(out_dir / WEIGHTS_FILE),
         "sources": [{"file": Path(p).name, "sha256": sha256_file(Path(p))} for p in sources],
         "conversion": report.lines() if report else [],
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return out_dir

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -200,8 +200,7 @@ class NeuralEngine(Engine):
         order = [int(i) for i in indices]
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            for i, frame in zip(idx, self.render_batch(src, feats, kp_s, kp_driving.frames(np.asarray(idx)))):
-                yield i, frame
+            yield from zip(idx, self.render_batch(src, feats, kp_s, kp_driving.frames(np.asarray(idx))))
 
     def predict(self, src: torch.Tensor, feats: torch.Tensor, kp_s: KeypointTensors, kp_d: Keypoints) -> torch.Tensor:
         """G's prediction for one batch, float [B,3,256,256] in [0,1], reusing the source features."""

@@ -36,23 +36,34 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "eamm"
 
 
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes (memoised on path, size and modification time); for a folder of
-    frames, :func:`eamm_core.prepare.common.file_sha256` (names and bytes of its files)."""
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 (hex) of a file's bytes (memoised on path, size and modification time); for a
+    folder of frames, of its sorted file names and their bytes (not memoised: a folder's time does
+    not change when a file in it is rewritten)."""
     path = Path(path)
     if path.is_dir():
-        from eamm_core.prepare.common import file_sha256 as folder_sha256
-
-        return folder_sha256(path)
+        return _folder_sha256(path)
     st = path.stat()
     memo = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if memo not in _FILE_HASHES:
         h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+        _hash_file(h, path)
         _FILE_HASHES[memo] = h.hexdigest()
     return _FILE_HASHES[memo]
+
+
+def _folder_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    for file in sorted(p for p in path.iterdir() if p.is_file()):
+        h.update(file.name.encode("utf-8") + b"\0")
+        _hash_file(h, file)
+    return h.hexdigest()
+
+
+def _hash_file(h, path: Path) -> None:
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
 
 
 def array_sha256(arr: np.ndarray) -> str:

@@ -30,6 +30,7 @@ import numpy as np
 
 from eamm_core import MODEL_FPS
 from eamm_core.errors import InputError
+from eamm_core.geometry.pose_units import pose_from_artist
 
 POSE_UNITS = ("artist", "3ddfa")
 #: |strength| above this is refused (the server's range for JobRequest.strength)
@@ -119,7 +120,7 @@ def load_pose_curve(path: Path) -> np.ndarray:
     """A keyed pose curve -> [K,6] 3DDFA-convention values (yaw, pitch, roll °, s, tx, ty) sampled
     through the last key. Keys in ``"artist"`` units (the default: yaw, pitch, roll °, scale
     multiplier, offset_x, offset_y as fractions of the crop width) are converted with
-    :func:`eamm_core.prepare.pose.pose_from_artist`."""
+    :func:`eamm_core.geometry.pose_units.pose_from_artist`."""
     return load_pose_curve_units(path)[0]
 
 
@@ -131,8 +132,6 @@ def load_pose_curve_units(path: Path) -> tuple[np.ndarray, str]:
     values = sample_keys(keys, keys.last_frame + 1)
     if units == "3ddfa":
         return values, units
-    from eamm_core.prepare.pose import pose_from_artist
-
     cols = [values[:, i] for i in range(6)]
     return np.asarray(pose_from_artist(*cols), np.float32).reshape(-1, 6), units
 

@@ -1,7 +1,7 @@
 """Emotion presets: emotion displacements already extracted from a clip, in a small ``.npz``.
 
-A preset stores what :mod:`eamm_core.engines.landmark.emotion` measures on a clip, normalised to
-a unit face (inter-ocular distance 1, upright), so it applies to any portrait without the clip:
+A preset stores what :mod:`eamm_core.engines.landmark.emotion` measures on a clip
+(:func:`eamm_core.engines.landmark.preset.extract_preset`), normalised to a unit face (inter-ocular distance 1, upright), so it applies to any portrait without the clip:
 
 * ``value`` [T,3,2] float32: Δ of the three face-related keypoints' centroids (unit-face units);
 * ``jacobian`` [T,3,2,2] float32: Δ of their jacobians (unitless);
@@ -67,23 +67,6 @@ def load_preset(path: str | Path) -> EmotionPreset:
                          displacements=Keypoints(value.astype(np.float32), jac.astype(np.float32)),
                          landmark_offsets=None if offsets is None else offsets.astype(np.float32),
                          path=path, sha256=hashlib.sha256(raw).hexdigest(), meta=meta)
-
-
-def extract_preset(clip_path: str | Path, *, name: str | None = None, neutral_path: str | Path | None = None,
-                   max_frames: int | None = None) -> EmotionPreset:
-    """Measure an emotion clip (and optionally a neutral clip/image of the same actor) into a preset."""
-    from eamm_core.engines.landmark.emotion import clip_displacements
-    from eamm_core.prepare.emotion import align_clip
-
-    clip_path = Path(clip_path)
-    _, marks, _, _ = align_clip(clip_path, max_frames)
-    neutral = None
-    if neutral_path is not None:
-        _, neutral, _, _ = align_clip(Path(neutral_path), max_frames)
-    kp, offsets, ref = clip_displacements(marks, neutral)
-    sha = hashlib.sha256(clip_path.read_bytes()).hexdigest()
-    return EmotionPreset(name=name or clip_path.stem, displacements=kp, landmark_offsets=offsets.astype(np.float32),
-                         meta={"reference": ref.detail, "source": clip_path.name, "source_sha256": sha})
 
 
 def bundled_presets() -> dict[str, Path]:

@@ -34,7 +34,7 @@ from eamm_core.errors import EammError, InputError
 from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
 
 #: code whose changes invalidate cached prepare results / motion / rendered frames
-PREPARE_CODE = ("eamm_core.prepare",)
+PREPARE_CODE = ("eamm_core.prepare", "eamm_core.geometry")
 MOTION_CODE = ("eamm_core.prepare", "eamm_core.engines", "eamm_core.geometry", "eamm_core.presets", "eamm_core.curves")
 RENDER_CODE = ("eamm_core.engines", "eamm_core.render", "eamm_core.geometry", "eamm_core.output")
 

@@ -15,8 +15,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eamm_core.errors import EammError  # noqa: E402
-from eamm_core.presets import extract_preset, load_preset, save_preset  # noqa: E402
+from eamm_core.engines.landmark.preset import extract_preset
+from eamm_core.errors import EammError
+from eamm_core.presets import load_preset, save_preset
 
 DEFAULT_CLIP = REPO.parent / "shared" / "fixtures" / "emotion" / "happy.mp4"
 DEFAULT_OUT = REPO / "samples" / "happy.npz"

@@ -93,7 +93,8 @@ def _pose(request: JobRequest) -> list | None:
     import numpy as np
 
     from eamm_core.errors import EammError
-    from eamm_core.prepare.pose import pose_from_artist, validate_pose
+    from eamm_core.geometry.pose_units import pose_from_artist
+    from eamm_core.prepare.pose import validate_pose
 
     arr = np.asarray(request.pose, np.float64)
     try:

@@ -10,7 +10,7 @@ import pytest
 
 from eamm_app import curve_model as cm
 from eamm_core.curves import load_curve, load_pose_curve
-from eamm_core.prepare.pose import pose_from_artist
+from eamm_core.geometry.pose_units import pose_from_artist
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 

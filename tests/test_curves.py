@@ -70,7 +70,7 @@ def test_vector_keys_for_pose(tmp_path):
 
 
 def test_artist_pose_keys_are_converted_to_the_3ddfa_convention(tmp_path):
-    from eamm_core.prepare.pose import pose_from_artist
+    from eamm_core.geometry.pose_units import pose_from_artist
 
     path = write(tmp_path, "p.json", json.dumps({"keys": {"0": [0, 0, 0, 1, 0, 0], "4": [12, 0, 4, 1.2, 0.1, -0.05]}}))
     pose = load_pose_curve(path)

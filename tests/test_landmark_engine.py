@@ -152,8 +152,8 @@ def test_upper_face_displacement_grows_with_alpha(crop60, speech_short, clip):
 
 @pytest.mark.parametrize("portrait", ["60.png", "7.png", "21.png", "paint1.jpg"])
 def test_constant_yaw_curve_is_measured_on_the_output(speech_short, portrait):
+    from eamm_core.geometry.pose_units import pose_from_artist
     from eamm_core.prepare.portrait import load_portrait
-    from eamm_core.prepare.pose import pose_from_artist
 
     crop = load_portrait(shared_path("fixtures", "portraits", portrait))
     n = speech_short.num_frames
@@ -233,7 +233,7 @@ def test_unfamiliar_speech_still_drives_the_jaw(speech_short):
 
 
 def test_pose_from_video_follows_the_person(speech_short):
-    from eamm_core.prepare.pose import artist_from_pose
+    from eamm_core.geometry.pose_units import artist_from_pose
     from eamm_core.prepare.pose_video import pose_from_video
 
     track = pose_from_video(shared_path("fixtures", "talking", "M030_sad_3_001.mp4"), 12)

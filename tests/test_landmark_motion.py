@@ -90,7 +90,7 @@ def test_yaw_sign_follows_3ddfa_nose_to_image_left():
 
 
 def test_curve_pose_is_absolute_and_measured_back():
-    from eamm_core.prepare.pose import pose_from_artist
+    from eamm_core.geometry.pose_units import pose_from_artist
 
     src = _src()
     portrait = head3d.estimate_pose(src)
@@ -117,7 +117,7 @@ def test_pose_fit_trusts_the_inner_points_more_than_the_sliding_jaw_contour():
 
 
 def test_keypoints_carry_the_requested_turn_and_a_still_head_is_untouched():
-    from eamm_core.prepare.pose import pose_from_artist
+    from eamm_core.geometry.pose_units import pose_from_artist
 
     src = _src()
     portrait = head3d.estimate_pose(src)

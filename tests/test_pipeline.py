@@ -370,7 +370,7 @@ def test_frames_out_of_order_still_give_a_correct_mp4(inputs, tmp_path):
     assert probe_video(rev.mp4).frames == 12
 
     def decoded(mp4):
-        from eamm_core.output import ffmpeg_exe
+        from eamm_core.ffmpeg import ffmpeg_exe
 
         raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(mp4), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
                              capture_output=True, check=True).stdout
@@ -395,7 +395,7 @@ def test_keyed_pose_curve_file_reaches_the_engine_in_3ddfa_units(inputs, tmp_pat
     pose = seen["pose"]
     assert pose.shape == (T, 6)
     np.testing.assert_allclose(pose[[0, 5, 10, T - 1], 0], [0, 10, 20, 20], atol=1e-4)  # held after the last key
-    from eamm_core.prepare.pose import pose_from_artist
+    from eamm_core.geometry.pose_units import pose_from_artist
 
     np.testing.assert_allclose(pose[0, 3:], pose_from_artist(0, 0, 0)[0, 3:], rtol=1e-5)
     from eamm_core.curves import is_keyed_curve

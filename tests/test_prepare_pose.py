@@ -7,14 +7,9 @@ import pytest
 from conftest import shared_path
 
 from eamm_core.errors import InputError
-from eamm_core.prepare.pose import (
-    artist_from_pose,
-    extend_ping_pong,
-    load_pose,
-    neutral_pose,
-    one_euro,
-    pose_from_artist,
-)
+from eamm_core.geometry.pose_units import artist_from_pose, pose_from_artist
+from eamm_core.prepare.common import extend_ping_pong
+from eamm_core.prepare.pose import load_pose, neutral_pose, one_euro
 
 
 def test_3ddfa_single_row_is_repeated_without_tz():

@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from eamm_core.geometry.face2d import load_template
+
 #: depth per iBUG landmark (inter-ocular units, toward the camera positive)
 DEPTH = np.array(
     [-0.95, -0.90, -0.80, -0.66, -0.48, -0.30, -0.14, -0.02, 0.03, -0.02, -0.14, -0.30, -0.48,
@@ -54,8 +56,6 @@ PIVOT = np.array([0.0, 0.4, -0.5])
 
 @lru_cache(maxsize=1)
 def _mean_face() -> np.ndarray:
-    from eamm_core.prepare.faces import load_template
-
     tpl = load_template().astype(np.float64)
     right_eye, left_eye = tpl[36:42].mean(0), tpl[42:48].mean(0)
     centre = (right_eye + left_eye) / 2.0

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eamm_core.presets import load_preset
+
 if TYPE_CHECKING:  # pragma: no cover
     from eamm_core.job import JobSpec
     from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, PortraitCrop, PoseTrack
@@ -37,8 +39,6 @@ def load_emotion(path: str | Path, num_frames: int, *, seed: int = 0):
     """An emotion preset (``.npz``) or a clip (video / folder of frames) for ``num_frames`` frames."""
     path = Path(path)
     if path.suffix.lower() == ".npz":
-        from eamm_core.presets import load_preset
-
         return load_preset(path)
     from eamm_core.prepare.emotion import load_emotion_clip
 

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from eamm_core.cache import file_sha256
 from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.ffmpeg import ffmpeg_exe
-from eamm_core.prepare.common import file_sha256
 from eamm_core.types import AudioFeatures
 
 log = logging.getLogger(__name__)

@@ -1,20 +1,17 @@
-"""Small helpers shared by the prepare stages."""
+"""Small helpers shared by the prepare stages (and the engines, which extend sequences alike)."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
+import numpy as np
 
 
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 (hex) of a file's bytes; for a folder, of its sorted file names and their bytes."""
-    path = Path(path)
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(file.name.encode("utf-8") + b"\0")
-        with open(file, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+def extend_ping_pong(x: np.ndarray, num_frames: int) -> np.ndarray:
+    """``x`` [N,...] forward, then backward, ... (reference tiling) cut to ``num_frames`` rows."""
+    x = np.asarray(x)
+    if len(x) == 0:
+        raise ValueError("extend_ping_pong needs at least one row")
+    if len(x) >= num_frames:
+        return x[:num_frames].copy()
+    cycle = np.concatenate([x, x[::-1]], axis=0)
+    reps = int(np.ceil(num_frames / len(cycle)))
+    return np.concatenate([cycle] * reps, axis=0)[:num_frames].copy()

@@ -25,10 +25,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eamm_core.cache import file_sha256
 from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
 from eamm_core.prepare.clip_frames import AugmentedFrames, IndexedFrames
-from eamm_core.prepare.common import file_sha256
+from eamm_core.prepare.common import extend_ping_pong
 from eamm_core.prepare.faces import (
     CLIP_ALIGN_POINTS,
     CROP_SIZE,
@@ -37,7 +38,6 @@ from eamm_core.prepare.faces import (
     apply_transform,
     warp_to_crop,
 )
-from eamm_core.prepare.pose import extend_ping_pong
 from eamm_core.prepare.video import MODEL_FPS, iter_frames
 from eamm_core.types import EmotionClip
 

@@ -1,7 +1,8 @@
-"""Faces: the 68-point alignment template, dlib HOG detection + 68 landmarks, similarity alignment.
+"""Faces: dlib HOG detection + 68 landmarks, similarity alignment to the 68-point template.
 
 Everything that finds or aligns a face goes through here so every stage agrees on the same
-template and the same transform conventions:
+template and the same transform conventions (template and similarity fit:
+:mod:`eamm_core.geometry.face2d`):
 
 * landmarks are float32 ``[68,2]`` pixel coordinates (x right, y down) in dlib / iBUG order;
 * a transform is a 3x3 float64 matrix ``M`` mapping homogeneous source pixels to destination
@@ -17,14 +18,13 @@ import importlib.util
 import logging
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from eamm_core.errors import EammError
+from eamm_core.geometry.face2d import load_template, similarity_transform
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +41,6 @@ UPSAMPLE2_MAX_PIXELS = 1400 * 1400
 MIN_FACE_SCORE = 0.3
 #: ... and at least this fraction of the largest face's width (a speck is not a second person)
 MIN_FACE_RELATIVE_WIDTH = 0.3
-
-
-@lru_cache(maxsize=1)
-def _template() -> np.ndarray:
-    text = resources.files("eamm_core.data").joinpath("template_68.csv").read_text(encoding="utf-8")
-    rows = [line.split(",") for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    tpl = np.asarray(rows, dtype=np.float32)
-    if tpl.shape != (68, 2):
-        raise EammError(f"the packaged face template has shape {tpl.shape}, expected (68, 2): reinstall eamm")
-    tpl.setflags(write=False)
-    return tpl
-
-
-def load_template() -> np.ndarray:
-    """The 68-point alignment template in 256x256 crop pixels, float32 ``[68,2]`` (a fresh copy)."""
-    return _template().copy()
 
 
 def dlib_model_path(name: str = "shape_predictor_68_face_landmarks.dat") -> Path:
@@ -180,29 +164,6 @@ def _as_uint8_rgb(img: np.ndarray) -> np.ndarray:
     return img[:, :, :3]
 
 
-def similarity_transform(src_pts: np.ndarray, dst_pts: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (rotation, uniform scale, translation; no reflection) mapping
-    ``src_pts`` onto ``dst_pts`` (Umeyama 1991). Returns a 3x3 float64 matrix."""
-    src = np.asarray(src_pts, np.float64).reshape(-1, 2)
-    dst = np.asarray(dst_pts, np.float64).reshape(-1, 2)
-    if src.shape != dst.shape or len(src) < 2:
-        raise ValueError(f"similarity_transform needs matching point sets of >= 2 points, got {src.shape}, {dst.shape}")
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s0, d0 = src - mu_s, dst - mu_d
-    cov = d0.T @ s0 / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    sign = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1, 1] = -1.0
-    rot = u @ sign @ vt
-    var_s = (s0 ** 2).sum() / len(src)
-    scale = float(np.trace(np.diag(sig) @ sign) / var_s) if var_s > 0 else 1.0
-    m = np.eye(3)
-    m[:2, :2] = scale * rot
-    m[:2, 2] = mu_d - scale * rot @ mu_s
-    return m
-
-
 def apply_transform(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Map points [...,2] with a 3x3 matrix (affine part; similarity/affine only). float32."""
     p = np.asarray(pts, np.float64)
@@ -249,5 +210,5 @@ def warp_to_crop(img: np.ndarray, m: np.ndarray, size: int = CROP_SIZE, *,
 
 def align_to_template(landmarks: np.ndarray, points: slice = PORTRAIT_ALIGN_POINTS) -> np.ndarray:
     """The 3x3 similarity taking image pixels to crop pixels, fitted on ``landmarks[points]``."""
-    tpl = _template()
+    tpl = load_template()
     return similarity_transform(np.asarray(landmarks)[points], tpl[points])

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eamm_core.cache import file_sha256
 from eamm_core.errors import InputError
-from eamm_core.prepare.common import file_sha256
 from eamm_core.prepare.faces import (
     CROP_SIZE,
     PORTRAIT_ALIGN_POINTS,

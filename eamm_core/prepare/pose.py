@@ -2,7 +2,8 @@
 
 Values are always in the 3DDFA_V2 convention the networks were trained on: ``[yaw, pitch, roll]``
 in degrees, then the weak-perspective scale ``s`` and translation ``tx, ty`` of 3DDFA's 120x120
-input crop (raw, not normalised). Sources:
+input crop (raw, not normalised; artist units convert with :mod:`eamm_core.geometry.pose_units`).
+Sources:
 
 * a 3DDFA ``.npy`` from EAMM's patched 3DDFA_V2 (``N x 7`` or ``1 x 7``; the last column, tz, is
   dropped), a ``[T,6]`` ``.npy`` or a ``.csv``/``.txt`` with 6 or 7 columns (header allowed);
@@ -21,16 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from eamm_core.errors import EammError, InputError
+from eamm_core.geometry.pose_units import REF_SCALE, REF_TX, REF_TY
+from eamm_core.prepare.common import extend_ping_pong
 from eamm_core.types import PoseTrack
 
 log = logging.getLogger(__name__)
 
-#: 3DDFA weak-perspective constants for a face filling the aligned crop (observed, reference §1.5)
-REF_SCALE = 0.0005
-REF_TX = 63.0
-REF_TY = 72.0
-#: 3DDFA's input crop size: translations are in these pixels, y pointing UP
-DDFA_CROP = 120.0
 #: the demo's smooth_pose One-Euro parameters (freq 100, dcutoff 1)
 SMOOTH_MINCUTOFF = 0.004
 SMOOTH_BETA = 0.7
@@ -65,36 +62,6 @@ def one_euro(x: np.ndarray, mincutoff: float, beta: float, dcutoff: float = 1.0,
         a = alpha(mincutoff + beta * np.abs(dx_hat))
         out[t] = a * x[t] + (1.0 - a) * out[t - 1]
     return out
-
-
-def extend_ping_pong(x: np.ndarray, num_frames: int) -> np.ndarray:
-    """``x`` [N,...] forward, then backward, ... (reference tiling) cut to ``num_frames`` rows."""
-    x = np.asarray(x)
-    if len(x) == 0:
-        raise ValueError("extend_ping_pong needs at least one row")
-    if len(x) >= num_frames:
-        return x[:num_frames].copy()
-    cycle = np.concatenate([x, x[::-1]], axis=0)
-    reps = int(np.ceil(num_frames / len(cycle)))
-    return np.concatenate([cycle] * reps, axis=0)[:num_frames].copy()
-
-
-def pose_from_artist(yaw, pitch, roll, scale=1.0, offset_x=0.0, offset_y=0.0) -> np.ndarray:
-    """Artist values -> [T,6] 3DDFA pose. Angles in degrees; ``scale`` a multiplier (1 = the
-    portrait's own size); offsets as fractions of the crop width, +x right, +y down."""
-    cols = np.broadcast_arrays(*[np.atleast_1d(np.asarray(v, np.float64))
-                                 for v in (yaw, pitch, roll, scale, offset_x, offset_y)])
-    yaw, pitch, roll, scale, ox, oy = cols
-    out = np.stack([yaw, pitch, roll, REF_SCALE * scale, REF_TX + ox * DDFA_CROP, REF_TY - oy * DDFA_CROP], 1)
-    return out.astype(np.float32)
-
-
-def artist_from_pose(values: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`pose_from_artist`: [T,6] -> [T,6] (yaw, pitch, roll, scale, offset_x, offset_y)."""
-    v = np.asarray(values, np.float64).reshape(-1, 6)
-    out = np.stack([v[:, 0], v[:, 1], v[:, 2], v[:, 3] / REF_SCALE,
-                    (v[:, 4] - REF_TX) / DDFA_CROP, (REF_TY - v[:, 5]) / DDFA_CROP], 1)
-    return out.astype(np.float32)
 
 
 def _read_table(path: Path) -> np.ndarray:

@@ -4,7 +4,7 @@ Each frame (resampled by time) goes through the 68-landmark detector; the landma
 with the 3D mean face (:func:`eamm_core.geometry.head3d.estimate_pose`, weak perspective), giving
 yaw, pitch and roll in 3DDFA's signs. Scale and position become the artist convention (scale
 multiplier, offsets as fractions of the aligned crop's width) and are stored through
-:func:`eamm_core.prepare.pose.pose_from_artist`, so a video pose is a normal
+:func:`eamm_core.geometry.pose_units.pose_from_artist`, so a video pose is a normal
 :class:`~eamm_core.types.PoseTrack` (``source="video"``; the engine takes scale and offsets relative
 to the first frame). The track is smoothed (Savitzky-Golay, 7 frames) against landmark jitter.
 Frames without a face hold the previous pose; a shorter video is extended by ping-pong.
@@ -21,6 +21,12 @@ from scipy.signal import savgol_filter
 
 from eamm_core.cancel import check_cancelled
 from eamm_core.errors import InputError
+from eamm_core.geometry.face2d import load_template
+from eamm_core.geometry.head3d import estimate_pose
+from eamm_core.geometry.pose_units import pose_from_artist
+from eamm_core.prepare.common import extend_ping_pong
+from eamm_core.prepare.faces import FaceLandmarker
+from eamm_core.prepare.video import iter_frames
 from eamm_core.types import PoseTrack
 
 log = logging.getLogger(__name__)
@@ -45,9 +51,6 @@ def _landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
 def poses_from_landmarks(marks: np.ndarray) -> np.ndarray:
     """Landmarks [T,68,2] in video pixels -> artist values [T,6] (yaw, pitch, roll, scale
     multiplier, offset_x, offset_y relative to the first frame, offsets in aligned-crop widths)."""
-    from eamm_core.geometry.head3d import estimate_pose
-    from eamm_core.prepare.faces import load_template
-
     crop_scale = estimate_pose(load_template()).scale  # crop pixels per inter-ocular unit
     fits = [estimate_pose(m) for m in marks]
     s0 = fits[0].scale
@@ -59,10 +62,6 @@ def poses_from_landmarks(marks: np.ndarray) -> np.ndarray:
 
 def pose_from_video(path: str | Path, num_frames: int) -> PoseTrack:
     """The head pose of the person in the video at ``path`` for ``num_frames`` frames."""
-    from eamm_core.prepare.faces import FaceLandmarker
-    from eamm_core.prepare.pose import extend_ping_pong, pose_from_artist
-    from eamm_core.prepare.video import iter_frames
-
     path = Path(path)
     landmarker = FaceLandmarker.shared()
     marks, last, missing = [], None, 0

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from eamm_core.engines.landmark.groups import FACE_KEYPOINTS, GROUPS, fit_group
+from eamm_core.geometry.face2d import similarity_transform
 from eamm_core.geometry.head3d import mean_face_3d
 from eamm_core.types import Keypoints
 
@@ -63,8 +64,6 @@ def _unit_face() -> np.ndarray:
 
 def similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Least-squares similarity ``dst ≈ s R src + t`` -> (s, R [2,2], t [2])."""
-    from eamm_core.prepare.faces import similarity_transform
-
     m = similarity_transform(src, dst)
     s = float(np.sqrt(abs(np.linalg.det(m[:2, :2]))))
     return s, m[:2, :2] / s, m[:2, 2].copy()

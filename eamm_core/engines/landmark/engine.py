@@ -34,6 +34,7 @@ from eamm_core.engines.landmark.pose import repose_sequence, target_poses
 from eamm_core.engines.landmark.tongue import tongue_track
 from eamm_core.errors import EammError
 from eamm_core.geometry.head3d import estimate_pose
+from eamm_core.prepare.common import extend_ping_pong
 from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
 
 log = logging.getLogger(__name__)
@@ -242,8 +243,6 @@ def _setup_fits(setup: dict | None, crop: PortraitCrop) -> bool:
 
 def _fit_frames(x: np.ndarray, n: int) -> np.ndarray:
     """Ping-pong extend or cut [N,...] to n frames."""
-    from eamm_core.prepare.pose import extend_ping_pong
-
     return extend_ping_pong(np.asarray(x, np.float64), n)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from eamm_core.geometry.head3d import PIVOT, HeadPose, lift, rotation_matrix
+from eamm_core.geometry.pose_units import artist_from_pose
 from eamm_core.types import PoseTrack
 
 FPS = 25.0
@@ -39,8 +40,6 @@ def target_poses(track: PoseTrack, portrait: HeadPose, num_frames: int, *, idle:
                  src_lm: np.ndarray | None = None) -> list[HeadPose]:
     """The driven head pose of every frame (crop pixels). With the portrait's landmarks ``src_lm``
     the angles are corrected for the keypoint layer (:func:`keypoint_corrected`)."""
-    from eamm_core.prepare.pose import artist_from_pose
-
     n = num_frames
     src = np.array([portrait.yaw, portrait.pitch, portrait.roll])
     if track.source in ("none", "idle") or len(track) == 0:

@@ -32,8 +32,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "bench"), str(REPO / "tests")]
 
-import gpu_equivalence as eq  # noqa: E402
-from neural_speed import engine_pipeline, make_inputs, make_model, matmul_gflops, psnr, sync  # noqa: E402
+import gpu_equivalence as eq
+from neural_speed import engine_pipeline, make_inputs, make_model, matmul_gflops, psnr, sync
 
 log = logging.getLogger("gpu_check")
 
@@ -159,7 +159,7 @@ def speed_table(configs: list[Config], ctx: dict, budget: Budget, report) -> lis
                 row, frames = run_config(cfg, ctx)
                 if cfg.precision == "fp32" and "fp32_frames" not in ctx:
                     ctx["fp32_frames"] = frames
-            except Exception as exc:  # noqa: BLE001 - fail soft: one failing config is reported, the rest go on
+            except Exception as exc:  # fail soft: one failing config is reported, the rest go on
                 log.debug("config %s failed", cfg.label, exc_info=True)
                 row = Row(cfg.label, f"error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
         rows.append(row)
@@ -264,7 +264,7 @@ def equivalence(ctx: dict, report: dict) -> list[eq.Check]:
     for name, step in steps:
         try:
             checks += step()
-        except Exception as exc:  # noqa: BLE001 - recorded as a failed check
+        except Exception as exc:  # recorded as a failed check
             log.debug("%s failed", name, exc_info=True)
             checks.append(eq.Check(f"{name}: {type(exc).__name__}: {str(exc)[:200]}", float("nan"), 0.0, False,
                                    traceback.format_exc(limit=3)))
@@ -333,7 +333,7 @@ def main(argv=None) -> int:
         if budget.left() > args.min_left_s:
             try:
                 report["io"] = io_share(ctx)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - the I/O share is optional: recorded, the report still written
                 report["io"] = {"error": f"{type(exc).__name__}: {exc}"}
         else:
             report["io"] = {"error": "skipped: time budget"}

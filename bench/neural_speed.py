@@ -36,10 +36,10 @@ SHARED = Path(os.environ.get("EAMM_SHARED") or REPO.parent / "shared")
 GOLDEN = SHARED / "golden" / "eamm_golden_v1.npz"
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
-from eamm_core.engines.base import EngineOptions, combine  # noqa: E402
-from eamm_core.engines.neural.engine import NeuralEngine, images_to_tensor  # noqa: E402
-from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors  # noqa: E402
-from eamm_core.types import AudioFeatures, EmotionClip, Keypoints, PortraitCrop, PoseTrack  # noqa: E402
+from eamm_core.engines.base import EngineOptions, combine
+from eamm_core.engines.neural.engine import NeuralEngine, images_to_tensor
+from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors
+from eamm_core.types import AudioFeatures, EmotionClip, Keypoints, PortraitCrop, PoseTrack
 
 
 def sync(device: torch.device) -> None:

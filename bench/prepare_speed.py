@@ -23,7 +23,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_common import best_of  # noqa: E402
+from bench_common import best_of
 
 
 def reference_audio(path: Path) -> np.ndarray:

@@ -40,10 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import quality_helpers as H  # noqa: E402
+import quality_helpers as H
 
-from eamm_core import metrics as M  # noqa: E402
-from eamm_core.errors import EammError  # noqa: E402
+from eamm_core import metrics as M
+from eamm_core.errors import EammError
 
 DEFAULT_CLIP = REPO.parent / "shared" / "fixtures" / "talking" / "M030_sad_3_001.mp4"
 PAPER_MEAD = {"ssim": 0.66, "psnr": 29.29, "m_lmd": 2.41, "f_lmd": 2.55}

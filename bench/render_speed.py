@@ -31,7 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench_common import best_of  # noqa: E402
+from bench_common import best_of
 
 
 def driven_sequence(lm: np.ndarray, n: int) -> np.ndarray:

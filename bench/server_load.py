@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from server_harness import ServerProcess, upload, wait_for_state  # noqa: E402
+from server_harness import ServerProcess, upload, wait_for_state
 
 
 def job_seconds(status: dict) -> float:

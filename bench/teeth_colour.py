@@ -24,9 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import quality_helpers as H  # noqa: E402
+import quality_helpers as H
 
-from eamm_core.errors import EammError  # noqa: E402
+from eamm_core.errors import EammError
 
 FIXTURES = REPO.parent / "shared" / "fixtures" / "portraits"
 DEFAULT = ("21.png", "60.png", "7.png", "paint1.jpg")

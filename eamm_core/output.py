@@ -30,7 +30,7 @@ import numpy as np
 
 from eamm_core import MODEL_FPS, __version__
 from eamm_core.errors import EammError
-from eamm_core.ffmpeg import ffmpeg_exe  # noqa: F401  (re-exported: the binary every encode runs)
+from eamm_core.ffmpeg import ffmpeg_exe
 from eamm_core.writer_process import FORK_SAFE_ATTR
 
 log = logging.getLogger(__name__)

@@ -27,12 +27,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-import cv2  # noqa: E402
-import imageio.v3 as iio  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import imageio.v3 as iio
+import numpy as np
 
-from eamm_core.job import JobSpec  # noqa: E402
-from eamm_core.pipeline import run_job  # noqa: E402
+from eamm_core.job import JobSpec
+from eamm_core.pipeline import run_job
 
 FIXTURES = REPO.parent / "shared" / "fixtures"
 PORTRAITS = ("21.png", "60.png", "7.png", "paint1.jpg")

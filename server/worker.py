@@ -126,7 +126,7 @@ class Worker(threading.Thread):
                 return
             try:
                 self._run_one(rec.id)
-            except Exception:  # noqa: BLE001 - a broken job must not stop the worker
+            except Exception:  # a broken job must not stop the worker
                 log.exception("job %s could not be run", rec.id)
                 self.manager.finish(rec.id, None, {"message": "the job could not be started; see the server log"}, None)
 

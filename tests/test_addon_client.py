@@ -14,7 +14,7 @@ from blender_addon.client import Client, ClientError
 from blender_addon.state import JobRecord, contiguous, extract_frames, frames_on_disk, progress_fraction, status_line
 
 sys.path.insert(0, str(Path(__file__).parent / "blender"))
-from fake_server import FakeServer  # noqa: E402
+from fake_server import FakeServer
 
 
 @pytest.fixture

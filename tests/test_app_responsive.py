@@ -25,7 +25,7 @@ class SlowHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         time.sleep(DELAY_S)
         if self.path == "/health":
             self._json(200, {"server_version": "slow", "api_version": 1, "engines": {"landmark": True}, "device": "cpu"})
@@ -34,7 +34,7 @@ class SlowHandler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"detail": "no such thing", "field": None})
 
-    def do_POST(self):  # noqa: N802
+    def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         time.sleep(DELAY_S)
         self._json(422, {"detail": "x.png: no face found; use a photo with a visible face", "field": "file"})

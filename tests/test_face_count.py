@@ -39,10 +39,10 @@ class _Rect:
     def __init__(self, x0, y0, x1, y1):
         self.box = (x0, y0, x1, y1)
 
-    def left(self): return self.box[0]  # noqa: E704
-    def top(self): return self.box[1]  # noqa: E704
-    def right(self): return self.box[2]  # noqa: E704
-    def bottom(self): return self.box[3]  # noqa: E704
+    def left(self): return self.box[0]
+    def top(self): return self.box[1]
+    def right(self): return self.box[2]
+    def bottom(self): return self.box[3]
 
 
 class _FakeDetector:

@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "blender"))
-from flamenco_helpers import command_line, compile_job, node  # noqa: E402
+from flamenco_helpers import command_line, compile_job, node
 
 TEMPLATE = REPO / "farm" / "openjd" / "eamm_blender_shot.yaml"
 JOB_TYPE = REPO / "farm" / "flamenco" / "eamm_shot.js"

@@ -9,9 +9,9 @@ from conftest import shared_path
 
 cv2 = pytest.importorskip("cv2")
 
-from eamm_core.engines.landmark import warp  # noqa: E402
-from eamm_core.engines.landmark.render import LandmarkRenderer  # noqa: E402
-from eamm_core.errors import EammError  # noqa: E402
+from eamm_core.engines.landmark import warp
+from eamm_core.engines.landmark.render import LandmarkRenderer
+from eamm_core.errors import EammError
 
 PORTRAITS = ["60.png", "21.png", "7.png", "paint1.jpg"]
 

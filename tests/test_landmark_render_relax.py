@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("cv2")
 
-from eamm_core.engines.landmark import warp  # noqa: E402
+from eamm_core.engines.landmark import warp
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "astronaut.png"
 

@@ -11,8 +11,8 @@ from conftest import shared_path
 
 cv2 = pytest.importorskip("cv2")
 
-from eamm_core.engines.landmark import mouth_colour as mc  # noqa: E402
-from eamm_core.engines.landmark.render import LandmarkRenderer  # noqa: E402
+from eamm_core.engines.landmark import mouth_colour as mc
+from eamm_core.engines.landmark.render import LandmarkRenderer
 
 
 def _load(name: str):

@@ -9,8 +9,8 @@ from conftest import shared_path
 
 cv2 = pytest.importorskip("cv2")
 
-from eamm_core.errors import EammError  # noqa: E402
-from eamm_core.render import PasteBack, paste_back, paste_back_plan  # noqa: E402
+from eamm_core.errors import EammError
+from eamm_core.render import PasteBack, paste_back, paste_back_plan
 
 
 def _load(path):

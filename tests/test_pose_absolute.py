@@ -50,14 +50,13 @@ def test_artist_curve_scale_and_offset_from_the_first_key_change_the_frames(tmp_
     plain = _render(tmp_path, speech_1s, "plain")
     keyed = _render(tmp_path, speech_1s, "keyed", pose=curve)
     lm_plain, lm_keyed = _face(plain), _face(keyed)
-    width = lambda lm: float(np.linalg.norm(lm[45] - lm[36]))  # outer eye corners  # noqa: E731
-    ratio = width(lm_keyed) / width(lm_plain)
+    ratio = _eye_span(lm_keyed) / _eye_span(lm_plain)
     shift = float(lm_keyed[27:36, 0].mean() - lm_plain[27:36, 0].mean())  # nose, x
     assert 1.15 < ratio < 1.45, ratio
     assert shift > 0.05 * 256, shift  # offset_x 0.1 crop widths = 25.6 px to the right (+ scale about the pivot)
     # an absolute identity curve (scale 1, offset 0; angles 0 are absolute too) keeps the portrait's size and place
     lm_ident = _face(_render(tmp_path, speech_1s, "identity", pose=identity))
-    assert abs(width(lm_ident) / width(lm_plain) - 1.0) < 0.07
+    assert abs(_eye_span(lm_ident) / _eye_span(lm_plain) - 1.0) < 0.07
     assert abs(float(lm_ident[27:36, 0].mean() - lm_plain[27:36, 0].mean())) < 5.0
 
 def test_server_artist_units_make_the_job_pose_absolute():
@@ -73,3 +72,8 @@ def test_job_runner_passes_pose_absolute_to_the_job():
     base = {"portrait": "p.png", "audio": "a.wav", "pose": [[0, 0, 0, 6.5e-4, 75, 72]]}
     assert build_spec({**base, "pose_absolute": True}).pose_absolute is True
     assert build_spec(base).pose_absolute is False
+
+
+def _eye_span(lm) -> float:
+    """Distance between the outer eye corners."""
+    return float(np.linalg.norm(lm[45] - lm[36]))

@@ -23,8 +23,8 @@ from eamm_core.runtime import single_thread_blas
 
 single_thread_blas()  # before anything imports numpy (see eamm_core.runtime)
 
-from eamm_core import __version__  # noqa: E402
-from eamm_core.errors import EammError  # noqa: E402
+from eamm_core import __version__
+from eamm_core.errors import EammError
 
 log = logging.getLogger("eamm")
 

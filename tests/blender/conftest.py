@@ -19,13 +19,13 @@ SHARED = Path(os.environ.get("EAMM_SHARED", REPO.parent / "shared"))
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-import bpy  # noqa: E402
+import bpy
 
-import blender_addon  # noqa: E402
-from blender_addon import operators  # noqa: E402
+import blender_addon
+from blender_addon import operators
 
 sys.path.insert(0, str(Path(__file__).parent))
-from real_server import RealServer  # noqa: E402
+from real_server import RealServer
 
 
 def shared_file(*parts: str) -> Path:

@@ -8,7 +8,7 @@ import bpy
 import pytest
 from conftest import add_sound, leftovers, write_wav
 
-import blender_addon
+import blender_addon.properties
 from blender_addon import blend, operators, timing
 
 
@@ -63,8 +63,6 @@ def set_linear(scene) -> None:
 
 @pytest.mark.parametrize("fps,base", [(24, 1.0), (25, 1.0), (30, 1.0), (30, 1.001), (60, 1.0)])
 def test_sampled_curves_follow_the_keys_at_model_times(scene, workdir, fps, base):
-    import blender_addon.properties  # noqa: F401  (for set_linear)
-
     scene.render.fps, scene.render.fps_base = fps, base
     rate = timing.scene_fps(fps, base)
     sound = add_sound(scene, write_wav(workdir / "a.wav", 2.0), frame=11)

@@ -1,4 +1,4 @@
-"""Content-addressed cache of stage results (design.md, "Caching").
+"""Content-addressed cache of stage results (docs/architecture.md, "Caching").
 
 An entry is ``<root>/<stage>/<key>.npz`` where ``key`` is the SHA-256 of a canonical JSON of the
 stage's inputs (file hashes, parameters, the keys of the stages it reads) and the code fingerprint

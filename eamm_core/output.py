@@ -1,5 +1,5 @@
 """Output of a job: numbered PNG frames written as they are made, the MP4 with the audio muxed,
-and ``manifest.json`` (design.md, "output").
+and ``manifest.json`` (docs/architecture.md, "One job").
 
 Every file is written under a temporary name in the same folder and renamed into place, so a frame
 or manifest that has its final name is complete; a crash never leaves a truncated file behind a

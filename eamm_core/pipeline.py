@@ -1,4 +1,4 @@
-"""One job from the artist's files to frames, MP4 and manifest (design.md, "One job").
+"""One job from the artist's files to frames, MP4 and manifest (docs/architecture.md, "One job").
 
 ``run_job`` runs any :class:`~eamm_core.engines.base.Engine` through
 

@@ -79,8 +79,8 @@ class PortraitCrop:
 class AudioFeatures:
     """Speech as the model reads it.
 
-    samples: mono 16 kHz float32. mfcc: [N,13] float64 raw MFCC rows (reference §1.4, padded by
-    1920 zeros each side). windows: [T,28,12] float32, one per 25 fps frame, T = floor(N/4) - 6.
+    samples: mono 16 kHz float32. mfcc: [N,13] float64 raw MFCC rows (the reference
+    implementation's, padded by 1920 zeros each side). windows: [T,28,12] float32, one per 25 fps frame, T = floor(N/4) - 6.
     loudness: [T] float32 per-frame RMS loudness in dBFS-like units normalised to [0,1].
     """
 

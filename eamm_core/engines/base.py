@@ -1,4 +1,4 @@
-"""The interface both engines implement (design.md, "motion" and "render").
+"""The interface both engines implement (docs/architecture.md, "The engine seam").
 
 Stage contract, all arrays numpy (see :mod:`eamm_core.types` for shapes and coordinate conventions):
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-#: 3DDFA weak-perspective constants for a face filling the aligned crop (observed, reference §1.5)
+#: 3DDFA weak-perspective constants for a face filling the aligned crop (observed in the
+#: reference implementation's 3DDFA poses)
 REF_SCALE = 0.0005
 REF_TX = 63.0
 REF_TY = 72.0

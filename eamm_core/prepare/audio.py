@@ -1,4 +1,5 @@
-"""Speech -> :class:`~eamm_core.types.AudioFeatures` (reference §1.4, bit-for-bit on the MFCC).
+"""Speech -> :class:`~eamm_core.types.AudioFeatures` (the MFCC bit-for-bit the reference
+implementation's).
 
 Decoding: WAV/FLAC/OGG/AIFF are read with libsndfile exactly as the reference's
 ``librosa.load(path, sr=16000)`` does (mono = mean of the channels, soxr 'HQ' resampling; the
@@ -124,8 +125,8 @@ def decode_audio(path: str | Path) -> np.ndarray:
 
 
 def compute_mfcc(samples_16k: np.ndarray) -> np.ndarray:
-    """Raw MFCC rows [N,13] float64 of the zero-padded signal (reference §1.4), computed in blocks of
-    :data:`MFCC_BLOCK` rows (bounded memory) with the same numbers as one call on the whole signal:
+    """Raw MFCC rows [N,13] float64 of the zero-padded signal (as the reference
+    implementation pads it), computed in blocks of :data:`MFCC_BLOCK` rows (bounded memory) with the same numbers as one call on the whole signal:
     the pre-emphasis is applied here and every block is framed exactly as the whole would be."""
     from python_speech_features import mfcc
 

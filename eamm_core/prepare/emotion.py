@@ -1,4 +1,5 @@
-"""Emotion reference clip -> :class:`~eamm_core.types.EmotionClip` (reference §1.6 + the paper).
+"""Emotion reference clip -> :class:`~eamm_core.types.EmotionClip` (as the reference
+implementation and the paper prepare it).
 
 1. Frames are taken at 25 fps by time (:mod:`eamm_core.prepare.video`), from a video or a folder.
 2. Each frame's face (largest) gets 68 landmarks; a least-squares similarity on landmarks 0-34

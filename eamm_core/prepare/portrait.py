@@ -1,4 +1,5 @@
-"""Portrait -> :class:`~eamm_core.types.PortraitCrop` (reference §1.3, RGB throughout).
+"""Portrait -> :class:`~eamm_core.types.PortraitCrop` (as the reference
+implementation crops it, RGB throughout).
 
 One face is found (dlib HOG, largest first), its 68 landmarks predicted at full resolution, and a
 least-squares similarity on landmarks 0-46 maps it onto the 68-point template; the image is

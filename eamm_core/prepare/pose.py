@@ -1,4 +1,5 @@
-"""Head pose per 25 fps frame -> :class:`~eamm_core.types.PoseTrack` (reference §1.5).
+"""Head pose per 25 fps frame -> :class:`~eamm_core.types.PoseTrack` (the reference
+implementation's convention).
 
 Values are always in the 3DDFA_V2 convention the networks were trained on: ``[yaw, pitch, roll]``
 in degrees, then the weak-perspective scale ``s`` and translation ``tx, ty`` of 3DDFA's 120x120

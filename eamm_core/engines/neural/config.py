@@ -1,7 +1,7 @@
 """Network sizes of the neural engine as typed, frozen dataclasses.
 
-:func:`released` gives the sizes of the authors' checkpoints (``eamm_reference_notes.md`` §2.1, §4;
-FOMM ``vox-256.yaml``); :func:`tiny` gives a structurally identical but small network for fast tests.
+:func:`released` gives the sizes of the authors' checkpoints (the shapes in their
+weights; FOMM ``vox-256.yaml``); :func:`tiny` gives a structurally identical but small network for fast tests.
 The config is stored in our checkpoint manifest and read back with :func:`config_from_dict`.
 """
 

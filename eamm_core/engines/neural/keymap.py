@@ -1,4 +1,5 @@
-"""Explicit map from the authors' checkpoint keys to ours (``eamm_checkpoint_keys.txt`` → our modules).
+"""Explicit map from the authors' checkpoint keys to ours (the keys in their
+released files → our modules).
 
 Each rule is ``(entry, foreign template, our template, remap)``. Templates use placeholders: ``{i}``
 and ``{j}`` match an integer, ``{p}`` one dotted component, ``{rest}`` the remainder of the key.

@@ -125,9 +125,10 @@ def decode_audio(path: str | Path) -> np.ndarray:
 
 
 def compute_mfcc(samples_16k: np.ndarray) -> np.ndarray:
-    """Raw MFCC rows [N,13] float64 of the zero-padded signal (as the reference
-    implementation pads it), computed in blocks of :data:`MFCC_BLOCK` rows (bounded memory) with the same numbers as one call on the whole signal:
-    the pre-emphasis is applied here and every block is framed exactly as the whole would be."""
+    """Raw MFCC rows [N,13] float64 of the zero-padded signal (as the reference implementation
+    pads it), computed in blocks of :data:`MFCC_BLOCK` rows (bounded memory) with the same numbers as
+    one call on the whole signal: the pre-emphasis is applied here and every block is framed exactly
+    as the whole would be."""
     from python_speech_features import mfcc
 
     speech = np.asarray(samples_16k, np.float32)

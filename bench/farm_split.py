@@ -1,4 +1,4 @@
-"""A shot split into farm tasks vs one process (docs/benchmarks.md, "Render farm split").
+"""A shot split into farm tasks vs one process (docs/benchmarks.md, farm_split).
 
 One ``eamm generate`` of a 60 s shot, against the same shot as separate processes, as an OpenJD
 runner starts them: ``--stage motion``, then one ``--stage render --frames A-B`` per chunk (run one

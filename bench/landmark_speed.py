@@ -1,4 +1,4 @@
-"""Speed of the landmark engine and of the whole job (issue targets, docs/benchmarks.md).
+"""Speed of the landmark engine and of the whole job (targets: docs/benchmarks.md, landmark_speed).
 
 Prints, on the repo's own sample (samples/astronaut.png, samples/speech.wav, samples/happy.npz):
 
@@ -16,7 +16,7 @@ CPU seconds are printed beside wall seconds because a shared machine's wall time
 (the load average is printed too).
 
 The jobs run as an installed ``eamm`` runs: with Python's bytecode cache. A machine that sets
-``PYTHONDONTWRITEBYTECODE`` (this sandbox does, globally) would otherwise compile the package's
+``PYTHONDONTWRITEBYTECODE`` (some machines set it globally) would otherwise compile the package's
 sources again in every process (~30 ms a run, the same in both runs of a pair); the variable is
 dropped for the job processes and one untimed process importing the job's modules writes the cache first.
 

@@ -1,4 +1,4 @@
-"""Speed of the neural engine on this machine (docs/benchmarks.md, "Neural engine").
+"""Speed of the neural engine on this machine (docs/benchmarks.md, neural_speed).
 
 One run measures:
 1. the achievable matrix-multiply rate (fp32 and bf16 ``torch.mm``, GFLOP/s);

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import platform
 import sys
 from pathlib import Path
@@ -121,11 +122,13 @@ def totals(shared: Path, repeat: int, frames: int) -> list[tuple[str, float, flo
 
 
 def report(stages: dict[str, float], total: list[tuple[str, float, float]], repeat: int) -> str:
-    lines = ["", f"## prepare_speed ({datetime.date(2026, 11, 26).isoformat()}, 2-core CPU sandbox)", "",
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    lines = ["", f"## prepare_speed ({datetime.date.today().isoformat()}, {os.cpu_count()}-core CPU)", "",
              f"`python bench/prepare_speed.py --repeat {repeat}` on {platform.machine()} / Python "
              f"{platform.python_version()}; 7 s sample (`speech_7s.wav`, 175 frames), `portraits/60.png`, "
-             "`emotion/happy.mp4`; best of the runs, seconds. The machine was shared with other jobs "
-             "(load average ~10 on 2 cores), so absolute figures are noisy; ratios come from the same run.", "",
+             "`emotion/happy.mp4`; best of the runs, seconds; load average "
+             f"{load:.1f} when it ran (on a shared machine absolute figures are noisy; ratios come from the "
+             "same run).", "",
              "| stage | ours (s) |", "|---|---|"]
     lines += [f"| {name} | {sec:.4f} |" for name, sec in stages.items()]
     lines += ["", "| total per input | ours (s) | reference-style baseline (s) | ours / baseline |", "|---|---|---|---|"]

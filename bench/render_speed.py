@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         print(line)
     if args.append:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        head = (f"\n## render_speed ({datetime.date.today().isoformat()}, 2-core CPU sandbox)\n\n"
+        head = (f"\n## render_speed ({datetime.date.today().isoformat()}, {os.cpu_count()}-core CPU)\n\n"
                 f"`python bench/render_speed.py --frames {args.frames} --threads {args.threads}` on "
                 f"{platform.machine()} / Python {platform.python_version()}; load average {load:.1f} when it "
                 f"ran (the machine is shared, wall-clock figures are noisy; ratios come from the same run).\n\n")

@@ -181,10 +181,10 @@ class FrameSink:
 
 @contextlib.contextmanager
 def opencv_threads(count: int | None):
-    """OpenCV's own worker threads set to ``count`` for a block (None: unchanged). On a 2-core
-    machine the render, the PNG writer thread and ffmpeg already fill both cores, and OpenCV
-    splitting each remap and blur over both as well only adds waiting (measured on the 2-core
-    sandbox: a strength-only rerun takes the same wall time or a little less, with 2-10 % less CPU)."""
+    """OpenCV's own worker threads set to ``count`` for a block (None: unchanged). On a machine
+    with 2 cores or fewer the render, the PNG writer thread and ffmpeg already fill them, and OpenCV
+    splitting each remap and blur over them as well only adds waiting (docs/benchmarks.md,
+    landmark_speed)."""
     if count is None:
         yield
         return

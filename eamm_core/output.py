@@ -76,9 +76,9 @@ def encode_png(rgb: np.ndarray) -> bytes:
     """RGB uint8 [H,W,3] -> PNG bytes (lossless, fast compression: frames are intermediate files).
 
     Written here (signature, IHDR, one IDAT, IEND) with every row filtered "Up" (the difference
-    to the row above, one numpy subtraction) and deflated by ISA-L (``isal``, level 1): measured on
-    the sample's 256x256 frames, 0.65 ms a frame against 2.3 ms for OpenCV's libpng/zlib encoder
-    (Average filter, Huffman-only), for 7 % larger files. Without ``isal`` installed, or for other
+    to the row above, one numpy subtraction) and deflated by ISA-L (``isal``, level 1): several times
+    faster than OpenCV's libpng/zlib encoder (Average filter, Huffman-only) for slightly larger files
+    (figures: docs/benchmarks.md, landmark_speed). Without ``isal`` installed, or for other
     shapes, OpenCV encodes (see :func:`_encode_png_cv2`). Both decode to the same pixels."""
     rgb = np.ascontiguousarray(rgb)
     isal_zlib = _isal_zlib()
@@ -252,9 +252,9 @@ def _audio_args(audio_path: Path | None, fps: float, start: int, count: int | No
             "-af", afilter, "-c:a", "aac", "-aac_coder", "fast", "-b:a", "160k", "-shortest"]
 
 
-#: frames up to this many pixels are encoded on one x264 thread while they are rendered: it keeps
-#: up several times over (256x256: 170 frames in 0.18 s, 512x512 in 0.6 s, on one core) and spends
-#: 11-23 % less CPU than x264's frame threads, CPU the renderer beside it then has (docs/benchmarks.md)
+#: frames up to this many pixels are encoded on one x264 thread while they are rendered: one thread
+#: keeps up several times over and spends less CPU than x264's frame threads, CPU the renderer beside
+#: it then has (figures: docs/benchmarks.md, landmark_speed)
 ONE_THREAD_PIXELS = 512 * 512
 
 
@@ -264,9 +264,8 @@ def x264_threads(width: int, height: int) -> list[str]:
 
 
 #: x264's "superfast" preset with its macroblock-tree rate control (and the 10-frame lookahead it
-#: needs) put back: on the sample's 256x256 frames 25-35 % less encoder CPU than "veryfast" for
-#: 0.07 dB less PSNR and a file ~20 % larger (768x768: -20-30 % CPU, +8 %); plain "superfast"
-#: (no mb-tree) makes files 2.5x larger (docs/benchmarks.md, round 4)
+#: needs) put back: less encoder CPU than "veryfast" for about the same PSNR and a somewhat larger
+#: file; plain "superfast" (no mb-tree) makes files far larger (figures: docs/benchmarks.md, landmark_speed)
 X264_SETTINGS = ["-c:v", "libx264", "-preset", "superfast", "-x264-params", "mbtree=1:rc-lookahead=10"]
 
 

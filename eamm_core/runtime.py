@@ -2,9 +2,8 @@
 
 numpy's BLAS (OpenBLAS in the numpy wheels) only ever sees small matrices in this project
 (landmark fits, 68x2 and 3x3 solves), far below the sizes it splits over threads; yet after any call
-its idle worker threads busy-wait for a while. On the 2-core sandbox that spinning took 0.10-0.15 s
-of CPU per strength-only rerun of the sample, from the PNG writer and ffmpeg running beside the
-render (measured per thread from ``/proc``; docs/benchmarks.md). The neural engine's torch keeps its
+its idle worker threads busy-wait for a while, taking CPU from the PNG writer and ffmpeg running
+beside the render (docs/benchmarks.md, landmark_speed). The neural engine's torch keeps its
 own thread pool and is not affected. A value the user set is kept.
 """
 

@@ -1,4 +1,4 @@
-"""Face counting ignores implausible detections (issue 13 item 9): a two-face photo must not report
+"""Face counting ignores implausible detections: a two-face photo must not report
 "3 faces" because the detector also fired on something tiny or barely face-like."""
 
 from __future__ import annotations

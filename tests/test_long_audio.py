@@ -1,5 +1,5 @@
 """Long speech: every motion stage's memory grows linearly with the length, decoding can be
-interrupted between chunks, a transcript is aligned segment by segment (issue 13, item 1)."""
+interrupted between chunks, a transcript is aligned segment by segment."""
 
 from __future__ import annotations
 
@@ -299,7 +299,7 @@ def test_ten_minutes_of_speech_in_a_fresh_process_stays_under_one_gigabyte(tmp_p
     """Peak resident memory of ``eamm generate`` on 10 minutes of speech with a short frame range
     (the motion stage still covers all 10 minutes); the process is stopped if it passes the bound."""
     long_audio, wav = _long_wav(tmp_path, 10.0)
-    bound_gb = 1.0  # measured ~0.3 GB; before the fix 8.6 GB
+    bound_gb = 1.0  # the bench measures ~0.3 GB (docs/benchmarks.md, long_audio)
     r = long_audio.run_one(wav, tmp_path / "out", tmp_path / "cache", long_audio.ROOT / "samples" / "happy.npz",
                            frame_end=3, cap_gb=bound_gb, extra=[])
     assert not r["killed"], f"passed {bound_gb} GB"

@@ -1,7 +1,7 @@
-"""Output-folder problems are the user's environment, not bugs (issue 13 item 5): exit 2, one line
+"""Output-folder problems are the user's environment, not bugs: exit 2, one line
 naming the folder and the fix (permission or space), and the manifest says ``failed`` with the reason.
 
-The sandbox runs tests as root, for whom chmod does not make a folder read-only, so permission and
+Tests may run as root (containers), for whom chmod does not make a folder read-only, so permission and
 space errors are injected where the OS would raise them (os.mkdir, tempfile.mkstemp)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Pose curves keyed in artist units are absolute: scale 1 = the portrait's own size, offsets in crop
-widths, whatever the first key says (issue 13 item 7)."""
+widths, whatever the first key says."""
 
 from __future__ import annotations
 

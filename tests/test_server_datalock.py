@@ -1,4 +1,4 @@
-"""One eamm-server per data folder (issue 13 item 4): a second one exits 2 with one line naming the
+"""One eamm-server per data folder: a second one exits 2 with one line naming the
 running one (host, pid, URL); a lock left by a killed server is taken over."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Server messages from issue 13 item 9: a too-long strength list, NaN in a pose CSV, the row of a
+"""Server messages: a too-long strength list, NaN in a pose CSV, the row of a
 keyed pose CSV error, and a manifest without absolute server paths."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A run that fails validation leaves its --out folder exactly as it found it (issue 13 item 2):
+"""A run that fails validation leaves its --out folder exactly as it found it:
 finished frames and MP4 kept, manifest untouched, and no empty folder created for a new --out."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Where the ffmpeg binary is: the one imageio-ffmpeg ships (no system ffmpeg needed).
 
-``imageio_ffmpeg.get_ffmpeg_exe()`` gives the same answer but costs ~55 ms per process (importing
-``imageio_ffmpeg`` pulls in ``importlib.metadata`` and ``decimal``, and it runs ``ffmpeg -version``
-to validate the binary): a tenth of an emotion-strength-only rerun. So the bundled binary is
+``imageio_ffmpeg.get_ffmpeg_exe()`` gives the same answer but costs start-up time in every process
+(importing ``imageio_ffmpeg`` pulls in ``importlib.metadata`` and ``decimal``, and it runs
+``ffmpeg -version`` to validate the binary), a visible share of an emotion-strength-only rerun. So the bundled binary is
 looked up directly and the package is only asked when that fails.
 """
 

@@ -151,7 +151,7 @@ class LandmarkEngine(Engine):
     def render_setup(self, crop: PortraitCrop) -> dict[str, np.ndarray] | None:
         """Per-portrait render data worth caching once :meth:`render` has run for ``crop`` (None
         before): the mesh's triangulation (the one step that needs scipy) and the supersampled
-        source (bicubic at 1/2 px, ~5 ms to make, ~1 ms to load)."""
+        source (bicubic at 1/2 px; cheaper to load than to make)."""
         setup = self._setup
         if not _setup_fits(setup, crop):
             return None

@@ -25,8 +25,8 @@ SIZE = warp.SIZE
 #: with bicubic interpolation the source is resampled bicubically once per portrait at this many
 #: samples per pixel, and each frame interpolates linearly between those samples: the same pixels
 #: as a bicubic remap per frame within ~53 dB PSNR (0.4 % of values off by more than 2/255, none by
-#: more than 9; the crop's own pixels exactly). 4 samples gave 57 dB, but a 4 MB source that does
-#: not stay in a core's cache beside the frame writer and ffmpeg: a 14 % slower alpha-only rerun
+#: more than 9; the crop's own pixels exactly). 4 samples give 57 dB, but a 4 MB table that does
+#: not stay in a core's cache beside the frame writer and ffmpeg slows the rerun (docs/benchmarks.md)
 SUPERSAMPLE = 2
 #: driven landmarks farther than this outside the crop (px) are refused as nonsense
 MAX_OUTSIDE = 2.0 * SIZE

@@ -1,7 +1,7 @@
 """Small statistics the renderer's per-portrait setup needs, without numpy's lazy imports.
 
-``np.median`` imports ``numpy.ma`` on its first call (~17 ms, a few percent of a strength-only
-rerun that otherwise never needs it); :func:`median_axis0` gives the same numbers from a sort.
+``np.median`` imports ``numpy.ma`` on its first call (start-up time a strength-only rerun
+otherwise never spends); :func:`median_axis0` gives the same numbers from a sort.
 """
 
 from __future__ import annotations

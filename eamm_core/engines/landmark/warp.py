@@ -202,7 +202,7 @@ def _flags(n: int, indices) -> np.ndarray:
 
 def _vertices_of(tris: np.ndarray, n: int) -> np.ndarray:
     """The sorted distinct vertex indices of ``tris`` ([k,3] of a mesh of ``n`` vertices): the
-    values of ``np.unique(tris)``, without the ``numpy.ma`` import its first call costs (~15 ms)."""
+    values of ``np.unique(tris)``, without the ``numpy.ma`` import its first call costs (start-up time)."""
     return np.flatnonzero(_flags(n, tris.ravel()))
 
 

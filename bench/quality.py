@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -353,7 +354,7 @@ def write_report(path: Path, results: list[ClipResult], skipped: list, drift_run
     date, commit = machine_facts()
     drift, drift_frames, pixel_diff = drift_run
     lines = ["# Quality against the paper (self-driving setting on real clips)", "",
-             f"Machine: 2-core CPU sandbox · date: {date} · commit: {commit} · engine: `{args.engine}`"
+             f"Machine: {os.cpu_count()}-core CPU · date: {date} · commit: {commit} · engine: `{args.engine}`"
              f" · bench run time: {total_s:.0f} s", "",
              f"Command: `python bench/quality.py --engine {args.engine}"
              + (f" --model {args.model}" if args.model else "") + "`", "",

@@ -130,8 +130,8 @@ def test_two_jobs_on_one_folder_never_mix(tmp_path):
 
 
 def test_resume_keeps_only_frames_of_the_same_job(tmp_path):
-    """A folder whose manifest names this job but whose frames were made by another (the mix the
-    race used to leave) is rendered again, not 'resumed'."""
+    """A folder whose manifest names this job but whose frames were made by another (the mix a race
+    between two jobs can leave) is rendered again, not 'resumed'."""
     from eamm_core.job import JobSpec
     from eamm_core.pipeline import run_job
 

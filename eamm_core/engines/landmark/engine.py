@@ -47,7 +47,8 @@ MIN_EYE_OPEN = 0.08
 PX_TO_NORM = 2.0 / 255.0
 #: frames are rendered on this many threads (each with its own renderer). One: a frame is a few
 #: hundred small NumPy operations besides OpenCV's, and two threads convoy on the GIL (no faster,
-#: more CPU: docs/benchmarks.md, landmark_speed). Kept for free-threaded Python builds, where the GIL no longer serialises them; the bytes do not depend on it
+#: more CPU: docs/benchmarks.md, landmark_speed). Kept for free-threaded Python builds, where the
+#: GIL does not serialise them; the bytes do not depend on it
 RENDER_THREADS = 1
 
 

@@ -1,8 +1,8 @@
 """Where a job's rendered frames go: the frame sink of :mod:`eamm_core.pipeline`.
 
-A :class:`FrameSink` takes the engine's frames in order and, on one background writer thread, writes
-each as a PNG (``frames/``), its paste-back into the full portrait (``pasted/``) and, on a full render, feeds the
-MP4 stream encoding while the next frames render. It reports progress (frames on disk) and checks
+A :class:`FrameSink` takes the engine's frames in order and, on one background writer thread,
+writes each as a PNG (``frames/``), its paste-back into the full portrait (``pasted/``) and, on a
+full render, feeds the MP4 stream encoding while the next frames render. It reports progress (frames on disk) and checks
 for cancellation after each frame; the pipeline keeps resume, the final MP4 and the manifest.
 """
 
@@ -72,9 +72,9 @@ class FrameSink:
                     close()
 
     def write(self, crop: PortraitCrop, index: int, rgb: np.ndarray, written: list[int]) -> None:
-        """Runs on the writer thread, in frame order: the PNG, the pasted
-        PNG, the MP4 stream. A file that cannot be written (disk full, folder gone) fails the job
-        with a message saying where; the frames before it stay."""
+        """Runs on the writer thread, in frame order: the PNG, the pasted PNG, the MP4 stream. A
+        file that cannot be written (disk full, folder gone) fails the job with a message saying
+        where; the frames before it stay."""
         try:
             self.frames.write(index, rgb)
             if self.pasted is not None:

@@ -10,9 +10,8 @@ import pytest
 from conftest import REPO, shared_path
 
 sys.path.insert(0, str(REPO / "bench"))
+import metrics as M
 import quality_helpers as H
-
-from eamm_core import metrics as M
 
 CLIP = ("fixtures", "talking", "M030_sad_3_001.mp4")
 

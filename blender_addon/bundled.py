@@ -97,8 +97,10 @@ def _unpack(archive: Path, site: Path, done: list[int], total: int, progress: Pr
                 shutil.copyfileobj(src, out, 1 << 20)
             if (member.external_attr >> 16) & 0o111:
                 os.chmod(dest, 0o755)
+            before = done[0] * 100 // total
             done[0] += member.file_size
-            progress(done[0] / total, f"setting up the bundled server (first use): {done[0] * 100 // total}%")
+            if done[0] * 100 // total != before:  # at most 100 calls, not one per file
+                progress(done[0] / total, f"setting up the bundled server (first use): {done[0] * 100 // total}%")
 
 
 def ensure(user_dir: Path, progress: Progress = lambda fraction, line: None) -> Path:

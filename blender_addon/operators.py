@@ -96,6 +96,9 @@ def _task_done(kind: str, payload: dict) -> None:
 
 
 def _dispatch(token: int, kind: str, payload: dict) -> None:
+    if token in _TASKS and kind == "setup":  # the bundled server being unpacked for Start server
+        SERVER.update(ok=False, kind="", line=payload["line"])
+        return
     if token in _TASKS:
         _task_done(_TASKS.pop(token), payload)
         return
@@ -161,9 +164,9 @@ def _on_load(*_args) -> None:
             s.job_state = "done" if s.job_state == "downloading" else ("unreachable" if s.job_id else "")
 
 
-def _start_and_wait(args: list[str], client, setup_dir=None) -> dict:
+def _start_and_wait(args: list[str], client, setup_dir=None, token: int = 0) -> dict:
     if setup_dir is not None:
-        bundled.ensure(setup_dir)
+        bundled.ensure(setup_dir, lambda part, line: worker.EVENTS.put((token, "setup", {"line": line})))
     proc = worker.start_server(args)
     worker.wait_for_server(client, 60.0, proc)
     return worker.health(client)
@@ -297,7 +300,10 @@ class EAMM_OT_start_server(bpy.types.Operator):
         first = setup is not None and not bundled.is_ready(setup)
         SERVER.update(ok=False, kind="", line="setting up the bundled server (first use)…" if first
                       else f"starting eamm-server on {client.base_url}…")
-        start_task("start_server", _start_and_wait, args, client, setup)
+        token = worker.new_token()
+        _TASKS[token] = "start_server"
+        worker.run_task(token, "start_server", _start_and_wait, args, client, setup, token)
+        start_polling()
         jobs.set_message(context.scene, "")
         return {"FINISHED"}
 

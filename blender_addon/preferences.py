@@ -33,7 +33,11 @@ class EAMM_Preferences(bpy.types.AddonPreferences):
     def draw(self, context):
         layout = self.layout
         if bundled.available():
-            layout.prop(self, "use_bundled")
+            row = layout.row()
+            row.prop(self, "use_bundled")
+            ready = bundled.is_ready(setup_dir())
+            row.label(text=f"landmark · cpu · {'set up' if ready else 'unpacked at the first Generate'}",
+                      icon="CHECKMARK" if ready else "INFO")
         layout.prop(self, "server_url")
         layout.prop(self, "token")
         col = layout.column()

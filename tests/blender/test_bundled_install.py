@@ -88,10 +88,15 @@ assert bpy.ops.extensions.package_install_files(filepath=zip2, repo="user_defaul
 report("OLD_EXIT", old.wait(30))
 m = mods()
 assert bpy.ops.eamm.start_server() == {"FINISHED"}
-pump(m, 300)
+lines, t0 = set(), time.monotonic()
+while m["operators"].poll_jobs() is not None:
+    lines.add(m["operators"].SERVER["line"].split(":")[0])
+    assert time.monotonic() - t0 < 300, "still starting"
+    time.sleep(0.05)
+m["operators"].stop_polling()
 new = m["worker"].server_process()
 report("UPGRADED", [m["bundled"].info()["id"], sorted(os.listdir(user_dir)), m["operators"].SERVER["line"],
-                    new.pid if new else None])
+                    new.pid if new else None, sorted(lines)])
 
 repo_index = next(i for i, r in enumerate(bpy.context.preferences.extensions.repos) if r.module == "user_default")
 bpy.ops.extensions.package_uninstall(repo_index=repo_index, pkg_id="eamm_talking_faces")
@@ -179,7 +184,8 @@ def test_zip_installs_sets_up_generates_upgrades_and_uninstalls(linux_zip, tmp_p
     assert got["LINE"] == "connected · bundled · landmark · cpu"
     assert got["IMPORTED"] == [], "the server's packages were imported into Blender's process"
     assert got["OLD_EXIT"] is not None
-    new_id, new_listing, new_line, new_pid = got["UPGRADED"]
+    new_id, new_listing, new_line, new_pid, lines = got["UPGRADED"]
+    assert "setting up the bundled server (first use)" in lines, lines  # Start server shows the setup too
     assert new_id.startswith("0.1.1-") and [n for n in new_listing if n.startswith("server-")] == [f"server-{new_id}"]
     assert new_line == "connected · bundled · landmark · cpu" and new_pid not in (None, pid)
     assert got["REMOVED_EXIT"] is not None and got["AFTER_REMOVE"][0] is False

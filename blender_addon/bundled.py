@@ -22,6 +22,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from .state import AddonError
+
 PAYLOAD = Path(__file__).resolve().parent / "payload"
 MARKER = ".complete"
 LAUNCHER = """# written by the EAMM add-on: runs eamm-server with only the unpacked packages on the path
@@ -105,8 +107,16 @@ def _unpack(archive: Path, site: Path, done: list[int], total: int, progress: Pr
 
 def ensure(user_dir: Path, progress: Progress = lambda fraction, line: None) -> Path:
     """Unpack the payload unless this version's setup is complete; returns the setup's folder.
-    Runs on a worker thread (seconds: ~0.7 GB written); safe to call from several at once."""
-    user_dir = Path(user_dir)
+    Runs on a worker thread (seconds: ~0.7 GB written); safe to call from several at once.
+    A disk that is full or not writable ends it with one line for the panel (AddonError)."""
+    try:
+        return _ensure(Path(user_dir), progress)
+    except OSError as exc:
+        raise AddonError(f"could not set up the bundled server in {user_dir} ({exc.strerror or exc}): it needs "
+                         "about 0.8 GB free there; free some space and generate again", "not_running") from None
+
+
+def _ensure(user_dir: Path, progress: Progress) -> Path:
     with _LOCK:
         top = root(user_dir)
         if is_ready(user_dir):

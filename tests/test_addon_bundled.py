@@ -101,3 +101,10 @@ def test_platform_manifest_names_its_platform():
     manifest = tomllib.loads(build_addon.platform_manifest(text, "windows-x64"))
     assert manifest["platforms"] == ["windows-x64"]
     assert {k: v for k, v in manifest.items() if k != "platforms"} == tomllib.loads(text)
+
+
+def test_an_unwritable_user_folder_says_so_in_one_line(payload, tmp_path):
+    blocker = tmp_path / "user"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(bundled.AddonError, match=r"could not set up the bundled server in .*user .*free some space"):
+        bundled.ensure(blocker)

@@ -1,6 +1,7 @@
 """The linux platform zip, as a new user gets it: Blender's own installer, an empty HOME, no eamm-server on
 PATH, no project on PYTHONPATH; Generate sets up and starts the bundled server by itself. Then a newer
-version replaces the old setup, and removing the extension leaves no server running.
+version replaces the old setup, quitting Blender stops the server, and removing the extension leaves no
+server running (and no user folder).
 
 One end-to-end run per bpy version (the zip is built once into dist/ and reused while its inputs are
 unchanged; the wheels are cached in ~/.cache/eamm/addon-wheels).
@@ -26,7 +27,7 @@ CHILD = r"""
 import importlib, json, os, shutil, sys, time
 import bpy
 
-zip1, zip2, wav, portrait, port, out = sys.argv[-6:]
+zip1, zip2, wav, portrait, port, out, mode = sys.argv[-7:]
 MOD = "bl_ext.user_default.eamm_talking_faces"
 url = f"http://127.0.0.1:{port}"
 print("WHICH", shutil.which("eamm-server"), flush=True)
@@ -98,9 +99,23 @@ new = m["worker"].server_process()
 report("UPGRADED", [m["bundled"].info()["id"], sorted(os.listdir(user_dir)), m["operators"].SERVER["line"],
                     new.pid if new else None, sorted(lines)])
 
+report("QUIT", new.pid if new else None)  # Blender quits with the server running: it must stop too
+"""
+
+REMOVE = CHILD[:CHILD.index("assert bpy.ops.extensions.package_install_files")] + r"""
+# the same HOME again: install 0.1.1 over itself, start its (already set up) server, then remove it
+assert bpy.ops.extensions.package_install_files(filepath=zip2, repo="user_default",
+                                                enable_on_install=True) == {"FINISHED"}
+m = mods()
+bpy.context.preferences.addons[MOD].preferences.server_url = url
+user_dir = str(m["preferences"].setup_dir())
+assert bpy.ops.eamm.start_server() == {"FINISHED"}
+pump(m, 300)
+proc = m["worker"].server_process()
+report("STARTED", [proc.pid if proc else None, m["bundled"].is_ready(user_dir)])
 repo_index = next(i for i, r in enumerate(bpy.context.preferences.extensions.repos) if r.module == "user_default")
 bpy.ops.extensions.package_uninstall(repo_index=repo_index, pkg_id="eamm_talking_faces")
-report("REMOVED_EXIT", new.wait(30) if new else None)
+report("REMOVED_EXIT", proc.wait(30) if proc else None)
 report("AFTER_REMOVE", [MOD in bpy.context.preferences.addons, os.path.isdir(user_dir)])
 """
 
@@ -159,10 +174,15 @@ def test_zip_installs_sets_up_generates_upgrades_and_uninstalls(linux_zip, tmp_p
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "EAMM_", "XDG_", "BLENDER_"))}
     env.update(HOME=str(home), PATH="/usr/bin:/bin")
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(linux_zip), str(zip2), str(wav), str(portrait),
-                           str(_free_port()), str(tmp_path / "out")], capture_output=True, text=True, env=env,
+    argv = [str(linux_zip), str(zip2), str(wav), str(portrait), str(_free_port()), str(tmp_path / "out")]
+    proc = subprocess.run([sys.executable, "-c", CHILD, *argv, "first"], capture_output=True, text=True, env=env,
                           cwd=str(tmp_path), timeout=1500)
     got = _parse(proc.stdout)
+    quit_pid = got.get("QUIT")
+    quit_stopped = _stops(quit_pid, 20.0) if quit_pid else False
+    again = subprocess.run([sys.executable, "-c", REMOVE, *argv, "remove"], capture_output=True, text=True,
+                           env=env, cwd=str(tmp_path), timeout=900)
+    removed = _parse(again.stdout)
     detail = proc.stdout[-4000:] + proc.stderr[-4000:]
     print(f"figures: {json.dumps({k: got.get(k) for k in ('JOB', 'LINE', 'UPGRADED')})} "
           f"total {time.monotonic() - started:.1f} s")
@@ -188,7 +208,26 @@ def test_zip_installs_sets_up_generates_upgrades_and_uninstalls(linux_zip, tmp_p
     assert "setting up the bundled server (first use)" in lines, lines  # Start server shows the setup too
     assert new_id.startswith("0.1.1-") and [n for n in new_listing if n.startswith("server-")] == [f"server-{new_id}"]
     assert new_line == "connected · bundled · landmark · cpu" and new_pid not in (None, pid)
-    assert got["REMOVED_EXIT"] is not None and got["AFTER_REMOVE"][0] is False
-    for p in (pid, new_pid):  # nothing left running (a zombie would say Z)
-        status = Path(f"/proc/{p}/status")
-        assert not status.exists() or "\nState:\tZ" in status.read_text()
+    assert quit_pid == new_pid and quit_stopped, "the bundled server outlived Blender"
+    assert _stops(pid, 0.0)
+    detail = again.stdout[-4000:] + again.stderr[-4000:]
+    assert again.returncode == 0, detail
+    started_pid, ready = removed["STARTED"]
+    assert started_pid and ready, detail  # set up already: no second unpack
+    assert removed["REMOVED_EXIT"] is not None and _stops(started_pid, 0.0), detail
+    assert removed["AFTER_REMOVE"] == [False, False], detail  # disabled, and its user folder deleted
+
+
+def _stops(pid: int, within: float) -> bool:
+    """The process is gone (or a zombie) within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        status = Path(f"/proc/{pid}/status")
+        try:
+            if "\nState:\tZ" in status.read_text():
+                return True
+        except OSError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)

@@ -52,8 +52,12 @@ demo: $(STAMP) $(BYTECODE)
 	  --emotion samples/happy.npz --strength 1.0 --out demo_out
 	@echo "Demo result: $(CURDIR)/demo_out/result.mp4 (frames in demo_out/frames/)"
 
+# the plain zip (external server) and one zip per platform carrying the bundled landmark server
+# (wheels cached in ~/.cache/eamm/addon-wheels; an unchanged zip is not rebuilt)
+ADDON_PLATFORMS := linux-x64 windows-x64 macos-arm64
 addon: $(STAMP)
 	$(VENV)/bin/python scripts/build_addon.py --out dist
+	$(VENV)/bin/python scripts/build_addon.py --out dist $(foreach p,$(ADDON_PLATFORMS),--platform $(p))
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/prepare_speed.py

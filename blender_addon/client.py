@@ -160,8 +160,8 @@ class Client:
             detail = payload.get("detail") if isinstance(payload, dict) else None
         except (ValueError, OSError, UnicodeDecodeError):
             detail = None
-        if isinstance(detail, list):  # a framework validation error: keep the first message
-            detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail[:2])
+        if not isinstance(detail, str):  # every eamm-server error has a one-line detail (ErrorBody)
+            detail = None
         if exc.code == 403 and str(detail or "").lower().startswith("host "):
             return ClientError(f"eamm-server at {self.base_url} refused the host name of the Server URL ({detail}): "
                                "use 127.0.0.1 or localhost in the Server URL (a tunnel's own port is fine), or "

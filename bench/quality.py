@@ -40,9 +40,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import metrics as M  # noqa: E402
 import quality_helpers as H  # noqa: E402
 
-from eamm_core import metrics as M  # noqa: E402
 from eamm_core.errors import EammError  # noqa: E402
 
 DEFAULT_CLIP = REPO.parent / "shared" / "fixtures" / "talking" / "M030_sad_3_001.mp4"
@@ -499,8 +499,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    from identity import FaceEmbedder
+
     from eamm_core.engines.base import EngineOptions, get_engine
-    from eamm_core.identity import FaceEmbedder
 
     t0 = time.perf_counter()
     embedder = FaceEmbedder()

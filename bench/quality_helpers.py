@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
+import metrics as M
 import numpy as np
+from identity import FaceEmbedder, identity_distances
 
-from eamm_core import metrics as M
-from eamm_core.identity import FaceEmbedder, identity_distances
 from eamm_core.prepare.faces import FaceLandmarker, warp_to_crop
 from eamm_core.prepare.video import iter_frames
 
@@ -225,7 +225,7 @@ def sclera_lab(image: np.ndarray, lm: np.ndarray, min_pixels: int = 8) -> np.nda
 
 
 def masked_ssim_psnr(a: np.ndarray, b: np.ndarray, mask: np.ndarray, sigma: float = 1.5) -> tuple[float, float]:
-    """SSIM (the map of :func:`eamm_core.metrics.ssim`, channels averaged) and PSNR over ``mask``."""
+    """SSIM (the map of :func:`metrics.ssim`, channels averaged) and PSNR over ``mask``."""
     x, y = a.astype(np.float64), b.astype(np.float64)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     k = 2 * int(3.5 * sigma + 0.5) + 1

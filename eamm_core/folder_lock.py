@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eamm_core.errors import EammError
-from eamm_core.writer_process import FORK_SAFE_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -156,8 +155,6 @@ class FolderLock:
         self.folder, self.job_key, self.exclusive, self.path = Path(folder), job_key, exclusive, path
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="eamm-folder-lock", daemon=True)
-        # it only touches its own file's time (no lock a forked frame-writer child could need)
-        setattr(self._thread, FORK_SAFE_ATTR, True)
         self._thread.start()
 
     def _beat(self) -> None:

@@ -31,7 +31,6 @@ import numpy as np
 from eamm_core import MODEL_FPS, __version__
 from eamm_core.errors import EammError
 from eamm_core.ffmpeg import ffmpeg_exe  # noqa: F401  (re-exported: the binary every encode runs)
-from eamm_core.writer_process import FORK_SAFE_ATTR
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +97,6 @@ def encode_png(rgb: np.ndarray) -> bytes:
 def _png_chunk(tag: bytes, data: bytes) -> bytes:
     crc = zlib.crc32(data, zlib.crc32(tag)) & 0xFFFFFFFF
     return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", crc)
-
-
-def png_encoder_is_fast() -> bool:
-    """True where :func:`encode_png` deflates with ISA-L (``isal`` installed), i.e. without OpenCV."""
-    return _isal_zlib() is not None
 
 
 def _isal_zlib():
@@ -208,8 +202,6 @@ def _delete_in_background(folders: list[Path]) -> threading.Thread:
             shutil.rmtree(folder, ignore_errors=True)
 
     thread = threading.Thread(target=work, name="eamm-discard", daemon=True)
-    # it only deletes files (no lock a forked child could need): the frame writer process may start beside it
-    setattr(thread, FORK_SAFE_ATTR, True)
     thread.start()
     return thread
 

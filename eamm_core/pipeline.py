@@ -78,8 +78,8 @@ def run_job(
     ``cache_dir`` defaults to ``$EAMM_CACHE`` or ``~/.cache/eamm`` (``use_cache=False``: none).
     ``cancel`` is checked between stages and after every frame: the job stops, keeps its frames and
     returns a result with ``cancelled=True``. ``resume=False`` re-renders every frame. ``engine``
-    overrides the engine named by ``spec.engine`` (an already built one, e.g. kept by a server;
-    the job's options are set on it).
+    overrides the engine named by ``spec.engine`` (an already built one, e.g. a
+    test's engine; the job's options are set on it).
     Raises :class:`EammError` (one line) for bad input; the manifest then records the failure and
     no frame already written is removed. The folder is held for the job's key while it runs
     (:mod:`eamm_core.folder_lock`): another job there raises, or is waited for with ``wait=True``.
@@ -153,7 +153,7 @@ class _JobRunner(CachedStages):
         alpha = strength_per_frame(self.spec.strength, num_frames)
         if self.engine is None:
             self.engine = get_engine(self.spec.engine, engine_options(self.spec))
-        else:  # an engine kept by the caller (server worker, tests) runs with this job's options
+        else:  # an engine given by the caller runs with this job's options
             self.engine.options = engine_options(self.spec)
         self._compute_keys(num_frames, alpha)
         self._read_stage_inputs(num_frames)
@@ -259,15 +259,13 @@ class _JobRunner(CachedStages):
         total = end - start
         written = [total - len(todo)]
         self._report("render", written[0], total, "rendering frames")
-        self.sink = FrameSink(self.out_dir, self.frames, self.pasted, self.range, self._report, self._cancelled,
-                              self.timings)
+        self.sink = FrameSink(self.out_dir, self.frames, self.pasted, self.range, self._report, self._cancelled)
         if self.spec.write_mp4 and len(todo) == total:  # a full render: encode while rendering
             self.sink.stream = Mp4Stream(Path(self.spec.audio), self.out_dir / MP4_NAME, MODEL_FPS, start, total)
         setup_key, setup_hit = self._load_render_setup(motion.crop)
         frames = self.engine.render(motion.crop, motion.kp_source, motion.kp_driving, todo)
         with opencv_threads(1 if (os.cpu_count() or 1) <= 2 else None):
             self.sink.consume(frames, motion.crop, written, total)
-        self.mp4_done = self.mp4_done or self.sink.mp4_done
         if not setup_hit:
             self._store_render_setup(setup_key, motion.crop)
         self._report("render", written[0], total, "frames written")

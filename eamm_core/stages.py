@@ -6,6 +6,10 @@ computes them (:mod:`eamm_core.cache`), and runs each stage, or takes it from th
 subclasses it and provides ``spec``, ``cache``, ``engine``, ``keys``, ``cached``, ``warnings``,
 ``timings``, ``emotion_reference``, ``_pose_track``/``_emotion_inputs`` (inputs already read while
 validating) and ``_report``.
+
+:func:`prepare_inputs` (``eamm prepare``) runs the same prepare stages, without a cache, so what it
+writes for inspection is what a job reads: the crop, the audio, the pose track (keyed curves and
+arrays included) and the emotion clip with its neutral clip.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from eamm_core.cache import (
+    Cache,
     array_sha256,
     canonical_key,
     code_fingerprint,
@@ -31,7 +36,8 @@ from eamm_core.cache import (
 from eamm_core.curves import hold_to_length, is_keyed_curve, load_pose_curve_units
 from eamm_core.engines.base import combine
 from eamm_core.errors import EammError, InputError
-from eamm_core.types import AudioFeatures, Keypoints, PortraitCrop
+from eamm_core.job import JobSpec
+from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
 
 #: code whose changes invalidate cached prepare results / motion / rendered frames
 PREPARE_CODE = ("eamm_core.prepare",)
@@ -59,6 +65,22 @@ class StageKeys:
     emotion: str | None = None
     job: str = ""
     hashes: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedInputs:
+    """Everything the motion stage reads; ``warnings`` gathers every stage's warnings, in order."""
+
+    crop: PortraitCrop
+    audio: AudioFeatures
+    pose: PoseTrack
+    emotion: EmotionClip | EmotionPreset | None
+    neutral: EmotionClip | None
+    warnings: tuple[str, ...]
+
+    @property
+    def num_frames(self) -> int:
+        return self.audio.num_frames
 
 
 class CachedStages:
@@ -193,7 +215,7 @@ class CachedStages:
         emotion, neutral = loaded if loaded is not None else self._load_emotion(num_frames)
         result = self.engine.emotion_result(emotion, kp_audio, crop, neutral)
         delta = result.displacements
-        warnings = [str(w) for w in (getattr(emotion, "warnings", ()) or ())]
+        warnings = emotion_warnings(emotion, neutral)
         self.warnings += warnings
         self.emotion_reference = result.reference  # which neutral the engine measured the emotion against
         entry = {**pack_keypoints(delta, "delta"), "warnings": np.array(warnings, dtype=np.str_)}
@@ -202,7 +224,8 @@ class CachedStages:
         self.cache.put("emotion", self.keys.emotion, entry)
         return delta
 
-    def _load_emotion(self, num_frames: int):
+    def _load_emotion(self, num_frames: int) -> tuple[EmotionClip | EmotionPreset, EmotionClip | None]:
+        """The emotion preset or clip, and the neutral clip (not augmented; none for a preset)."""
         path = Path(self.spec.emotion)
         if path.suffix.lower() == ".npz":
             from eamm_core.presets import load_preset
@@ -215,6 +238,36 @@ class CachedStages:
         if self.spec.emotion_neutral is not None:
             neutral = load_emotion_clip(Path(self.spec.emotion_neutral), num_frames, seed=self.spec.seed, augment=False)
         return emotion, neutral
+
+
+class _UncachedStages(CachedStages):
+    """The prepare stages alone, without a cache (see :func:`prepare_inputs`)."""
+
+    def __init__(self, spec: JobSpec):
+        self.spec = spec
+        self.cache = Cache(None)
+        self.keys = StageKeys()
+        self.cached: list[str] = []
+        self.warnings: list[str] = []
+
+
+def prepare_inputs(spec: JobSpec) -> PreparedInputs:
+    """Run every prepare stage of ``spec`` with the job runner's own code (no cache); T = the
+    number of MFCC windows. Warnings in the job's order: crop, audio, emotion clip, neutral clip."""
+    stages = _UncachedStages(spec)
+    # cheapest first, so a bad audio or pose file is reported before the face models load
+    audio = stages._stage_audio()
+    pose = stages._load_pose(audio.num_frames)
+    crop = stages._stage_crop()
+    emotion, neutral = stages._load_emotion(audio.num_frames) if spec.emotion is not None else (None, None)
+    warnings = [*map(str, crop.warnings), *map(str, audio.warnings), *emotion_warnings(emotion, neutral)]
+    return PreparedInputs(crop=crop, audio=audio, pose=pose, emotion=emotion, neutral=neutral,
+                          warnings=tuple(warnings))
+
+
+def emotion_warnings(emotion, neutral) -> list[str]:
+    """The emotion clip's warnings, then the neutral clip's (a preset has none)."""
+    return [str(w) for item in (emotion, neutral) for w in (getattr(item, "warnings", ()) or ())]
 
 
 def _input_hash(path: Path, role: str) -> str:

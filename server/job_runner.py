@@ -29,8 +29,6 @@ import time
 import traceback
 from pathlib import Path
 
-from eamm_core.writer_process import FORK_SAFE_ATTR
-
 log = logging.getLogger("eamm.server.runner")
 ORPHAN_GRACE_S = 20.0
 LOCK_WAIT_S = 60.0
@@ -158,10 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
     channel = _Channel()
     cancel = threading.Event()
-    watcher = threading.Thread(target=_watch_stdin, args=(cancel,), name="eamm-stdin-watch", daemon=True)
-    # it only reads stdin, which the pipeline's forked frame writer never touches: forking beside it is safe
-    setattr(watcher, FORK_SAFE_ATTR, True)
-    watcher.start()
+    threading.Thread(target=_watch_stdin, args=(cancel,), name="eamm-stdin-watch", daemon=True).start()
     return run(args.job_dir, channel, cancel, cache_dir=args.cache, device=args.device)
 
 

@@ -1,14 +1,18 @@
-"""dlib face-recognition embeddings: same face close, other faces far, landmarks reused."""
+"""bench/identity.py: dlib face-recognition embeddings: same face close, other faces far, landmarks reused."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import REPO, shared_path
 
 from eamm_core.errors import EammError
-from eamm_core.identity import SAME_PERSON_THRESHOLD, FaceEmbedder, descriptor_distance, identity_distances
 from eamm_core.prepare.faces import FaceLandmarker
+
+sys.path.insert(0, str(REPO / "bench"))
+from identity import SAME_PERSON_THRESHOLD, FaceEmbedder, descriptor_distance, identity_distances  # noqa: E402
 
 
 @pytest.fixture(scope="module")

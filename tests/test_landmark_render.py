@@ -246,7 +246,7 @@ def test_mouth_interior_is_dark_and_upper_teeth_follow_the_upper_lip(crop60, ren
     assert _teeth_pixels(renderer60.render(src), src) <= _teeth_pixels(crop60.image, src)
 
 
-def test_cached_triangulation_and_a_forked_renderer_give_the_same_bytes(crop60, renderer60):
+def test_cached_triangulation_gives_the_same_bytes(crop60, renderer60):
     from dataclasses import replace
 
     from eamm_core.engines.base import EngineOptions
@@ -256,11 +256,9 @@ def test_cached_triangulation_and_a_forked_renderer_give_the_same_bytes(crop60, 
     lm = crop60.landmarks_px
     drives = [turn(open_mouth(lm, 0.7), 18.0), close_eyes(turn(lm, -12.0), 0.8)]
     again = LandmarkRenderer(crop60, triangles=renderer60.mesh.triangles)
-    twin = renderer60.fork()
-    assert twin.field is not renderer60.field and twin.mesh is renderer60.mesh
     for drv in drives:
         ref = renderer60.render(drv)
-        assert np.array_equal(again.render(drv), ref) and np.array_equal(twin.render(drv), ref)
+        assert np.array_equal(again.render(drv), ref)
     # triangles that cannot be this mesh's are not used: the renderer triangulates again
     wrong = LandmarkRenderer(crop60, triangles=np.array([[0, 1, 10_000]]))
     assert np.array_equal(wrong.mesh.triangles, renderer60.mesh.triangles)

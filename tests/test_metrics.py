@@ -1,13 +1,16 @@
-"""Quality metrics on synthetic cases whose answers are known."""
+"""bench/metrics.py: quality metrics on synthetic cases whose answers are known."""
 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
+from conftest import REPO
 
-from eamm_core import metrics as M
+sys.path.insert(0, str(REPO / "bench"))
+import metrics as M  # noqa: E402
 
 
 def _face(seed: int = 0) -> np.ndarray:

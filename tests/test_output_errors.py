@@ -31,11 +31,6 @@ def speech_1s(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture()
-def thread_writer(monkeypatch):
-    monkeypatch.setenv("EAMM_FRAME_WRITER", "thread")  # injected faults live in this process
-
-
 def _generate(out: Path, audio: Path, tmp_path: Path, *extra: str) -> int:
     return cli_main(["generate", "--portrait", str(PORTRAIT), "--audio", str(audio), "--frame-end", "4",
                      "--quiet", "--cache-dir", str(tmp_path / "cache"), "--out", str(out), *extra])
@@ -79,7 +74,7 @@ def _deny(monkeypatch, under: Path, code: int, *, after: list | None = None):
     monkeypatch.setattr(os, "mkdir", mkdir)
 
 
-def test_read_only_parent_and_read_only_out(tmp_path, speech_1s, capsys, monkeypatch, thread_writer):
+def test_read_only_parent_and_read_only_out(tmp_path, speech_1s, capsys, monkeypatch):
     parent = tmp_path / "locked"
     parent.mkdir()
     _deny(monkeypatch, parent, errno.EACCES)
@@ -88,7 +83,6 @@ def test_read_only_parent_and_read_only_out(tmp_path, speech_1s, capsys, monkeyp
     assert "locked" in err and "permission" in err.lower() and "space" not in err
     (tmp_path / "ro").mkdir()
     monkeypatch.undo()
-    monkeypatch.setenv("EAMM_FRAME_WRITER", "thread")
     _deny(monkeypatch, tmp_path / "ro", errno.EROFS)
     assert _generate(tmp_path / "ro", speech_1s, tmp_path) == 2
     err = _one_line(capsys)
@@ -97,7 +91,7 @@ def test_read_only_parent_and_read_only_out(tmp_path, speech_1s, capsys, monkeyp
 
 @pytest.mark.parametrize("code,word", [(errno.EACCES, "permission"), (errno.ENOSPC, "space")])
 def test_folder_failing_mid_run_is_a_job_error_recorded_in_the_manifest(code, word, tmp_path, speech_1s, capsys,
-                                                                       monkeypatch, thread_writer):
+                                                                       monkeypatch):
     out = tmp_path / "out"
     broken = [False]
     real_write = output.FrameWriter.write

@@ -10,9 +10,8 @@ import pytest
 from conftest import REPO, shared_path
 
 sys.path.insert(0, str(REPO / "bench"))
+import metrics as M  # noqa: E402
 import quality_helpers as H  # noqa: E402
-
-from eamm_core import metrics as M  # noqa: E402
 
 CLIP = ("fixtures", "talking", "M030_sad_3_001.mp4")
 

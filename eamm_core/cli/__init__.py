@@ -38,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"eamm_core.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"eamm_core.cli.{name}":
-                continue  # command not built into this installation
-            raise
-        module.add_parser(sub)
+        importlib.import_module(f"eamm_core.cli.{name}").add_parser(sub)
     return parser
 
 

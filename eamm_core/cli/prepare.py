@@ -26,8 +26,10 @@ def add_parser(subparsers) -> None:
                                           "crop, landmarks, emotion frames, MFCC windows, pose and a summary.")
     p.add_argument("--portrait", type=Path, required=True, help="portrait image (PNG/JPEG/WebP/TIFF)")
     p.add_argument("--audio", type=Path, required=True, help="speech (WAV/FLAC/OGG/MP3/M4A or a video)")
-    p.add_argument("--emotion", type=Path, help="emotion clip (MP4/MOV/AVI/MKV or a folder of frames)")
-    p.add_argument("--pose", type=Path, help="pose file (3DDFA .npy, [T,6] .npy/.csv) or a video")
+    p.add_argument("--emotion", type=Path, help="emotion clip (MP4/MOV/AVI/MKV or a folder of frames) or preset (.npz)")
+    p.add_argument("--neutral", type=Path, help="a neutral clip of the emotion clip's actor (optional)")
+    p.add_argument("--pose", type=Path, help="pose: 3DDFA .npy, [T,6] .npy/.csv, a video, or a keyed curve "
+                                             "(.json, or .csv with a 'frame,...' header)")
     p.add_argument("--out", type=Path, required=True, help="folder to write into (created)")
     p.add_argument("--face-index", type=int, default=None, help="which face when there are several (0 = largest)")
     p.add_argument("--seed", type=int, default=0, help="seed of the emotion clip augmentation")
@@ -53,10 +55,14 @@ def draw_landmarks(image: np.ndarray, landmarks: np.ndarray, template: np.ndarra
 
 def emotion_strip(clip, count: int = STRIP_FRAMES) -> np.ndarray:
     """Aligned frames (top row) above the augmented frames the network reads (bottom row)."""
-    idx = np.unique(np.linspace(0, len(clip) - 1, min(count, len(clip))).round().astype(int))
+    idx = _strip_indices(clip, count)
     top = np.concatenate([clip.aligned[i] for i in idx], axis=1)
     bottom = np.concatenate([clip.augmented[i] for i in idx], axis=1)
     return np.concatenate([top, bottom], axis=0)
+
+
+def _strip_indices(clip, count: int = STRIP_FRAMES) -> np.ndarray:
+    return np.unique(np.linspace(0, len(clip) - 1, min(count, len(clip))).round().astype(int))
 
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
@@ -65,7 +71,8 @@ def _write_png(path: Path, rgb: np.ndarray) -> None:
 
 
 def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
-    """Write every artefact of ``prep`` (a PreparedInputs) into ``out``; returns the summary."""
+    """Write every artefact of ``prep`` (a :class:`~eamm_core.stages.PreparedInputs`) into ``out``;
+    returns the summary."""
     from eamm_core.prepare.faces import load_template
 
     crop, audio, pose, emotion = prep.crop, prep.audio, prep.pose, prep.emotion
@@ -81,7 +88,7 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
                      "face_box": list(crop.face_box)},
         "audio": {"file": str(args.audio), "samples_16k": int(len(audio.samples))},
         "pose": {"source": pose.source, "file": str(args.pose) if args.pose else None},
-        "emotion": None, "seed": args.seed, "warnings": list(prep.warnings),
+        "emotion": None, "neutral": None, "seed": args.seed, "warnings": list(prep.warnings),
     }
     if emotion is not None and hasattr(emotion, "augmented"):
         _write_png(out / "emotion_strip.png", emotion_strip(emotion))
@@ -90,6 +97,12 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
                               "source_frames_used": int(len(np.unique(emotion.source_index)))}
     elif emotion is not None:
         summary["emotion"] = {"file": str(args.emotion), "preset": emotion.name}
+    if prep.neutral is not None:  # read as a job reads it: aligned, not augmented
+        top = np.concatenate([prep.neutral.aligned[i] for i in _strip_indices(prep.neutral)], axis=1)
+        _write_png(out / "neutral_strip.png", top)
+        files.append("neutral_strip.png")
+        summary["neutral"] = {"file": str(args.neutral), "frames": len(prep.neutral),
+                              "source_frames_used": int(len(np.unique(prep.neutral.source_index)))}
     summary["files"] = files + ["summary.json"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
@@ -97,10 +110,10 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     from eamm_core.job import JobSpec
-    from eamm_core.prepare import prepare_inputs
+    from eamm_core.stages import prepare_inputs
 
-    spec = JobSpec(portrait=args.portrait, audio=args.audio, emotion=args.emotion, pose=args.pose,
-                   seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose)
+    spec = JobSpec(portrait=args.portrait, audio=args.audio, emotion=args.emotion, emotion_neutral=args.neutral,
+                   pose=args.pose, seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose)
     prep = prepare_inputs(spec)
     for warning in prep.warnings:
         log.warning("warning: %s", warning)

@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
-import threading
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -44,11 +42,6 @@ HEAD_POINTS = list(range(17, 31)) + [36, 39, 42, 45]
 #: a closed eye keeps this fraction of its source opening; lips never cross
 MIN_EYE_OPEN = 0.08
 PX_TO_NORM = 2.0 / 255.0
-#: frames are rendered on this many threads (each with its own renderer). One: a frame is a few
-#: hundred small NumPy operations besides OpenCV's, and two threads convoy on the GIL (measured
-#: alone, with a second core idle: the same wall time per frame and 45 % more CPU). Kept for
-#: free-threaded Python builds, where the GIL no longer serialises them; the bytes do not depend on it
-RENDER_THREADS = 1
 
 
 class LandmarkEngine(Engine):
@@ -60,7 +53,6 @@ class LandmarkEngine(Engine):
 
     def __init__(self, options=None):
         super().__init__(options)
-        self.last_phones: PhoneSegments | None = None
         #: what the artist should know about the last motion (e.g. a transcript that was not used)
         self.motion_warnings: tuple[str, ...] = ()
         self._setup: dict[str, np.ndarray] | None = None  # the last renderer's mesh, see render_setup
@@ -84,7 +76,6 @@ class LandmarkEngine(Engine):
             reason = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
             raise EammError(f"phone recognition failed ({reason}): reinstall pocketsphinx "
                             "(pip install pocketsphinx==5.1.1)") from None
-        self.last_phones = phones
         self.motion_warnings = tuple(phones.warnings)
         return phones
 
@@ -168,8 +159,7 @@ class LandmarkEngine(Engine):
 
     def render(self, crop: PortraitCrop, kp_source: Keypoints, kp_driving: Keypoints,
                indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
-        """Frames in the order of ``indices``, rendered on up to :data:`RENDER_THREADS` threads
-        (OpenCV and numpy release the GIL); the bytes do not depend on the number of threads."""
+        """Frames in the order of ``indices``, rendered one after another on the caller's thread."""
         from eamm_core.engines.landmark.render import LandmarkRenderer
 
         lm = self.driving_landmarks(crop, kp_driving)
@@ -184,46 +174,8 @@ class LandmarkEngine(Engine):
                        "triangles": renderer.mesh.triangles}
         if renderer.sampled is not None:
             self._setup["sampled"] = renderer.sampled
-        threads = max(1, min(RENDER_THREADS, len(order) // 8))
-        if threads == 1:
-            for i in order:
-                yield i, renderer.render(lm[i], tongue=float(tongue[i]))
-            return
-        yield from _render_threaded(renderer, lm, tongue, order, threads)
-
-
-def _render_threaded(renderer, lm: np.ndarray, tongue: np.ndarray, order: list[int],
-                     threads: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Render ``order`` on ``threads`` threads (one renderer each: they reuse buffers), yielding in
-    order with at most ``2 * threads`` frames in flight. Closing the generator cancels the rest."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    free = [renderer] + [renderer.fork() for _ in range(threads - 1)]
-    local = threading.local()
-    lock = threading.Lock()
-
-    def work(i: int) -> np.ndarray:
-        own = getattr(local, "renderer", None)
-        if own is None:
-            with lock:
-                own = local.renderer = free.pop()
-        return own.render(lm[i], tongue=float(tongue[i]))
-
-    todo = iter(order)
-    with ThreadPoolExecutor(threads, thread_name_prefix="eamm-render") as pool:
-        pending = deque((i, pool.submit(work, i)) for i in itertools.islice(todo, 2 * threads))
-        try:
-            while pending:
-                i, future = pending.popleft()
-                frame = future.result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append((nxt, pool.submit(work, nxt)))
-                yield i, frame
-        finally:
-            for _, future in pending:
-                future.cancel()
+        for i in order:
+            yield i, renderer.render(lm[i], tongue=float(tongue[i]))
 
 
 def _landmarks(crop: PortraitCrop) -> np.ndarray:

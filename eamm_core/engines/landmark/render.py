@@ -8,7 +8,6 @@ landmarks give the same bytes. See docs/engine-landmark.md, section "Renderer".
 
 from __future__ import annotations
 
-import copy
 import logging
 from collections.abc import Iterable, Iterator
 
@@ -77,14 +76,6 @@ class LandmarkRenderer:
         self._up = -warp.face_frame(lm)[1]  # unit vector toward the top of the head
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
                   len(self.mesh.src), len(self.mesh.triangles), self.mouth.gap)
-
-    def fork(self) -> LandmarkRenderer:
-        """A renderer for another thread: shares this one's read-only per-portrait data (mesh,
-        eyes, mouth; no setup cost) and has its own buffers. Both give the same bytes."""
-        twin = copy.copy(self)
-        twin.field = warp.WarpField(self.mesh, self.field.sigma)
-        twin._rgba = np.empty_like(self._rgba)
-        return twin
 
     def _check(self, drv_lm_px: np.ndarray) -> np.ndarray:
         drv = np.asarray(drv_lm_px, np.float64)

@@ -146,3 +146,42 @@ def test_a_field_the_builders_cannot_type_is_refused():
         cli_job_options.argument_options(odd)
     with pytest.raises(TypeError, match="HAND_TYPED"):
         schemas._wire_type(odd)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _addon_properties() -> dict[str, dict]:
+    """The add-on's scene settings (blender_addon/properties.py) as name -> keyword arguments, read
+    from the source (the add-on needs bpy to import)."""
+    import ast
+
+    tree = ast.parse((REPO / "blender_addon" / "properties.py").read_text(encoding="utf-8"))
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.AnnAssign) and isinstance(node.annotation, ast.Call):
+            out[node.target.id] = {k.arg: ast.literal_eval(k.value) for k in node.annotation.keywords
+                                   if k.arg in ("default", "min", "max", "items")}
+    return out
+
+
+def test_the_addons_job_settings_match_the_definition():
+    props = _addon_properties()
+    fields = {f.name: f for f in job_fields()}
+    for name in ("seed", "blink", "idle_motion", "paste_back"):  # sent as they are (blender_addon/jobs.py)
+        f = fields[name]
+        assert props[name].get("default", False) == f.default, name
+        if f.option.ge is not None:
+            assert props[name].get("min") == f.option.ge, name
+        assert props[name].get("max", 2**31 - 1) <= (f.option.le if f.option.le is not None else 2**31 - 1), name
+    assert tuple(item[0] for item in props["engine"]["items"]) == fields["engine"].option.choices
+
+
+def test_the_apps_job_settings_match_the_definition():
+    from eamm_app import main_window
+
+    fields = {f.name: f for f in job_fields()}
+    assert main_window.ENGINES == fields["engine"].option.choices
+    source = (REPO / "eamm_app" / "main_window.py").read_text(encoding="utf-8")
+    assert f"self.seed_box.setRange({fields['seed'].option.ge:g}, 2**31 - 1)" in source
+    assert fields["seed"].option.le == 2**31 - 1

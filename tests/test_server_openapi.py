@@ -28,7 +28,7 @@ APP_MODULES = ("api", "generation", "inputs", "main_window", "queue_view")
 
 # response schema -> the fields the client reads from it
 ADDON_READS = {
-    "Health": {"server_version", "api_version", "engines", "device"},
+    "Health": {"api_version", "engines", "device"},
     "PresetList": {"presets"},
     "Named": {"name"},
     "UploadAnswer": {"id", "info"},
@@ -55,6 +55,7 @@ ADDON_OWN = {
     "job_id", "line", "progress", "status", "mapped", "result",  # messages from the worker thread
     "portrait", "audio", "emotion", "strength", "server",  # uploads by role, curves, the server process
     "refused", "upload", "--port",  # words looked for in error messages and argument lists
+    "url",  # the server address the worker adds to the health answer
 }
 APP_OWN = {"EAMM_TOKEN_FILE"}
 

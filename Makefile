@@ -11,7 +11,7 @@ BYTECODE := $(VENV)/.bytecode
 PY_SOURCES := $(shell find eamm_core server eamm_app -name '*.py' 2>/dev/null)
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
-.PHONY: all demo test test-core test-blender install install-blender addon bench clean
+.PHONY: all demo test test-core test-blender install install-blender addon addon-linux bench clean
 
 all: test
 
@@ -39,7 +39,11 @@ test-core: $(STAMP) $(BYTECODE)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest
 
-test-blender: $(STAMP) install-blender
+# the linux zip the bundled-install test installs (built here, so its wheel downloads belong to set-up)
+addon-linux: $(STAMP)
+	$(VENV)/bin/python scripts/build_addon.py --out dist --platform linux-x64
+
+test-blender: $(STAMP) install-blender addon-linux
 	@for v in $(BPY_VERSIONS); do \
 	  echo "== Blender add-on tests with bpy from .venv-bpy$$v"; \
 	  EAMM_MAIN_PYTHON=$(CURDIR)/$(VENV)/bin/python .venv-bpy$$v/bin/python -m pytest -o addopts="-ra" tests/blender || exit 1; \
@@ -52,8 +56,12 @@ demo: $(STAMP) $(BYTECODE)
 	  --emotion samples/happy.npz --strength 1.0 --out demo_out
 	@echo "Demo result: $(CURDIR)/demo_out/result.mp4 (frames in demo_out/frames/)"
 
+# the plain zip (external server) and one zip per platform carrying the bundled landmark server
+# (wheels cached in ~/.cache/eamm/addon-wheels; an unchanged zip is not rebuilt)
+ADDON_PLATFORMS := linux-x64 windows-x64 macos-arm64
 addon: $(STAMP)
 	$(VENV)/bin/python scripts/build_addon.py --out dist
+	$(VENV)/bin/python scripts/build_addon.py --out dist $(foreach p,$(ADDON_PLATFORMS),--platform $(p))
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/prepare_speed.py

@@ -28,6 +28,8 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from server_harness import ServerProcess, upload, wait_for_state
 
+from server.jobs import FINAL_STATES
+
 
 def job_seconds(status: dict) -> float:
     start, end = datetime.fromisoformat(status["started"]), datetime.fromisoformat(status["finished"])
@@ -57,7 +59,7 @@ def loaded_run(srv, client, ids: dict, clients: int) -> tuple[dict, list[float],
                 mine.append(time.perf_counter() - t0)
                 if r.status_code != 200:
                     raise SystemExit(f"poll failed: {r.status_code} {r.text}")
-                if r.json()["state"] in ("done", "failed", "cancelled"):
+                if r.json()["state"] in FINAL_STATES:
                     stop.set()
         with lock:
             latencies.extend(mine)

@@ -34,18 +34,26 @@ class ClientError(Exception):
         return self.message
 
 
-def token_file() -> Path:
-    """Where eamm-server keeps its token (``EAMM_TOKEN_FILE`` overrides), as in docs/server.md."""
+def token_file(platform: str | None = None) -> Path:
+    """Where eamm-server keeps its token (``EAMM_TOKEN_FILE`` overrides): the same rule as
+    server/config.py (docs/server.md)."""
     override = os.environ.get("EAMM_TOKEN_FILE")
     if override:
         return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
+    platform = platform or sys.platform
+    if platform == "win32":
+        base = _absolute_env("APPDATA") or Path.home() / "AppData" / "Roaming"
+    elif platform == "darwin":
         base = Path.home() / "Library" / "Application Support"
     else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+        base = _absolute_env("XDG_CONFIG_HOME") or Path.home() / ".config"
     return base / "eamm" / "token"
+
+
+def _absolute_env(name: str) -> Path | None:
+    """An environment folder, or None when unset, empty or relative (the XDG spec: ignore those)."""
+    value = os.environ.get(name, "")
+    return Path(value) if value and os.path.isabs(value) else None
 
 
 def find_token(explicit: str | None = None) -> tuple[str | None, str]:
@@ -152,8 +160,8 @@ class Client:
             detail = payload.get("detail") if isinstance(payload, dict) else None
         except (ValueError, OSError, UnicodeDecodeError):
             detail = None
-        if isinstance(detail, list):  # a framework validation error: keep the first message
-            detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail[:2])
+        if not isinstance(detail, str):  # every eamm-server error has a one-line detail (ErrorBody)
+            detail = None
         if exc.code == 403 and str(detail or "").lower().startswith("host "):
             return ClientError(f"eamm-server at {self.base_url} refused the host name of the Server URL ({detail}): "
                                "use 127.0.0.1 or localhost in the Server URL (a tunnel's own port is fine), or "

@@ -188,6 +188,10 @@ def server_args(prefs, url: str | None = None) -> list[str]:
     import shlex
     import urllib.parse
 
+    from . import bundled, preferences
+
+    if preferences.bundled_in_use(prefs):
+        return bundled.server_args(preferences.setup_dir())
     if prefs.server_python:
         port = urllib.parse.urlsplit(url or prefs.server_url or DEFAULT_URL).port or 8765
         return [blend.abspath(prefs.server_python), "-m", "server.main", "--port", str(port)]

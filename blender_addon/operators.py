@@ -4,12 +4,13 @@ Every operator returns at once: network and process work runs in :mod:`worker` t
 
 from __future__ import annotations
 
+import atexit
 import queue
 import time
 
 import bpy
 
-from . import blend, jobs, worker
+from . import blend, bundled, jobs, preferences, worker
 from .client import ClientError
 from .preferences import get as get_prefs
 from .state import AddonError
@@ -71,8 +72,11 @@ def start_task(kind: str, fn, *args) -> None:
 
 
 def _server_line(info: dict) -> str:
+    """``connected · bundled · landmark · cpu`` or ``connected · http://host:port · neural, landmark · cuda``."""
     engines = ", ".join(k for k, v in (info.get("engines") or {}).items() if v is True) or "no engine"
-    return f"connected · eamm-server {info.get('server_version', '?')} · {engines} · {info.get('device', '?')}"
+    where = "bundled" if worker.server_process() is not None and preferences.bundled_in_use(get_prefs()) \
+        else info.get("url", "?")
+    return f"connected · {where} · {engines} · {info.get('device', '?')}"
 
 
 def _task_done(kind: str, payload: dict) -> None:
@@ -92,6 +96,9 @@ def _task_done(kind: str, payload: dict) -> None:
 
 
 def _dispatch(token: int, kind: str, payload: dict) -> None:
+    if token in _TASKS and kind == "setup":  # the bundled server being unpacked for Start server
+        SERVER.update(ok=False, kind="", line=payload["line"])
+        return
     if token in _TASKS:
         _task_done(_TASKS.pop(token), payload)
         return
@@ -157,7 +164,9 @@ def _on_load(*_args) -> None:
             s.job_state = "done" if s.job_state == "downloading" else ("unreachable" if s.job_id else "")
 
 
-def _start_and_wait(args: list[str], client) -> dict:
+def _start_and_wait(args: list[str], client, setup_dir=None, token: int = 0) -> dict:
+    if setup_dir is not None:
+        bundled.ensure(setup_dir, lambda part, line: worker.EVENTS.put((token, "setup", {"line": line})))
     proc = worker.start_server(args)
     worker.wait_for_server(client, 60.0, proc)
     return worker.health(client)
@@ -193,6 +202,8 @@ class EAMM_OT_generate(bpy.types.Operator):
                 except AddonError as exc:
                     down = str(exc)  # said only if no server answers there
             spec = jobs.prepare(scene, client, start_args, down)
+            if start_args and preferences.bundled_in_use(prefs):
+                spec.setup_dir = preferences.setup_dir()
         except (ClientError, AddonError) as exc:
             return _report_error(self, scene, exc)
         s = scene.eamm
@@ -285,8 +296,14 @@ class EAMM_OT_start_server(bpy.types.Operator):
             args = jobs.launch_args(get_prefs(context), client.base_url)
         except AddonError as exc:
             return _report_error(self, context.scene, exc)
-        SERVER.update(ok=False, line=f"starting eamm-server on {client.base_url}…", kind="")
-        start_task("start_server", _start_and_wait, args, client)
+        setup = preferences.setup_dir() if preferences.bundled_in_use(get_prefs(context)) else None
+        first = setup is not None and not bundled.is_ready(setup)
+        SERVER.update(ok=False, kind="", line="setting up the bundled server (first use)…" if first
+                      else f"starting eamm-server on {client.base_url}…")
+        token = worker.new_token()
+        _TASKS[token] = "start_server"
+        worker.run_task(token, "start_server", _start_and_wait, args, client, setup, token)
+        start_polling()
         jobs.set_message(context.scene, "")
         return {"FINISHED"}
 
@@ -336,6 +353,7 @@ _register_classes, _unregister_classes = bpy.utils.register_classes_factory(clas
 def register():
     _register_classes()
     bpy.app.handlers.load_post.append(_on_load)
+    atexit.register(worker.stop_server)  # Blender quits: the started server stops (it also watches its stdin)
 
 
 def unregister():
@@ -343,6 +361,7 @@ def unregister():
     stop_polling()
     abandon_all()
     worker.stop_server()
+    atexit.unregister(worker.stop_server)
     if _on_load in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load)
     _unregister_classes()

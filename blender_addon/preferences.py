@@ -1,12 +1,14 @@
-"""Add-on preferences: where eamm-server is, its token, and how to start it."""
+"""Add-on preferences: where eamm-server is, its token, and how to start it (the bundled one by default)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
+from . import bundled
 from .client import DEFAULT_URL
 
 ADDON_ID = __package__
@@ -22,15 +24,26 @@ class EAMM_Preferences(bpy.types.AddonPreferences):
                                    description="Command that starts eamm-server (arguments allowed)")
     server_python: StringProperty(name="Server Python", subtype="FILE_PATH",
                                   description="Python of the EAMM environment; if set, runs `python -m server.main`")
-    auto_start: BoolProperty(name="Start the server automatically", default=False,
+    auto_start: BoolProperty(name="Start the server automatically", default=True,
                              description="Generate starts eamm-server when it is not running")
+    use_bundled: BoolProperty(name="Use the bundled server", default=True,
+                              description="Run the server that comes with this extension (landmark engine, CPU); "
+                              "off: start the Server Python or command below (neural engine, GPUs)")
 
     def draw(self, context):
         layout = self.layout
+        if bundled.available():
+            row = layout.row()
+            row.prop(self, "use_bundled")
+            ready = bundled.is_ready(setup_dir())
+            row.label(text=f"landmark · cpu · {'set up' if ready else 'unpacked at the first Generate'}",
+                      icon="CHECKMARK" if ready else "INFO")
         layout.prop(self, "server_url")
         layout.prop(self, "token")
-        layout.prop(self, "server_command")
-        layout.prop(self, "server_python")
+        col = layout.column()
+        col.active = not bundled_in_use(self)
+        col.prop(self, "server_command")
+        col.prop(self, "server_python")
         layout.prop(self, "auto_start")
 
 
@@ -42,10 +55,21 @@ class Fallback:
         self.token = os.environ.get("EAMM_TOKEN", "")
         self.server_command = "eamm-server"
         self.server_python = os.environ.get("EAMM_SERVER_PYTHON", "")
-        self.auto_start = False
+        self.auto_start = bundled.available()
+        self.use_bundled = True
 
 
 FALLBACK = Fallback()
+
+
+def bundled_in_use(prefs) -> bool:
+    """This zip carries a server (a platform build) and the preferences have not turned it off."""
+    return bundled.available() and bool(getattr(prefs, "use_bundled", True))
+
+
+def setup_dir() -> Path:
+    """The extension's user folder, where the bundled server is unpacked (never its own install folder)."""
+    return Path(bpy.utils.extension_path_user(ADDON_ID, create=True))
 
 
 def get(context=None):

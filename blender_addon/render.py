@@ -60,7 +60,7 @@ def load_addon() -> dict:
     import bpy
 
     here = Path(__file__).resolve().parent
-    names = ("blend", "client", "farm", "jobs", "operators", "preferences", "state", "worker")
+    names = ("blend", "bundled", "client", "farm", "jobs", "operators", "preferences", "state", "worker")
     suffixes = (f".{here.name}", f".{EXTENSION_ID}")
     enabled = [m for m in sys.modules if m.startswith("bl_ext.") and m.endswith(suffixes)]
     package = enabled[0] if enabled and hasattr(bpy.types.Scene, "eamm") else here.name
@@ -107,6 +107,8 @@ def run_job(opts: argparse.Namespace, mods: dict, log) -> int:
     started = False
     try:
         if opts.start_server and opts.stage != "assemble":  # assembling needs no server
+            if mods["preferences"].bundled_in_use(prefs):
+                mods["bundled"].ensure(mods["preferences"].setup_dir())
             worker.start_server(jobs.launch_args(prefs, client.base_url))
             started = True
             jobs.wait_for_server(client, 60.0)

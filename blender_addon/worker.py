@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import bundled
 from .client import Abandoned, Client, ClientError
 from .state import (
     FINAL_STATES,
@@ -69,6 +70,7 @@ class JobSpec:
     placement: AudioPlacement  # where the sound strip was: the worker maps scene frames to model frames
     start_args: list[str] | None = None  # start a server with these when none answers (auto start)
     down_message: str | None = None  # says what to do when no server answers (auto start refused)
+    setup_dir: Path | None = None  # the bundled server: unpack it here first (once per version)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,10 @@ class Flow(threading.Thread):
         except ClientError as exc:
             if exc.kind != "not_running":
                 raise
+        if self.spec.setup_dir is not None:
+            bundled.ensure(self.spec.setup_dir, lambda part, line: self.post("progress", False, state="starting",
+                                                                            line=line, progress=0.0))
+            self._check()
         self.post("progress", state="starting", line="starting eamm-server…", progress=0.0)
         proc = start_server(self.spec.start_args)
         wait_for_server(self.client, 120.0, proc, self.abort)
@@ -312,7 +318,7 @@ def run_task(token: int, kind: str, fn, *args) -> threading.Thread:
 
 def health(client: Client) -> dict:
     """/health plus the preset names (None when the server will not list them)."""
-    info = client.health()
+    info = dict(client.health(), url=client.base_url)
     try:
         info["presets"] = client.presets()
     except ClientError:  # an older server, or a token problem that Generate will report

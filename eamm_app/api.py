@@ -22,16 +22,25 @@ class ApiError(Exception):
         self.field = field
 
 
-def default_token_file() -> Path:
-    """Where ``eamm-server`` keeps its token (same rules as docs/server.md)."""
+def default_token_file(platform: str | None = None) -> Path:
+    """Where ``eamm-server`` keeps its token: the same rule as server/config.py (docs/server.md)."""
     env = os.environ.get("EAMM_TOKEN_FILE")
     if env:
-        return Path(env)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "eamm" / "token"
-    if os.name == "nt":
-        return Path(os.environ.get("APPDATA", Path.home())) / "eamm" / "token"
-    return Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "eamm" / "token"
+        return Path(env).expanduser()
+    platform = platform or sys.platform
+    if platform == "win32":
+        base = _absolute_env("APPDATA") or Path.home() / "AppData" / "Roaming"
+    elif platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = _absolute_env("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return base / "eamm" / "token"
+
+
+def _absolute_env(name: str) -> Path | None:
+    """An environment folder, or None when unset, empty or relative (the XDG spec: ignore those)."""
+    value = os.environ.get(name, "")
+    return Path(value) if value and os.path.isabs(value) else None
 
 
 def read_token(path: Path | None = None) -> str:

@@ -18,6 +18,7 @@ from server.config import ServerConfig, allowed_host_headers
 from server.context import AppContext, available_engines
 from server.errors import ApiError
 from server.jobs import JobManager
+from server.responses import errors
 from server.routes import health, jobs, results, uploads
 from server.store import UploadStore
 from server.worker import Runner, SubprocessRunner, Worker, detect_devices
@@ -121,6 +122,7 @@ def create_app(config: ServerConfig, token: str, *, runner: Runner | None = None
         waiter.join(SHUTDOWN_WAIT_S)
 
     app = FastAPI(title="eamm-server", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                  responses=errors(403, 500),
                   description="Local EAMM inference server (docs/server.md). Every route but /health needs "
                               "Authorization: Bearer <token>.")
     app.state.ctx = ctx

@@ -46,18 +46,28 @@ class ServerConfig:
         return self.cache_dir or self.data_dir / "cache"
 
 
-def user_config_dir() -> Path:
-    """The per-user config folder: ~/.config (XDG), ~/Library/Application Support, %APPDATA%."""
-    if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA") or Path.home() / "AppData" / "Roaming")
-    if sys.platform == "darwin":
+def _absolute_env(name: str) -> Path | None:
+    """An environment folder, or None when unset, empty or relative (the XDG spec: ignore those)."""
+    value = os.environ.get(name, "")
+    return Path(value) if value and os.path.isabs(value) else None
+
+
+def user_config_dir(platform: str | None = None) -> Path:
+    """The per-user config folder: ~/.config (XDG), ~/Library/Application Support, %APPDATA%.
+
+    The token-file rule is kept identical in eamm_app/api.py and blender_addon/client.py
+    (tests/test_token_file_rule.py drives all three with one table)."""
+    platform = platform or sys.platform
+    if platform == "win32":
+        return _absolute_env("APPDATA") or Path.home() / "AppData" / "Roaming"
+    if platform == "darwin":
         return Path.home() / "Library" / "Application Support"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return _absolute_env("XDG_CONFIG_HOME") or Path.home() / ".config"
 
 
-def default_token_file() -> Path:
+def default_token_file(platform: str | None = None) -> Path:
     override = os.environ.get("EAMM_TOKEN_FILE")
-    return Path(override) if override else user_config_dir() / "eamm" / "token"
+    return Path(override).expanduser() if override else user_config_dir(platform) / "eamm" / "token"
 
 
 def default_data_dir() -> Path:

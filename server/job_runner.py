@@ -29,8 +29,6 @@ import time
 import traceback
 from pathlib import Path
 
-import numpy as np
-
 log = logging.getLogger("eamm.server.runner")
 ORPHAN_GRACE_S = 20.0
 LOCK_WAIT_S = 60.0
@@ -87,28 +85,9 @@ def _lock(job_dir: Path):
 
 def build_spec(data: dict):
     """The :class:`~eamm_core.job.JobSpec` described by ``spec.json``."""
-    from eamm_core.job import JobSpec
+    from eamm_core.job import spec_from_record
 
-    def path(key):
-        return None if data.get(key) is None else Path(data[key])
-
-    strength = data.get("strength", 1.0)
-    pose = data.get("pose")
-    if isinstance(pose, list):
-        pose = np.asarray(pose, np.float32).reshape(-1, 6)
-    elif pose is not None:
-        pose = Path(pose)
-    return JobSpec(
-        portrait=Path(data["portrait"]), audio=Path(data["audio"]), emotion=path("emotion"),
-        emotion_neutral=path("emotion_neutral"), pose=pose,
-        strength=np.asarray(strength, np.float32) if isinstance(strength, list) else float(strength),
-        engine=data.get("engine", "landmark"), model_dir=path("model_dir"), seed=int(data.get("seed", 0)),
-        paste_back=bool(data.get("paste_back", False)), blink=bool(data.get("blink", True)),
-        idle_motion=bool(data.get("idle_motion", False)), transcript=data.get("transcript"),
-        face_index=data.get("face_index"), frame_start=int(data.get("frame_start", 0)),
-        frame_end=data.get("frame_end"), write_mp4=bool(data.get("write_mp4", True)),
-        device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)),
-        pose_absolute=bool(data.get("pose_absolute", False)))
+    return spec_from_record(data)
 
 
 def _result_message(result) -> dict:

@@ -28,6 +28,7 @@ log = logging.getLogger("eamm.server")
 JOB_ID_RE = re.compile(r"^j_[0-9a-f]{20}$")
 FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
 RESUMABLE_STATES = ("cancelled", "interrupted", "failed")
+JOB_STATES = ("queued", "running", *FINAL_STATES)
 FRAME_RE = re.compile(r"^frame_(\d{6,})\.png$")
 PERSIST_EVERY_S = 1.0
 

@@ -1,6 +1,9 @@
 """The job request (``POST /v1/jobs``) and its checks before anything is queued.
 
-:class:`JobRequest` checks types and ranges (pydantic, unknown fields refused);
+:data:`JobRequest` is built from :class:`eamm_core.job.JobSpec`'s field options (each field with a
+``wire`` name, with its type, default, range or choices and help text), plus the few fields that
+exist only in requests (:data:`REQUEST_ONLY`: files by upload id, presets and models by name,
+outputs, the farm stage); it checks types and ranges (pydantic, unknown fields refused).
 :func:`resolve_request` checks everything that needs the server's state (uploads exist and were
 validated for their role, presets, engines, the frame range against the audio) and returns the
 runner's ``spec.json`` content, with server-made paths only.
@@ -12,9 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from eamm_core.curves import STRENGTH_LIMIT
+from eamm_core.job import RUN_STAGES, JobField, job_fields
 from server.errors import ApiError
 from server.store import UploadInfo, UploadStore
 
@@ -23,36 +27,71 @@ Number = Annotated[float, Field(allow_inf_nan=False, ge=-STRENGTH_LIMIT, le=STRE
 PoseRow = Annotated[list[Annotated[float, Field(allow_inf_nan=False)]], Field(min_length=6, max_length=6)]
 MAX_FRAMES = 25 * 60 * 60  # one hour at 25 fps
 
-
-class JobRequest(BaseModel):
-    """A job as the add-on and the app send it (docs/server.md)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    portrait: UploadId
-    audio: UploadId
-    emotion: UploadId | None = None
-    emotion_preset: Annotated[str, Field(max_length=64)] | None = None
-    emotion_neutral: UploadId | None = None
-    strength: Number | Annotated[list[Number], Field(min_length=1, max_length=MAX_FRAMES)] = 1.0
-    pose: Annotated[list[PoseRow], Field(min_length=1, max_length=MAX_FRAMES)] | None = None
-    pose_units: Literal["3ddfa", "artist"] = "3ddfa"
-    pose_file: UploadId | None = None
-    engine: Literal["landmark", "neural"] = "landmark"
-    model: Annotated[str, Field(max_length=128)] | None = None
-    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
-    frame_start: Annotated[int, Field(ge=0, le=MAX_FRAMES)] = 0
-    frame_end: Annotated[int, Field(ge=1, le=MAX_FRAMES)] | None = None
-    face_index: Annotated[int, Field(ge=0, le=99)] | None = None
-    paste_back: bool = False
-    blink: bool = True
-    idle_motion: bool = False
-    smooth_pose: bool = False
-    transcript: Annotated[str, Field(max_length=20000)] | None = None
-    outputs: Annotated[list[Literal["frames", "mp4"]], Field(max_length=2)] = ["frames", "mp4"]
+#: JobSpec fields whose request type is not their JobSpec type: files as upload ids, per-frame arrays
+HAND_TYPED = {
+    "portrait": UploadId,
+    "audio": UploadId,
+    "emotion": UploadId | None,
+    "emotion_neutral": UploadId | None,
+    "strength": Number | Annotated[list[Number], Field(min_length=1, max_length=MAX_FRAMES)],
+    "pose": Annotated[list[PoseRow], Field(min_length=1, max_length=MAX_FRAMES)] | None,
+}
+#: request-size limits on top of a field's own range
+WIRE_LIMITS = {"frame_start": {"le": MAX_FRAMES}, "frame_end": {"le": MAX_FRAMES}}
+#: fields only requests have: name -> (the JobSpec field it stands for, or None; type, default, description)
+REQUEST_ONLY = {
+    "emotion_preset": ("emotion", Annotated[str, Field(max_length=64)] | None, None,
+                       "a bundled emotion preset by name (GET /v1/presets), instead of an emotion upload"),
+    "pose_units": ("pose", Literal["3ddfa", "artist"], "3ddfa",
+                   "units of pose: 3DDFA (relative to frame 0) or artist units (absolute; docs/server.md)"),
+    "pose_file": ("pose", UploadId | None, None, "a pose upload (role pose), instead of a pose array"),
+    "model": ("model_dir", Annotated[str, Field(max_length=128)] | None, None,
+              "neural engine: an installed model by name (GET /v1/models); default: the default model"),
+    "outputs": ("write_mp4", Annotated[list[Literal["frames", "mp4"]], Field(max_length=2)], ["frames", "mp4"],
+                "what to make: frames, and the MP4"),
     # farm steps (docs/farm.md): "motion" caches prepare + motion + emotion and renders nothing;
     # "render" renders frame_start..frame_end as frames only (a chunk: no MP4)
-    stage: Literal["all", "motion", "render"] = "all"
+    "stage": (None, Literal[RUN_STAGES], "all",
+              "all: the whole job; motion: a farm's first step; render: one frame range as a chunk (frames only)"),
+}
+
+
+def _wire_type(f: JobField):
+    """The request type of a plain JobSpec field: its scalar type or choices, with its range."""
+    if f.option.choices:
+        kind = Literal[f.option.choices]
+    elif f.scalar in (int, float, bool, str):
+        kind = f.scalar
+    else:
+        raise TypeError(f"JobSpec.{f.name}: no request type for {f.type}; add it to HAND_TYPED")
+    limits = {k: getattr(f.option, k) for k in ("ge", "le", "max_length") if getattr(f.option, k) is not None}
+    limits.update(WIRE_LIMITS.get(f.name, {}))
+    if f.scalar is float:
+        limits["allow_inf_nan"] = False
+    if limits:
+        kind = Annotated[kind, Field(**limits)]
+    return kind | None if f.optional else kind
+
+
+def _request_fields() -> dict:
+    out = {}
+    for f in job_fields():
+        if f.option.wire:
+            kind = HAND_TYPED[f.name] if f.name in HAND_TYPED else _wire_type(f)
+            default = ... if f.required else f.default
+            out[f.option.wire] = (kind, Field(default, description=f.option.help))
+        for name, (stands_for, kind, default, text) in REQUEST_ONLY.items():
+            if stands_for == f.name:
+                out[name] = (kind, Field(default, description=text))
+    for name, (stands_for, kind, default, text) in REQUEST_ONLY.items():
+        if stands_for is None:
+            out[name] = (kind, Field(default, description=text))
+    return out
+
+
+JobRequest: type[BaseModel] = create_model(
+    "JobRequest", __config__=ConfigDict(extra="forbid", strict=True),
+    __doc__="A job as the add-on and the app send it (docs/server.md).", **_request_fields())
 
 
 @dataclass(frozen=True)
@@ -168,15 +207,14 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
     strength = request.strength
     if isinstance(strength, list) and not all(math.isfinite(v) for v in strength):
         raise ApiError(422, "strength: values must be finite numbers", "strength")
-    spec = {
+    spec = {f.name: getattr(request, f.option.wire) for f in job_fields()
+            if f.option.wire and f.name not in HAND_TYPED}  # the plain fields, as they came
+    spec.update({
         "portrait": str(state.uploads.path_of(portrait)), "audio": str(state.uploads.path_of(audio)),
         "emotion": emotion, "emotion_neutral": None if neutral is None else str(state.uploads.path_of(neutral)),
         "pose": _pose(request) if pose_file is None else str(state.uploads.path_of(pose_file)),
-        "pose_absolute": _pose_absolute(request),
-        "strength": strength, "engine": request.engine, "model_dir": model_dir, "seed": request.seed,
-        "paste_back": request.paste_back, "blink": request.blink, "idle_motion": request.idle_motion,
-        "smooth_pose": request.smooth_pose, "transcript": request.transcript, "face_index": request.face_index,
+        "pose_absolute": _pose_absolute(request), "strength": strength, "model_dir": model_dir,
         "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs and request.stage == "all",
         "stage": request.stage,
-    }
+    })
     return spec, end - start

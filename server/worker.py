@@ -89,6 +89,17 @@ class SubprocessHandle:
         return code
 
 
+def job_python(package_root: str) -> list[str]:
+    """How to run server.job_runner: as this server runs. A server isolated from its environment and
+    site-packages (``-I -S``: the one bundled in the Blender extension, beside Blender's own numpy) gives
+    its job processes the same isolation, with only its packages' folder on the path."""
+    if sys.flags.isolated and sys.flags.no_site:
+        code = (f"import runpy, site; site.addsitedir({package_root!r}); "
+                "runpy.run_module('server.job_runner', run_name='__main__', alter_sys=True)")
+        return [sys.executable, "-I", "-S", "-c", code]
+    return [sys.executable, "-m", "server.job_runner"]
+
+
 class SubprocessRunner:
     """Runs each job as ``python -m server.job_runner <job dir>`` (a crash fails that job alone)."""
 
@@ -97,8 +108,7 @@ class SubprocessRunner:
         single_thread_blas(env)  # the job process's numpy: see eamm_core.runtime
         package_root = str(Path(server.__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        args = [sys.executable, "-m", "server.job_runner", str(job_dir), "--cache", str(cache_dir),
-                "--device", device]
+        args = [*job_python(package_root), str(job_dir), "--cache", str(cache_dir), "--device", device]
         log_file = open(job_dir / "runner.log", "ab")
         try:
             proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,

@@ -173,7 +173,12 @@ def upload(client: httpx.Client, path: str | Path, role: str) -> dict:
     return r.json()
 
 
-def wait_for_state(client: httpx.Client, job_id: str, states=("done", "failed", "cancelled", "interrupted"),
+# the server's FINAL_STATES (server/jobs.py), spelled out: this file imports only the standard library;
+# tests/test_server_openapi.py checks they agree
+FINAL_STATES = ("done", "failed", "cancelled", "interrupted")
+
+
+def wait_for_state(client: httpx.Client, job_id: str, states=FINAL_STATES,
                    timeout: float = 300.0, poll: float = 0.2) -> dict:
     """Poll a job until its state is in ``states``; returns the status (AssertionError on timeout)."""
     deadline = time.monotonic() + timeout
@@ -192,7 +197,7 @@ def wait_for_frames(client: httpx.Client, job_id: str, frames: int, timeout: flo
     status = {}
     while time.monotonic() < deadline:
         status = client.get(f"/v1/jobs/{job_id}").json()
-        if status.get("frames_done", 0) >= frames or status.get("state") in ("done", "failed", "cancelled"):
+        if status.get("frames_done", 0) >= frames or status.get("state") in FINAL_STATES:
             return status
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} made fewer than {frames} frames in {timeout:.0f} s: {status}")

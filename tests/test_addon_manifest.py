@@ -47,6 +47,8 @@ def test_required_fields(manifest):
     assert manifest["type"] == "add-on"
     assert manifest["name"].strip() and manifest["maintainer"].strip()
     assert manifest["blender_version_min"] == "4.2.0"
+    # the bundled server is built for Python 3.11: Blender 5.1 (Python 3.13) is excluded (max is exclusive)
+    assert manifest["blender_version_max"] == "5.1.0"
 
 
 def test_tagline_rules(manifest):
@@ -55,8 +57,9 @@ def test_tagline_rules(manifest):
 
 def test_license_is_spdx_and_shipped(manifest):
     assert manifest["license"] and all(re.fullmatch(r"SPDX:[A-Za-z0-9.\-+]+", lic) for lic in manifest["license"])
-    assert "SPDX:MIT" in manifest["license"]
-    assert "MIT License" in (ADDON / "LICENSE").read_text(encoding="utf-8")
+    assert manifest["license"] == ["SPDX:GPL-3.0-or-later"]  # what Blender's extension platform asks
+    assert "GNU GENERAL PUBLIC LICENSE" in (ADDON / "LICENSE").read_text(encoding="utf-8")
+    assert manifest["copyright"]
 
 
 def test_permissions_have_short_reasons(manifest):

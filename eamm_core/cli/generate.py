@@ -10,14 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-from eamm_core.engines.base import ENGINE_NAMES
+from eamm_core.cli.job_options import add_job_arguments, job_arguments, job_option, optional_path
 from eamm_core.errors import InputError
-from eamm_core.job import JobResult, JobSpec, Progress
+from eamm_core.job import RUN_STAGES, JobResult, JobSpec, Progress
 
 log = logging.getLogger("eamm.generate")
 
 BAR_WIDTH = 30
-STAGE_CHOICES = ("all", "motion", "render")
 
 
 def add_parser(subparsers) -> None:
@@ -25,38 +24,16 @@ def add_parser(subparsers) -> None:
         "generate", help="make a talking-face video from a portrait, speech and an emotion",
         description="Animate a portrait with speech and an emotion; writes numbered PNG frames, result.mp4 and "
                     "manifest.json into --out. Runs again into the same folder resume where they stopped.")
-    p.add_argument("--portrait", type=Path, required=True, help="portrait image (PNG/JPEG/WebP/TIFF)")
-    p.add_argument("--audio", type=Path, required=True, help="speech (WAV/FLAC/OGG/MP3/M4A or a video's audio)")
-    p.add_argument("--emotion", type=Path, help="emotion clip (video or folder of frames), emotion preset (.npz), "
-                                                "or a bundled preset's name: happy, sad, disgusted")
-    p.add_argument("--neutral", type=optional_path, help="a neutral clip of the emotion clip's actor (optional)")
-    p.add_argument("--pose", type=optional_path, help="pose: 3DDFA .npy, [T,6] .npy/.csv, a video, or a keyed curve "
-                                             "(.json, or .csv with a 'frame,...' header)")
+    add_job_arguments(p, skip=("strength",))
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--strength", type=number_or_path, default=None,
-                       help="emotion strength α for every frame (default 1), or a curve file as --strength-curve")
+    group.add_argument(*job_option("strength").cli, type=number_or_path, default=None,
+                       help=job_option("strength").help)
     group.add_argument("--strength-curve", type=Path, help="α over time: CSV or JSON of frame -> value keys (25 fps)")
-    p.add_argument("--engine", choices=ENGINE_NAMES, default="landmark", help="which engine (default: landmark)")
-    p.add_argument("--model", "--model-dir", dest="model_dir", type=Path,
-                   help="neural engine: the converted model folder (default $EAMM_MODEL_DIR/eamm; docs/models.md)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                   help="neural engine: arithmetic precision (bf16 is about 2x faster on CPUs with AVX-512 BF16)")
-    p.add_argument("--paste-back", action="store_true", help="also write frames pasted into the full portrait")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames)")
-    p.add_argument("--transcript", help="what is said (text, or a .txt file) to help the lip sync")
-    p.add_argument("--face-index", type=int, help="which face when the portrait has several (0 = largest)")
-    p.add_argument("--frame-start", type=int, default=0, help="first 25 fps frame to render")
-    p.add_argument("--frame-end", type=int, help="render up to this 25 fps frame (exclusive)")
-    p.add_argument("--no-blink", action="store_true", help="no automatic blinks")
-    p.add_argument("--idle-motion", action="store_true", help="add small idle head motion")
-    p.add_argument("--smooth-pose", action="store_true", help="One-Euro smoothing of the pose")
-    p.add_argument("--no-mp4", action="store_true", help="write frames and manifest only")
-    p.add_argument("--device", default="auto", help="neural engine device: auto, cpu, cuda, cuda:N")
     p.add_argument("--cache-dir", type=optional_path, help="stage cache (default $EAMM_CACHE or ~/.cache/eamm)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the stage cache")
     p.add_argument("--no-resume", action="store_true", help="render every frame even if some are on disk")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--stage", choices=STAGE_CHOICES, default="all",
+    p.add_argument("--stage", choices=RUN_STAGES, default="all",
                    help="all (default): the whole job; motion: a farm's first step (prepare + motion into the cache, "
                         "OUT/job.json); render: one frame range as a farm chunk (frames only; docs/farm.md)")
     p.add_argument("--frames", type=frame_range, metavar="A-B",
@@ -64,11 +41,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--wait", action="store_true", help="wait while another job uses --out instead of failing")
     p.add_argument("--out", type=Path, required=True, help="output folder (created)")
     p.set_defaults(func=run)
-
-
-def optional_path(text: str) -> Path | None:
-    """A path argument where an empty value means "not given" (a farm template's empty optional parameter)."""
-    return Path(text) if text.strip() else None
 
 
 def number_or_path(text: str) -> float | Path:
@@ -94,32 +66,29 @@ def frame_range(text: str) -> tuple[int, int]:
 
 def spec_from_args(args: argparse.Namespace) -> JobSpec:
     """The job an ``eamm generate`` command line describes."""
+    job = job_arguments(args)
     strength: object = 1.0 if args.strength is None else args.strength
     curve = args.strength_curve if not isinstance(strength, Path) else strength
     if curve is not None:
         from eamm_core.curves import load_curve
 
         strength = load_curve(curve)
+    job["strength"] = strength
     frames = getattr(args, "frames", None)
     if frames is not None:
-        args.frame_start, args.frame_end = frames
-    transcript = args.transcript
+        job["frame_start"], job["frame_end"] = frames
+    transcript = job.get("transcript")
     if transcript and transcript.lower().endswith(".txt"):
         path = Path(transcript)
         if not path.is_file():
             raise InputError(path, "transcript file not found", "check the path or give the text itself")
         transcript = path.read_text(encoding="utf-8").strip()
-    emotion = None
-    if args.emotion is not None:
+    job["transcript"] = transcript or None
+    if job.get("emotion") is not None:
         from eamm_core.presets import resolve_emotion
 
-        emotion = resolve_emotion(args.emotion)
-    return JobSpec(portrait=args.portrait, audio=args.audio, emotion=emotion, emotion_neutral=args.neutral,
-                   pose=args.pose, strength=strength, engine=args.engine, model_dir=args.model_dir, seed=args.seed,
-                   paste_back=args.paste_back, blink=not args.no_blink, idle_motion=args.idle_motion,
-                   transcript=transcript or None, face_index=args.face_index, frame_start=args.frame_start,
-                   frame_end=args.frame_end, write_mp4=not args.no_mp4, device=args.device, precision=args.precision,
-                   smooth_pose=args.smooth_pose)
+        job["emotion"] = resolve_emotion(job["emotion"])
+    return JobSpec(**job)
 
 
 class ProgressBar:

@@ -15,9 +15,18 @@ from starlette.background import BackgroundTask
 
 from server.context import AppContext, get_ctx
 from server.errors import ApiError
+from server.responses import errors
 from server.routes.jobs import JobId
 
-router = APIRouter(prefix="/v1/jobs")
+router = APIRouter(prefix="/v1/jobs", responses=errors(401))
+BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+def _file(media_type: str, what: str, *statuses: int) -> dict:
+    """``responses=`` of a route that answers a file."""
+    return {**errors(*statuses), 200: {"description": what, "content": {media_type: BINARY}}}
+
+
 FrameNo = Annotated[int, Path(ge=0, le=9_999_999, description="absolute 25 fps frame index")]
 Pasted = Annotated[bool | None, Query(description="the pasted-back frames (default: when the job pastes back)")]
 MAX_ZIP_FRAMES = 100_000
@@ -31,7 +40,8 @@ def _frames_dir(ctx: AppContext, job_id: str, pasted: bool | None) -> tuple[FsPa
     return ctx.manager.out_dir(rec.id) / ("pasted" if use_pasted else "frames"), rec
 
 
-@router.get("/{job_id}/frames/{n}", summary="One frame as PNG", response_class=FileResponse)
+@router.get("/{job_id}/frames/{n}", summary="One frame as PNG", response_class=FileResponse,
+            responses=_file("image/png", "the frame (PNG)", 404, 422))
 def get_frame(job_id: JobId, n: FrameNo, pasted: Pasted = None, ctx: AppContext = Depends(get_ctx)) -> FileResponse:
     folder, rec = _frames_dir(ctx, job_id, pasted)
     path = folder / f"frame_{n:06d}.png"
@@ -50,7 +60,7 @@ def _zip(paths: list[FsPath], tmp_dir: FsPath) -> FsPath:
 
 
 @router.get("/{job_id}/frames.zip", summary="A range of frames as a zip (start inclusive, end exclusive)",
-            response_class=FileResponse)
+            response_class=FileResponse, responses=_file("application/zip", "frame_%06d.png files", 404, 422, 507))
 def get_frames_zip(
     job_id: JobId,
     start: Annotated[int | None, Query(ge=0, le=9_999_999)] = None,
@@ -75,7 +85,8 @@ def get_frames_zip(
                         background=BackgroundTask(archive.unlink, missing_ok=True))
 
 
-@router.get("/{job_id}/video", summary="The MP4 (H.264, 25 fps, with the audio)", response_class=FileResponse)
+@router.get("/{job_id}/video", summary="The MP4 (H.264, 25 fps, with the audio)", response_class=FileResponse,
+            responses=_file("video/mp4", "result.mp4", 404, 422))
 def get_video(job_id: JobId, ctx: AppContext = Depends(get_ctx)) -> FileResponse:
     rec = ctx.manager.get(job_id)
     path = ctx.manager.out_dir(rec.id) / "result.mp4"
@@ -101,7 +112,9 @@ def public_manifest(data, job_dir: FsPath):
     return data.replace(job + "/", "").replace(job + "\\", "").replace(job, ".")
 
 
-@router.get("/{job_id}/manifest", summary="The job's manifest JSON")
+@router.get("/{job_id}/manifest", summary="The job's manifest JSON", responses={**errors(404, 422), 200: {
+    "description": "manifest.json (docs/cli.md) with no absolute server path",
+    "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}}}})
 def get_manifest(job_id: JobId, ctx: AppContext = Depends(get_ctx)) -> JSONResponse:
     rec = ctx.manager.get(job_id)
     path = ctx.manager.out_dir(rec.id) / "manifest.json"

@@ -6,17 +6,17 @@ import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Path, Query, UploadFile
-from fastapi.responses import JSONResponse
 
 from eamm_core.errors import EammError
 from server.context import AppContext, get_ctx
 from server.errors import ApiError, not_found
+from server.responses import UploadAnswer, UploadRecord, errors
 from server.sniff import ROLE_KINDS, sniff
 from server.store import UploadInfo, hash_stream_to_temp
 from server.uploads import display_name, validate_upload
 
 log = logging.getLogger("eamm.server")
-router = APIRouter()
+router = APIRouter(responses=errors(401))
 Role = Literal["portrait", "audio", "emotion", "pose", "neutral"]
 
 
@@ -48,12 +48,13 @@ def _validate(ctx: AppContext, info: UploadInfo, role: str) -> dict:
     return {"info": found, "warnings": warnings}
 
 
-@router.post("/v1/uploads", status_code=201, summary="Upload an input file (stored once per SHA-256)")
+@router.post("/v1/uploads", status_code=201, summary="Upload an input file (stored once per SHA-256)",
+             response_model=UploadAnswer, response_model_exclude_unset=True, responses=errors(400, 413, 422, 507))
 def create_upload(
     role: Annotated[Role, Query(description="what the file is for")],
     file: Annotated[UploadFile, File(description="the file")],
     ctx: AppContext = Depends(get_ctx),
-) -> JSONResponse:
+) -> dict:
     name = display_name(file.filename)
     try:
         tmp, sha, size, head = hash_stream_to_temp(file.file, ctx.uploads.tmp_dir)
@@ -85,10 +86,11 @@ def create_upload(
                 ctx.uploads.save_meta(info)
             except OSError as exc:
                 raise ApiError(507, f"could not store {name}: {exc.strerror or exc}") from None
-    return JSONResponse({**info.public(role), "name": name}, status_code=201)
+    return {**info.public(role), "name": name}
 
 
-@router.get("/v1/uploads/{upload_id}", summary="What is stored under an upload id")
+@router.get("/v1/uploads/{upload_id}", summary="What is stored under an upload id", response_model=UploadRecord,
+            responses=errors(404, 422))
 def get_upload(upload_id: Annotated[str, Path(max_length=64)], ctx: AppContext = Depends(get_ctx)) -> dict:
     info = ctx.uploads.get(upload_id)
     if info is None:

@@ -110,7 +110,7 @@ def test_start_and_stop_server_from_the_addon(scene, workdir, prefs, monkeypatch
     try:
         assert operators.SERVER["line"].startswith("starting eamm-server")
         tick_until_idle(120)
-        assert operators.SERVER["ok"] and operators.SERVER["line"].startswith("connected · eamm-server")
+        assert operators.SERVER["ok"] and operators.SERVER["line"].startswith("connected · http://")
         assert bpy.ops.eamm.stop_server.poll()
         proc = worker.server_process()
         assert proc.args[-3:] == ["--port", port, "--watch-stdin"] or proc.args[-1] == "--watch-stdin"
@@ -194,7 +194,7 @@ def test_check_server_fills_the_status_line(scene, prefs):
     assert bpy.ops.eamm.check_server() == {"FINISHED"}
     tick_until_idle(60)
     line = operators.SERVER["line"]
-    assert operators.SERVER["ok"] and line.startswith("connected · eamm-server ")
+    assert operators.SERVER["ok"] and line.startswith("connected · http://")
     device = line.rsplit(" · ", 1)[1]
     assert "landmark" in line and (device == "cpu" or device.startswith("cuda"))
     assert isinstance(operators.SERVER.get("presets"), list)

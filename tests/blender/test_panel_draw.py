@@ -111,3 +111,25 @@ def test_panel_shows_progress_and_messages(scene, monkeypatch):
     text = " ".join(labels(log))
     assert "j_1: running · render 5/10 (50%)" in text and "Start server button" in text
     assert "the .blend is not saved" in text  # unsaved file: the output folder says why it has no place
+
+
+@pytest.mark.parametrize("has_payload", [False, True])
+def test_preferences_offer_the_bundled_server_only_when_the_zip_has_one(scene, monkeypatch, tmp_path, has_payload):
+    from blender_addon import bundled, preferences
+
+    monkeypatch.setattr(bundled, "info", lambda: {"id": "0.1.0-x"} if has_payload else None)
+    monkeypatch.setattr(preferences, "setup_dir", lambda: tmp_path)
+
+    class Prefs:
+        bl_rna = preferences.EAMM_Preferences.bl_rna
+        use_bundled = True
+
+    log = []
+    prefs = Prefs()
+    prefs.layout = Recorder(log)
+    preferences.EAMM_Preferences.draw(prefs, bpy.context)
+    props = [name for kind, name in log if kind == "prop"]
+    assert ("use_bundled" in props) is has_payload
+    assert {"server_url", "token", "server_command", "server_python", "auto_start"} <= set(props)
+    assert ("landmark · cpu · unpacked at the first Generate" in labels(log)) is has_payload
+    assert preferences.bundled_in_use(prefs) is has_payload

@@ -49,6 +49,9 @@ class JobSpec:
     #: pose values are absolute targets (artist units: scale 1 = the portrait's own size, offset 0 = where
     #: it is), not relative to the first frame as a tracked pose from a file or video is
     pose_absolute: bool = False
+    #: face resolution of the frames: "auto" (from the face's size in the photo) or "256".."2048"
+    #: (eamm_core.render.frame_size)
+    size: str = "auto"
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def build_spec(data: dict):
         face_index=data.get("face_index"), frame_start=int(data.get("frame_start", 0)),
         frame_end=data.get("frame_end"), write_mp4=bool(data.get("write_mp4", True)),
         device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)),
-        pose_absolute=bool(data.get("pose_absolute", False)))
+        pose_absolute=bool(data.get("pose_absolute", False)), size=str(data.get("size", "auto")))
 
 
 def _result_message(result) -> dict:

@@ -45,6 +45,7 @@ class JobRequest(BaseModel):
     frame_end: Annotated[int, Field(ge=1, le=MAX_FRAMES)] | None = None
     face_index: Annotated[int, Field(ge=0, le=99)] | None = None
     paste_back: bool = False
+    size: Literal["auto", "256", "512", "1024", "2048"] = "auto"
     blink: bool = True
     idle_motion: bool = False
     smooth_pose: bool = False
@@ -173,7 +174,7 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
         "pose": _pose(request) if pose_file is None else str(state.uploads.path_of(pose_file)),
         "pose_absolute": _pose_absolute(request),
         "strength": strength, "engine": request.engine, "model_dir": model_dir, "seed": request.seed,
-        "paste_back": request.paste_back, "blink": request.blink, "idle_motion": request.idle_motion,
+        "paste_back": request.paste_back, "size": request.size, "blink": request.blink, "idle_motion": request.idle_motion,
         "smooth_pose": request.smooth_pose, "transcript": request.transcript, "face_index": request.face_index,
         "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs and request.stage == "all",
         "stage": request.stage,

@@ -42,6 +42,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                    help="neural engine: arithmetic precision (bf16 is about 2x faster on CPUs with AVX-512 BF16)")
     p.add_argument("--paste-back", action="store_true", help="also write frames pasted into the full portrait")
+    p.add_argument("--size", default="auto", choices=["auto", "256", "512", "1024", "2048"],
+                   help="face resolution of the frames (auto: from the face's size in the photo, up to 1024)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames)")
     p.add_argument("--transcript", help="what is said (text, or a .txt file) to help the lip sync")
     p.add_argument("--face-index", type=int, help="which face when the portrait has several (0 = largest)")
@@ -119,7 +121,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
                    paste_back=args.paste_back, blink=not args.no_blink, idle_motion=args.idle_motion,
                    transcript=transcript or None, face_index=args.face_index, frame_start=args.frame_start,
                    frame_end=args.frame_end, write_mp4=not args.no_mp4, device=args.device, precision=args.precision,
-                   smooth_pose=args.smooth_pose)
+                   smooth_pose=args.smooth_pose, size=args.size)
 
 
 class ProgressBar:

@@ -23,6 +23,8 @@ from eamm_core.types import PortraitCrop
 
 #: a source shrinking more than this per output pixel is area-averaged first
 ANTIALIAS_BELOW_SCALE = 0.66
+#: displacements below this (crop px) move nothing visible (under 1/32 px, the remap's own step)
+MOVING = 1e-4
 
 
 def out_from_crop(size: int) -> np.ndarray:
@@ -68,19 +70,34 @@ class FullResSource:
         self.base = np.dstack([m[0, 0] * xs + m[0, 1] * ys + m[0, 2],
                                m[1, 0] * xs + m[1, 1] * ys + m[1, 2]]).astype(np.float32)
         self._linear3 = np.hstack([self.linear, np.zeros((2, 1))]).astype(np.float32)
-        self.still = cv2.warpAffine(self.image, self.frame_to_image, (self.size, self.size),
-                                    flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        self.still = self._remap(self.base)
+
+    def _remap(self, coords: np.ndarray) -> np.ndarray:
+        m1, m2 = cv2.convertMaps(coords, None, cv2.CV_16SC2)
+        return cv2.remap(self.image, m1, m2, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
 
     def sample(self, disp: np.ndarray) -> np.ndarray:
         """The frame for a backward displacement field ``disp`` (float32 [256,256,2], crop pixels):
         the field enlarged bilinearly to the frame (it is smooth), composed with the crop's
-        similarity and one bicubic ``cv2.remap`` of the original (fixed-point maps, 1/32 px)."""
-        if disp.shape[0] != self.size:
-            disp = cv2.resize(disp, (self.size, self.size), interpolation=cv2.INTER_LINEAR)
-        coords = cv2.transform(disp, self._linear3)
-        coords += self.base
-        m1, m2 = cv2.convertMaps(coords, None, cv2.CV_16SC2)
-        return cv2.remap(self.image, m1, m2, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+        similarity and one bicubic ``cv2.remap`` of the original (fixed-point maps, 1/32 px).
+        Only the box where the field moves anything is resampled (a still head moves just the
+        mouth, jaw and eyes); the rest is :attr:`still`, made by the same remap, so the bytes are
+        those of a whole-frame remap."""
+        moving = np.abs(disp).max(axis=2) > MOVING
+        rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
+        frame = self.still.copy()
+        if len(rows) == 0:
+            return frame
+        s, n = self.size / CROP_SIZE, self.size
+        # one crop pixel of bilinear spread each side, and the pixel-centre offset
+        y0, x0 = (max(int(np.floor((v - 1) * s)) - 2, 0) for v in (rows[0], cols[0]))
+        y1, x1 = (min(int(np.ceil((v + 2) * s)) + 2, n) for v in (rows[-1], cols[-1]))
+        if disp.shape[0] != n:
+            disp = cv2.resize(disp, (n, n), interpolation=cv2.INTER_LINEAR)
+        coords = cv2.transform(disp[y0:y1, x0:x1], self._linear3)
+        coords += self.base[y0:y1, x0:x1]
+        frame[y0:y1, x0:x1] = self._remap(coords)
+        return frame
 
 
 def _region(original: np.ndarray, frame_to_src: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

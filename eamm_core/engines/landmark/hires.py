@@ -83,8 +83,9 @@ class FullResSource:
         Only the box where the field moves anything is resampled (a still head moves just the
         mouth, jaw and eyes); the rest is :attr:`still`, made by the same remap, so the bytes are
         those of a whole-frame remap."""
-        moving = np.abs(disp).max(axis=2) > MOVING
-        rows, cols = np.flatnonzero(moving.any(axis=1)), np.flatnonzero(moving.any(axis=0))
+        mag = np.abs(disp)  # per row and per column: the largest displacement (either axis)
+        rows = np.flatnonzero(mag.reshape(len(mag), -1).max(axis=1) > MOVING)
+        cols = np.flatnonzero(mag.max(axis=0).max(axis=1) > MOVING)
         frame = self.still.copy()
         if len(rows) == 0:
             return frame

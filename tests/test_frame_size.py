@@ -27,8 +27,8 @@ def _scaled(span: float) -> np.ndarray:
     return np.array([[k * 0.8, -k * 0.6, 40.0], [k * 0.6, k * 0.8, 10.0], [0, 0, 1]])
 
 
-@pytest.mark.parametrize(("span", "size"), [(180, 256), (256, 256), (300, 512), (512, 512), (700, 1024),
-                                            (1024, 1024)])
+@pytest.mark.parametrize(("span", "size"), [(180, 256), (256, 256), (270, 256), (300, 512), (512, 512),
+                                            (700, 1024), (1024, 1024), (1100, 1024)])
 def test_auto_picks_the_smallest_size_covering_the_span(span, size):
     chosen = resolve_size("auto", _scaled(span))
     assert chosen.size == size and chosen.native == size and chosen.note is None
@@ -97,8 +97,9 @@ def _face_stats(crop, pasted):
 def test_auto_on_small_and_large_portraits(hd_crop):
     from eamm_core.prepare.portrait import load_portrait
 
-    small = load_portrait(shared_path("fixtures", "portraits", "60.png"))
-    assert resolve_size("auto", small.source_from_crop).size == 256
+    for name in ("60.png", "7.png"):  # 256 px pictures, crops spanning 252-263 px: not enlarged
+        small = load_portrait(shared_path("fixtures", "portraits", name))
+        assert resolve_size("auto", small.source_from_crop).size == 256
     chosen = resolve_size("auto", hd_crop.source_from_crop)
     assert 512 < chosen.span <= 1024 and chosen.size == 1024
 

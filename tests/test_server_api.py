@@ -235,7 +235,7 @@ def test_full_job_with_progress_stream_and_every_result(srv, client, inputs):
     assert status["outputs"] == {"frames": True, "mp4": True} and status["error"] is None
     frame = client.get(f"/v1/jobs/{job['id']}/frames/5")
     assert frame.status_code == 200 and frame.headers["content-type"] == "image/png"
-    assert np.asarray(Image.open(io.BytesIO(frame.content))).shape == (256, 256, 3)
+    assert np.asarray(Image.open(io.BytesIO(frame.content))).shape == (256, 256, 3)  # size auto, a 256 px picture
     assert client.get(f"/v1/jobs/{job['id']}/frames/29").status_code == 404
     z = client.get(f"/v1/jobs/{job['id']}/frames.zip", params={"start": 3, "end": 8})
     assert z.status_code == 200

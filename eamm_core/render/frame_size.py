@@ -3,7 +3,9 @@
 ``auto`` picks the smallest of 256/512/1024 that is at least the crop's span in the photo (the
 width in source pixels that the 256 crop covers), so a small portrait is not enlarged and an HD
 one is not thrown away; a span above 1024 is rendered at 1024 unless 2048 is asked for (the
-manifest says so). Engines that render at one size only (the neural engine: 256) enlarge their
+manifest says so). A span at most :data:`AUTO_TOLERANCE` above a size still takes that size: a
+256 px picture whose crop spans 262 px loses nothing visible at 256, where 512 would only enlarge
+it twofold (and cost four times the pixels). Engines that render at one size only (the neural engine: 256) enlarge their
 frames to a chosen larger size with :data:`ENLARGE_FILTER` (``auto`` keeps them at their size).
 """
 
@@ -21,6 +23,8 @@ CHOICES = ("auto",) + tuple(str(s) for s in SIZES)
 #: how an engine with a fixed native size enlarges its frames: OpenCV's Lanczos (8x8 taps)
 ENLARGE_FILTER = "Lanczos-4 (cv2.INTER_LANCZOS4)"
 CROP = 256
+#: a span this much above a size still takes that size (2-10 % fewer pixels across, not 2x more)
+AUTO_TOLERANCE = 1.1
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,8 @@ def resolve_size(requested: str | int | None, source_from_crop: np.ndarray, nati
     if req == "auto" and native is not None:  # nothing to gain from enlarging a fixed-size engine's frames
         return FrameSize(req, native, native, span, None)
     if req == "auto":
-        size = next((s for s in AUTO_SIZES if s >= span - 0.5), AUTO_SIZES[-1])
-        if span > AUTO_SIZES[-1] + 0.5:
+        size = next((s for s in AUTO_SIZES if s * AUTO_TOLERANCE >= span - 0.5), AUTO_SIZES[-1])
+        if span > AUTO_SIZES[-1] * AUTO_TOLERANCE + 0.5:
             note = (f"the face spans {span:.0f} px in the photo; rendered at {size} px "
                     f"(ask for size 2048 to keep all its detail)")
     else:

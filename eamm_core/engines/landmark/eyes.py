@@ -137,10 +137,12 @@ def _smooth_step1(x: float) -> float:
 
 def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, drv_lm: np.ndarray,
                       eyes: tuple[EyeSource, ...], *, to_source: np.ndarray | None = None,
-                      unit: float = 1.0) -> None:
+                      unit: float = 1.0, texture: np.ndarray | None = None) -> None:
     """Redraw, in place on ``out`` (uint8 [S,S,3]), every eye that closes (see module doc).
     Landmarks in ``out``'s pixels; ``to_source`` (2x3) takes them to ``source``'s pixels (None:
-    the same); ``unit``: ``out`` pixels per 256-crop pixel (lash and feather widths scale with it)."""
+    the same); ``unit``: ``out`` pixels per 256-crop pixel (lash and feather widths scale with it);
+    ``texture``: the still frame's fine detail (float32 [S,S,3], :func:`fine_detail`), carried from
+    the skin above each eye onto its painted lid (None: a smooth lid)."""
     for eye in eyes:
         if eye.opening <= 1e-3:
             continue
@@ -158,7 +160,7 @@ def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, d
         _, _, uy, _ = _axes(drv_lm, a, b)
         descent = float(np.mean([(drv_lm[u] - rigid_src[u]) @ uy for u in eye.upper])) / eye.opening
         if descent > 0.0:
-            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0), unit)
+            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0), unit, texture)
 
 
 def _box(pts: np.ndarray, opening: float, shape, pad: float = PAD) -> tuple[int, int, int, int] | None:
@@ -185,7 +187,22 @@ def _draw_interior(out, source, poly, fwd, box, to_source=None) -> None:
     region[:] = np.clip(region + alpha * (patch.astype(np.float32) - region) + 0.5, 0, 255).astype(np.uint8)
 
 
-def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit: float = 1.0) -> None:
+def fine_detail(image: np.ndarray, unit: float) -> np.ndarray:
+    """The picture's fine detail (float32: the image minus a Gaussian of 0.75 crop px)."""
+    img = image.astype(np.float32)
+    return img - cv2.GaussianBlur(img, (0, 0), 0.75 * unit)
+
+
+def _lid_texture(texture: np.ndarray, box, shift: int) -> np.ndarray | None:
+    """The detail ``shift`` px above ``box`` (the skin over the eye, which the closing lid resembles)."""
+    x0, y0, x1, y1 = box
+    if y0 - shift < 0:
+        return None
+    return texture[y0 - shift:y1 - shift, x0:x1]
+
+
+def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit: float = 1.0,
+              texture: np.ndarray | None = None) -> None:
     """Lid skin from the open lid's place down to the driven lid, and the lash line along it.
 
     Written for few array operations (the box is a few hundred pixels, so each operation costs
@@ -220,6 +237,9 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit:
     lash = np.exp(z * z * (-0.5 / 0.49))
     lash *= across * min(1.0, 0.4 + closure)
     col = lid + lash[..., None] * (eye.lash - lid)
+    detail = None if texture is None else _lid_texture(texture, box, int(round(1.2 * eye.opening)))
+    if detail is not None:
+        col = col + detail
     alpha = (np.maximum(inside, lash) * _smooth_step1(closure / LID_FADE)).astype(np.float32)[..., None]
     region = out[y0:y1, x0:x1]
     region[:] = np.clip(region + alpha * (col - region) + 0.5, 0, 255).astype(np.uint8)

@@ -86,6 +86,7 @@ class LandmarkRenderer:
         still = self.source if self.hires is None else self.hires.still
         self._src_out = lm if self.hires is None else hires.to_out(lm, self.size)
         self.eyes = eyes.prepare_eyes(still, self._src_out, self.unit)
+        self._lid_detail = None if self.hires is None else eyes.fine_detail(still, self.unit)
         self.mouth = mouth_interior.prepare_mouth(still, self._src_out, self.unit)
         self._up = -warp.face_frame(lm)[1]  # unit vector toward the top of the head
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
@@ -124,7 +125,7 @@ class LandmarkRenderer:
         frame = self.hires.sample(self.field.displacement(drv_pts, sharp))
         lm_out = hires.to_out(lm, self.size)
         eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, lm_out, self.eyes,
-                               to_source=self.hires.frame_to_image, unit=self.unit)
+                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail)
         mouth_interior.draw_mouth(frame, lm_out, hires.affine_in_out(head, self.size), self.mouth, tongue=tongue)
         return frame
 

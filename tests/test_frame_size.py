@@ -185,3 +185,28 @@ def test_job_manifest_records_the_sizes_and_frames_have_them(hd_paths, tmp_path)
     frame = cv2.imread(str(result.frames_dir / "frame_000000.png"))
     pasted = cv2.imread(str(result.out_dir / "pasted" / "frame_000000.png"))
     assert frame.shape == (512, 512, 3) and pasted.shape == (1000, 807, 3)
+
+
+def test_a_closing_lid_carries_the_photos_skin_detail(hd_crop):
+    """At full resolution the painted lid is not a smooth fill: it carries about the fine detail of
+    the skin under the eye (which a closed lid resembles)."""
+    lm = np.array(hd_crop.landmarks_px, np.float64)
+    shut = lm.copy()
+    for up, low in ((37, 41), (38, 40), (43, 47), (44, 46)):
+        shut[up] = lm[low] - 0.1 * (lm[low] - lm[up])
+    renderer = LandmarkRenderer(hd_crop, size=1024)
+    textured = renderer.render(shut)
+    renderer._lid_detail = None
+    smooth = renderer.render(shut)
+    eye = 4 * lm[36:42] + 1.5
+    x0, y0 = np.floor(eye.min(0)).astype(int)
+    x1, y1 = np.ceil(eye.max(0)).astype(int)
+    skin_y = y1 + 10  # a band of skin under the eye, the same size
+
+    def energy(img, top):
+        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float64)
+        return float(cv2.Laplacian(grey, cv2.CV_64F)[top + 2:top + (y1 - y0) - 2, x0 + 4:x1 - 4].var())
+    skin = energy(textured, skin_y)
+    assert energy(textured, y0) > energy(smooth, y0)
+    added = np.clip(textured.astype(np.int16) - smooth + 128, 0, 255).astype(np.uint8)  # what the detail adds
+    assert 0.3 * skin < energy(added, y0) < 3.0 * skin  # about the skin's own, neither lost nor invented

@@ -35,6 +35,8 @@ CLOSING = 0.98
 #: closure (1 - opening ratio) over which the lid paint fades in
 LID_FADE = 0.15
 PAD = 3
+#: the painted lid's fine detail comes from this many eye openings away (+: above the eye, -: below)
+LID_DETAIL_FROM = -1.3  # the skin under the eye: above it, lashes and the lid's fold would ghost in
 PROFILE_SAMPLES = 16
 
 
@@ -142,7 +144,7 @@ def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, d
     Landmarks in ``out``'s pixels; ``to_source`` (2x3) takes them to ``source``'s pixels (None:
     the same); ``unit``: ``out`` pixels per 256-crop pixel (lash and feather widths scale with it);
     ``texture``: the still frame's fine detail (float32 [S,S,3], :func:`fine_detail`), carried from
-    the skin above each eye onto its painted lid (None: a smooth lid)."""
+    the skin under each eye onto its painted lid (None: a smooth lid)."""
     for eye in eyes:
         if eye.opening <= 1e-3:
             continue
@@ -194,9 +196,10 @@ def fine_detail(image: np.ndarray, unit: float) -> np.ndarray:
 
 
 def _lid_texture(texture: np.ndarray, box, shift: int) -> np.ndarray | None:
-    """The detail ``shift`` px above ``box`` (the skin over the eye, which the closing lid resembles)."""
+    """The detail ``shift`` px above ``box`` (negative: below; the skin under the eye, which a closed,
+    forward-facing lid resembles), or None where that lies off the frame."""
     x0, y0, x1, y1 = box
-    if y0 - shift < 0:
+    if y0 - shift < 0 or y1 - shift > texture.shape[0]:
         return None
     return texture[y0 - shift:y1 - shift, x0:x1]
 
@@ -237,7 +240,7 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit:
     lash = np.exp(z * z * (-0.5 / 0.49))
     lash *= across * min(1.0, 0.4 + closure)
     col = lid + lash[..., None] * (eye.lash - lid)
-    detail = None if texture is None else _lid_texture(texture, box, int(round(1.2 * eye.opening)))
+    detail = None if texture is None else _lid_texture(texture, box, int(round(LID_DETAIL_FROM * eye.opening)))
     if detail is not None:
         col = col + detail
     alpha = (np.maximum(inside, lash) * _smooth_step1(closure / LID_FADE)).astype(np.float32)[..., None]

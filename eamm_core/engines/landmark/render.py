@@ -86,7 +86,7 @@ class LandmarkRenderer:
         still = self.source if self.hires is None else self.hires.still
         self._src_out = lm if self.hires is None else hires.to_out(lm, self.size)
         self.eyes = eyes.prepare_eyes(still, self._src_out, self.unit)
-        self._lid_detail = None if self.hires is None else eyes.fine_detail(still, self.unit)
+        self._lid_detail = None if self.hires is None else eyes.fine_detail(still, self.unit)  # see eyes._draw_lid
         self.mouth = mouth_interior.prepare_mouth(still, self._src_out, self.unit)
         self._up = -warp.face_frame(lm)[1]  # unit vector toward the top of the head
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",

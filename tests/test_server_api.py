@@ -366,3 +366,10 @@ def test_farm_stages_motion_caches_and_a_chunk_returns_only_its_frames(srv, clie
     assert status["outputs"] == {"frames": True, "mp4": False}
     z = client.get(f"/v1/jobs/{chunk['id']}/frames.zip")
     assert zipfile.ZipFile(io.BytesIO(z.content)).namelist() == [f"frame_{i:06d}.png" for i in range(10, 20)]
+
+
+def test_a_bad_size_is_refused_with_its_field(srv, client, inputs):
+    base = {"portrait": inputs["portrait"], "audio": inputs["audio"]}
+    for value in ("300", 512, "big", None):
+        r = client.post("/v1/jobs", json={**base, "size": value})
+        assert r.status_code == 422 and r.json()["field"] == "size", (value, r.text)

@@ -134,15 +134,21 @@ def prepare_real(clip: Path, work: Path, source_frame: int | None):
 
 
 def _read_frames_dir(frames_dir: Path) -> np.ndarray:
+    """The job's frames in the 256 crop the metrics use (larger renders area-averaged down to it)."""
     files = sorted(frames_dir.glob("frame_*.png"))
     if not files:
         raise EammError(f"the job wrote no frames in {frames_dir}")
-    return np.stack([cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for f in files])
+
+    def read(f: Path) -> np.ndarray:
+        rgb = cv2.cvtColor(cv2.imread(str(f), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        return rgb if rgb.shape[0] == 256 else cv2.resize(rgb, (256, 256), interpolation=cv2.INTER_AREA)
+    return np.stack([read(f) for f in files])
 
 
 def run_engine(out: Path, portrait: Path, audio: Path, *, engine: str, model: Path | None, cache: Path,
                pose=None, emotion: Path | None = None, strength: float = 1.0) -> np.ndarray:
-    """One job through the project's pipeline; returns its 256 crop frames [T,256,256,3]."""
+    """One job through the project's pipeline (default size: auto); returns its frames in the 256
+    crop [T,256,256,3]."""
     from eamm_core.job import JobSpec
     from eamm_core.pipeline import run_job
 
@@ -156,7 +162,7 @@ def render_real_landmarks(crop, real_lm: np.ndarray) -> np.ndarray:
     """The landmark renderer driven by the real clip's own landmarks (upper bound for the renderer)."""
     from eamm_core.engines.landmark.render import LandmarkRenderer
 
-    renderer = LandmarkRenderer(crop)
+    renderer = LandmarkRenderer(crop, size=256)  # the engine's path (from the photo), at the metrics' size
     lm = real_lm.copy()
     for t in range(len(lm)):  # a frame whose face was not found holds the previous landmarks
         if not np.isfinite(lm[t]).all():
@@ -316,7 +322,8 @@ emotion source is the clip itself. The clip is cut at the source frame, so the s
 frame of the audio, the pose track and the emotion clip alike, and generated frame t is compared
 with the real frame at t / 25 s.
 
-All figures are computed in the 256×256 crop the engines work in (the source frame aligned on
+All figures are computed in the 256×256 crop (frames rendered larger, as the default size `auto`
+does for this 1080p clip, are area-averaged down to it; the source frame aligned on
 landmarks 0–46 to the template; every real frame is warped with that same transform, so head motion
 stays in both). Landmarks are dlib's 68 points detected in each crop, generated and real alike
 (the paper's protocol: align all frames to the same size, then detect their landmarks).

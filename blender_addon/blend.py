@@ -120,7 +120,8 @@ def import_image_strip(scene, frames_dir: Path, mapping: list[int], start: int, 
         coll.remove(old)
     directory = frames_dir.as_posix().rstrip("/") + "/"
     files = [f"frame_{k:06d}.png" for k in mapping]
-    strip = coll.new_image(name, directory + files[0], channel, start, fit_method="FIT")  # fill the frame
+    # pixel size kept (a 1024 px face stays 1024 px, centred); the strip's Transform places and scales it
+    strip = coll.new_image(name, directory + files[0], channel, start, fit_method="ORIGINAL")
     for filename in files[1:]:
         strip.elements.append(filename)
     if bpy.data.filepath:

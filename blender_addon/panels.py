@@ -57,6 +57,7 @@ def _draw_engine(layout, s):
     row = box.row()
     row.prop(s, "blink")
     row.prop(s, "idle_motion")
+    box.prop(s, "size")
     box.prop(s, "paste_back")
     box.prop(s, "output_dir")
     box.prop(s, "channel")

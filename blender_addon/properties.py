@@ -52,7 +52,14 @@ class EAMM_Settings(bpy.types.PropertyGroup):
     blink: BoolProperty(name="Blink", default=True)
     idle_motion: BoolProperty(name="Idle motion", default=False)
     paste_back: BoolProperty(name="Paste back", default=False,
-                             description="Frames at the portrait's full size instead of the 256 px face crop")
+                             description="Frames at the portrait's full size instead of the face crop")
+    size: EnumProperty(name="Resolution", default="auto", items=(
+        ("auto", "Auto", "From the face's size in the portrait (256, 512 or 1024 px): no upscaling, no lost detail"),
+        ("256", "256 px", "Face crop of 256 x 256 pixels"),
+        ("512", "512 px", "Face crop of 512 x 512 pixels"),
+        ("1024", "1024 px", "Face crop of 1024 x 1024 pixels"),
+        ("2048", "2048 px", "Face crop of 2048 x 2048 pixels (slow; for very large portraits)")),
+        description="Face resolution of the frames (the neural engine renders at 256 and enlarges)")
     output_dir: StringProperty(name="Output folder", subtype="DIR_PATH", default="//eamm/{blend}/",
                                description="Where frames go; {blend} = .blend name, {scene} = scene name")
     channel: IntProperty(name="Target channel", default=0, min=0, max=128,

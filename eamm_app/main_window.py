@@ -217,6 +217,9 @@ class MainWindow(QMainWindow):
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
         self.paste_back = QCheckBox("Paste back into the full portrait")
+        self.size_box = QComboBox()
+        self.size_box.addItems(["auto", "256", "512", "1024", "2048"])
+        self.size_box.setToolTip("Face resolution of the frames (auto: from the face's size in the portrait)")
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("generate")
         self.generate_button.setEnabled(False)
@@ -232,6 +235,7 @@ class MainWindow(QMainWindow):
         self.job_label.setWordWrap(True)
         form.addRow("Engine", self.engine_box)
         form.addRow("Seed", self.seed_box)
+        form.addRow("Resolution", self.size_box)
         form.addRow("", self.paste_back)
         form.addRow(buttons)
         form.addRow(self.progress)
@@ -309,7 +313,7 @@ class MainWindow(QMainWindow):
         """The job sent to ``POST /v1/jobs`` for the current inputs, curves and options."""
         job = {"portrait": self.portrait_zone.upload_id, "audio": self.audio_zone.upload_id,
                "engine": self.engine_box.currentText(), "seed": self.seed_box.value(),
-               "paste_back": self.paste_back.isChecked(), "outputs": ["frames", "mp4"]}
+               "paste_back": self.paste_back.isChecked(), "size": self.size_box.currentText(), "outputs": ["frames", "mp4"]}
         if self.emotion_zone.preset:
             job["emotion_preset"] = self.emotion_zone.preset
         elif self.emotion_zone.upload_id:

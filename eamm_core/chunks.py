@@ -80,6 +80,7 @@ class _StageRunner(_JobRunner):
             self.engine = get_engine(self.spec.engine, engine_options(self.spec))
         else:
             self.engine.options = engine_options(self.spec)
+        self._resolve_frame_size(crop)
         self._compute_keys(audio.num_frames, alpha)
         return crop, audio, alpha
 

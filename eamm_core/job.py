@@ -105,6 +105,10 @@ class JobSpec:
     #: pose values are absolute targets (artist units: scale 1 = the portrait's own size, offset 0 = where
     #: it is), not relative to the first frame as a tracked pose from a file or video is
     pose_absolute: bool = _opt(False, help="pose values are absolute targets, not relative to frame 0")
+    #: face resolution of the frames: "auto" (from the face's size in the photo, up to 1024) or a size in px
+    #: (eamm_core.render.frame_size)
+    size: str = _opt("auto", help="face resolution of the frames (auto: from the face's size in the photo, up to "
+                     "1024)", cli=("--size",), wire="size", choices=("auto", "256", "512", "1024", "2048"))
 
 
 @dataclass(frozen=True)

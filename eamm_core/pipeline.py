@@ -44,6 +44,7 @@ from eamm_core.output import (
     versions,
     write_manifest,
 )
+from eamm_core.render.frame_size import FrameSize, resolve_size
 from eamm_core.stages import RENDER_CODE, CachedStages, Motion, StageKeys
 from eamm_core.types import PortraitCrop
 
@@ -58,7 +59,7 @@ def engine_options(spec: JobSpec) -> EngineOptions:
     """The engine options a job spec implies."""
     return EngineOptions(seed=spec.seed, blink=spec.blink, idle_motion=spec.idle_motion,
                          transcript=spec.transcript, model_dir=spec.model_dir, device=spec.device,
-                         precision=spec.precision)
+                         precision=spec.precision, size=str(spec.size))
 
 
 def run_job(
@@ -115,6 +116,7 @@ class _JobRunner(CachedStages):
         self._deleting: list[threading.Thread | None] = []  # old frames being deleted (FrameWriter.discard_all)
         self.wait = False  # wait for another job holding the folder instead of failing
         self.lock: folder_lock.FolderLock | None = None
+        self.frame_size: FrameSize | None = None
 
     # --- driver -----------------------------------------------------------------------------
 
@@ -155,6 +157,7 @@ class _JobRunner(CachedStages):
             self.engine = get_engine(self.spec.engine, engine_options(self.spec))
         else:  # an engine given by the caller runs with this job's options
             self.engine.options = engine_options(self.spec)
+        self._resolve_frame_size(crop)
         self._compute_keys(num_frames, alpha)
         self._read_stage_inputs(num_frames)
         self.timings["prepare"] = time.perf_counter() - t0
@@ -175,6 +178,13 @@ class _JobRunner(CachedStages):
         self._finish_manifest("done", mp4=mp4)
         self._report("done", self._count_done(), self.range[1] - self.range[0], "finished")
         return self._result(mp4=mp4)
+
+    def _resolve_frame_size(self, crop: PortraitCrop) -> None:
+        """The frames' size (``spec.size`` for this crop and engine); its note becomes a warning."""
+        self.frame_size = resolve_size(self.spec.size, crop.source_from_crop, self.engine.native_size)
+        if self.frame_size.note:
+            log.info("frame size: %s", self.frame_size.note)
+            self.warnings.append(self.frame_size.note)
 
     def _read_stage_inputs(self, num_frames: int) -> None:
         """Read (and so validate) the pose and the emotion clip now, unless their stage is cached:
@@ -339,6 +349,7 @@ class _JobRunner(CachedStages):
                            "transcript": spec.transcript, "face_index": spec.face_index,
                            "smooth_pose": spec.smooth_pose, "device": spec.device, "precision": spec.precision},
             "fps": MODEL_FPS,
+            "frame_size": self.frame_size.manifest() if self.frame_size else None,
             "audio_frames": num_frames,
             "frame_start": start,
             "frame_end": end,

@@ -148,7 +148,7 @@ class CachedStages:
                                                "seed": spec.seed, "frames": num_frames, "motion": self.keys.motion})
         self.keys.hashes["strength"] = array_sha256(alpha)
         self.keys.job = canonical_key({"stage": "job", "motion": self.keys.motion, "emotion": self.keys.emotion,
-                                       "strength": self.keys.hashes["strength"],
+                                       "strength": self.keys.hashes["strength"], "size": str(spec.size),
                                        "code": code_fingerprint(*RENDER_CODE, type(engine).__module__)})
 
     def _pose_hash(self) -> str:

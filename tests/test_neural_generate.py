@@ -120,3 +120,23 @@ def test_cli_generate_neural(setup, tmp_path):
     missing = subprocess.run(no_model,
                              capture_output=True, text=True, cwd=REPO, timeout=600)
     assert missing.returncode != 0 and "convert-checkpoint" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_larger_size_is_enlarged_and_says_so(setup, tmp_path):
+    """The networks work at 256: --size 512 gives 512 px frames enlarged with Lanczos-4, one warning
+    line and the native size in the manifest; the default (auto) stays at 256."""
+    from dataclasses import replace
+
+    from eamm_core.pipeline import run_job
+
+    base, model = setup
+    spec = replace(_spec(base, model, 1.0), size="512", frame_end=3, write_mp4=False)
+    result = run_job(spec, tmp_path / "big", cache_dir=base / "cache")
+    frames = _frames(result)
+    assert frames.shape[1:] == (512, 512, 3)
+    manifest = json.loads(Path(result.manifest).read_text())
+    assert manifest["frame_size"]["engine_native"] == 256 and manifest["frame_size"]["output"] == 512
+    notes = [w for w in result.warnings if "Lanczos" in w]
+    assert len(notes) == 1 and "256" in notes[0]
+    auto = run_job(replace(spec, size="auto"), tmp_path / "auto", cache_dir=base / "cache")
+    assert _frames(auto).shape[1:] == (256, 256, 3) and not any("Lanczos" in w for w in auto.warnings)

@@ -235,7 +235,7 @@ def test_full_job_with_progress_stream_and_every_result(srv, client, inputs):
     assert status["outputs"] == {"frames": True, "mp4": True} and status["error"] is None
     frame = client.get(f"/v1/jobs/{job['id']}/frames/5")
     assert frame.status_code == 200 and frame.headers["content-type"] == "image/png"
-    assert np.asarray(Image.open(io.BytesIO(frame.content))).shape == (256, 256, 3)
+    assert np.asarray(Image.open(io.BytesIO(frame.content))).shape == (256, 256, 3)  # size auto, a 256 px picture
     assert client.get(f"/v1/jobs/{job['id']}/frames/29").status_code == 404
     z = client.get(f"/v1/jobs/{job['id']}/frames.zip", params={"start": 3, "end": 8})
     assert z.status_code == 200
@@ -366,3 +366,10 @@ def test_farm_stages_motion_caches_and_a_chunk_returns_only_its_frames(srv, clie
     assert status["outputs"] == {"frames": True, "mp4": False}
     z = client.get(f"/v1/jobs/{chunk['id']}/frames.zip")
     assert zipfile.ZipFile(io.BytesIO(z.content)).namelist() == [f"frame_{i:06d}.png" for i in range(10, 20)]
+
+
+def test_a_bad_size_is_refused_with_its_field(srv, client, inputs):
+    base = {"portrait": inputs["portrait"], "audio": inputs["audio"]}
+    for value in ("300", 512, "big", None):
+        r = client.post("/v1/jobs", json={**base, "size": value})
+        assert r.status_code == 422 and r.json()["field"] == "size", (value, r.text)

@@ -46,6 +46,7 @@ class EngineOptions:
     model_dir: Path | None = None
     device: str = "auto"  # "auto" | "cpu" | "cuda" | "cuda:N"
     precision: str = "fp32"  # "fp32" | "bf16" | "fp16"
+    size: str = "auto"  # frame size: "auto" | "256" | "512" | "1024" | "2048" (eamm_core.render.frame_size)
     batch_size: int = 8
     smooth: bool = True
     relative: bool = False
@@ -68,6 +69,9 @@ class Engine(abc.ABC):
     face_keypoints: ClassVar[tuple[int, int, int]]
     #: per-displacement weights applied by the engine itself (the reference uses 0.2, 1, 1)
     face_weights: ClassVar[tuple[float, float, float]] = (1.0, 1.0, 1.0)
+    #: the one frame size the engine renders at (frames are enlarged to a larger ``options.size``),
+    #: or None for an engine that renders at any size
+    native_size: ClassVar[int | None] = None
     #: what the artist should know about the last ``audio_keypoints`` result (e.g. a transcript
     #: that was not used); engines that have such warnings set it there
     motion_warnings: tuple[str, ...] = ()

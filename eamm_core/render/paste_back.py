@@ -1,4 +1,5 @@
-"""Paste a rendered 256x256 frame back into the full-resolution portrait (any engine).
+"""Paste a rendered frame of the crop (256x256, or any square size of the same crop's frame, e.g.
+the landmark engine's full-resolution renders) back into the full-resolution portrait (any engine).
 
 The frame is resampled into the original image through the crop's similarity transform and blended
 with a feathered mask: the face's outline (jaw line, and the forehead up to the hairline) grown by
@@ -71,13 +72,14 @@ class PasteBack:
     """Per-portrait paste-back plan: bounding box in the original, resampling maps, blend weights."""
 
     def __init__(self, crop: PortraitCrop, margin: float = MARGIN, feather: float = FEATHER,
-                 interpolation: int = cv2.INTER_CUBIC):
+                 interpolation: int = cv2.INTER_CUBIC, size: int = SIZE):
         original = np.asarray(crop.original)
         if original.ndim != 3 or original.shape[2] != 3 or original.dtype != np.uint8:
             raise EammError(f"paste-back needs the original portrait as uint8 RGB, got {original.dtype} "
                             f"{original.shape}")
         self.original = original
         self.interpolation = interpolation
+        self.size = int(size)
         weight = crop_weight(crop, margin, feather)
         m = np.asarray(crop.crop_from_source, np.float64)
         self.box = _support_box(weight, np.asarray(crop.source_from_crop, np.float64), original.shape)
@@ -90,9 +92,13 @@ class PasteBack:
         mx = (m[0, 0] * xs + (m[0, 1] * ys + m[0, 2])).astype(np.float32)
         my = (m[1, 0] * xs + (m[1, 1] * ys + m[1, 2])).astype(np.float32)
         w = cv2.remap(weight, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if self.size != SIZE:  # crop coordinates -> pixels of the larger frame (centres aligned)
+            k = self.size / SIZE
+            mx = mx * np.float32(k) + np.float32((k - 1) / 2)
+            my = my * np.float32(k) + np.float32((k - 1) / 2)
         # enlarging: the frame is first upscaled (separable cubic, cheap) by a whole factor, then
         # resampled bilinearly; nearly the look of a cubic remap at a third of its cost
-        scale = 1.0 / max(float(np.sqrt(abs(np.linalg.det(m[:2, :2])))), 1e-6)
+        scale = SIZE / self.size / max(float(np.sqrt(abs(np.linalg.det(m[:2, :2])))), 1e-6)
         self.pre = int(np.clip(np.round(scale), 1, MAX_PRESCALE)) if interpolation != cv2.INTER_NEAREST else 1
         if self.pre > 1:
             mx += 0.5
@@ -106,13 +112,14 @@ class PasteBack:
         self.inv_weight = (1.0 - self.weight).astype(np.float32)
 
     def __call__(self, frame256: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """The original image (uint8 [H,W,3]) with ``frame256`` (uint8 [256,256,3]) pasted in.
+        """The original image (uint8 [H,W,3]) with ``frame256`` (uint8 [S,S,3], S = ``self.size``) pasted in.
 
         ``out``: optionally an earlier result of this plan to overwrite (only the face box is
         rewritten, which saves copying the whole image for every frame of a large portrait)."""
         frame = np.asarray(frame256)
-        if frame.shape != (SIZE, SIZE, 3) or frame.dtype != np.uint8:
-            raise EammError(f"paste-back needs a uint8 {SIZE}x{SIZE}x3 frame, got {frame.dtype} {frame.shape}")
+        size = self.size
+        if frame.shape != (size, size, 3) or frame.dtype != np.uint8:
+            raise EammError(f"paste-back needs a uint8 {size}x{size}x3 frame, got {frame.dtype} {frame.shape}")
         if out is None or out.shape != self.original.shape or out.dtype != np.uint8:
             out = self.original.copy()
         if self.box is None:
@@ -121,7 +128,7 @@ class PasteBack:
         frame = np.ascontiguousarray(frame)
         interp = self.interpolation
         if self.pre > 1:
-            frame = cv2.resize(frame, (SIZE * self.pre, SIZE * self.pre), interpolation=interp)
+            frame = cv2.resize(frame, (size * self.pre, size * self.pre), interpolation=interp)
             interp = cv2.INTER_LINEAR
         warped = cv2.remap(frame, self.maps[0], self.maps[1], interp, borderMode=cv2.BORDER_REPLICATE)
         out[y0:y1, x0:x1] = cv2.blendLinear(warped, self.original[y0:y1, x0:x1], self.weight, self.inv_weight)
@@ -143,19 +150,20 @@ def _support_box(weight: np.ndarray, source_from_crop: np.ndarray, shape) -> tup
     return (int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
 
 
-_cache: OrderedDict[int, tuple[weakref.ref, PasteBack]] = OrderedDict()
+_cache: OrderedDict[tuple[int, int], tuple[weakref.ref, PasteBack]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def paste_back_plan(crop: PortraitCrop) -> PasteBack:
-    """The (cached) :class:`PasteBack` of ``crop``: built once per crop object, kept for the last few."""
-    key = id(crop)
+def paste_back_plan(crop: PortraitCrop, size: int = SIZE) -> PasteBack:
+    """The (cached) :class:`PasteBack` of ``crop`` for ``size`` frames: built once per crop object
+    and size, kept for the last few."""
+    key = (id(crop), int(size))
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None and hit[0]() is crop:
             _cache.move_to_end(key)
             return hit[1]
-    plan = PasteBack(crop)
+    plan = PasteBack(crop, size=size)
     with _cache_lock:
         _cache[key] = (weakref.ref(crop), plan)
         _cache.move_to_end(key)
@@ -165,7 +173,10 @@ def paste_back_plan(crop: PortraitCrop) -> PasteBack:
 
 
 def paste_back(crop: PortraitCrop, frame256: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """``frame256`` (uint8 [256,256,3], a rendered crop) put back into ``crop.original`` at its full
-    resolution with a feathered face mask. Returns uint8 [H,W,3]; the original is not modified.
-    ``out``: an earlier result for the same crop to reuse (see :meth:`PasteBack.__call__`)."""
-    return paste_back_plan(crop)(frame256, out)
+    """``frame256`` (uint8 [S,S,3], a rendered crop at any size S) put back into ``crop.original`` at
+    its full resolution with a feathered face mask. Returns uint8 [H,W,3]; the original is not
+    modified. ``out``: an earlier result for the same crop to reuse (see :meth:`PasteBack.__call__`)."""
+    frame = np.asarray(frame256)
+    square = frame.ndim == 3 and frame.shape[0] == frame.shape[1] and frame.shape[0] >= SIZE
+    size = frame.shape[0] if square else SIZE  # (anything else is refused by the plan)
+    return paste_back_plan(crop, size)(frame, out)

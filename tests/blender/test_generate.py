@@ -45,6 +45,8 @@ def poll_until_done(timeout: float = 300.0) -> None:
 
 def check_sync(scene, sound, strip, fps: int, available: range) -> None:
     assert strip.type == "IMAGE"
+    # the frames keep their pixel size in the scene's frame (fit Original); the strip's transform places them
+    assert strip.transform.scale_x == strip.transform.scale_y == 1.0
     assert strip.frame_final_start == sound.frame_final_start == AUDIO_FRAME
     assert strip.frame_final_end == sound.frame_final_end  # ends with the audio: no drift
     assert strip.frame_final_duration == sound.frame_final_duration == round(1.2 * fps)
@@ -73,7 +75,7 @@ def test_generate_poll_import_in_sync(scene, workdir, prefs, fps):
     record = JobRecord.load(out_dir)
     assert record.job_id == scene.eamm.job_id and record.model_start == 0
     check_sync(scene, sound, strip, fps, range(record.frames[0], record.frames[-1] + 1))
-    assert strip.transform.scale_y == pytest.approx(scene.render.resolution_y / 256)  # 256 px crop, fitted
+    assert strip.transform.scale_y == 1.0  # the 256 px crop keeps its pixel size (fit Original)
     # every element is a file on disk, referenced relative to the saved .blend
     assert strip.directory.startswith("//")
     for elem in strip.elements:

@@ -33,6 +33,7 @@ from eamm_core.engines.landmark.tongue import tongue_track
 from eamm_core.errors import EammError
 from eamm_core.geometry.head3d import estimate_pose
 from eamm_core.prepare.common import extend_ping_pong
+from eamm_core.render.frame_size import resolve_size
 from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,7 @@ class LandmarkEngine(Engine):
 
     def render_setup(self, crop: PortraitCrop) -> dict[str, np.ndarray] | None:
         """Per-portrait render data worth caching once :meth:`render` has run for ``crop`` (None
-        before): the mesh's triangulation (the one step that needs scipy) and the supersampled
-        source (bicubic at 1/2 px; cheaper to load than to make)."""
+        before): the mesh's triangulation (the one step that needs scipy)."""
         setup = self._setup
         if not _setup_fits(setup, crop):
             return None
@@ -170,11 +170,10 @@ class LandmarkEngine(Engine):
             if not 0 <= i < len(lm):
                 raise EammError(f"frame {i} is outside the motion's {len(lm)} frames")
         setup = self._setup if _setup_fits(self._setup, crop) else {}
-        renderer = LandmarkRenderer(crop, triangles=setup.get("triangles"), sampled=setup.get("sampled"))
+        size = resolve_size(self.options.size, crop.source_from_crop).size
+        renderer = LandmarkRenderer(crop, size=size, triangles=setup.get("triangles"))
         self._setup = {"landmarks": _landmarks(crop), "image": np.asarray(crop.image),
                        "triangles": renderer.mesh.triangles}
-        if renderer.sampled is not None:
-            self._setup["sampled"] = renderer.sampled
         for i in order:
             yield i, renderer.render(lm[i], tongue=float(tongue[i]))
 

@@ -35,6 +35,8 @@ CLOSING = 0.98
 #: closure (1 - opening ratio) over which the lid paint fades in
 LID_FADE = 0.15
 PAD = 3
+#: the painted lid's fine detail comes from this many eye openings away (+: above the eye, -: below)
+LID_DETAIL_FROM = -1.3  # the skin under the eye: above it, lashes and the lid's fold would ghost in
 PROFILE_SAMPLES = 16
 
 
@@ -83,13 +85,14 @@ def _band(img, origin, ux, uy, s, t_curve, offsets) -> np.ndarray:
     return np.stack(rows)
 
 
-def _sample_eye(image: np.ndarray, lm: np.ndarray, a: int, b: int, upper, lower, opening: float):
+def _sample_eye(image: np.ndarray, lm: np.ndarray, a: int, b: int, upper, lower, opening: float,
+                unit: float = 1.0):
     """Lid colour profile (skin just above the upper lid blended with the skin under the eye, which
     a closed, forward-facing lid resembles) and lash colour (darkest pixels of the lid margin)."""
     origin, ux, uy, width = _axes(lm, a, b)
     s = np.linspace(0.1, 0.9, PROFILE_SAMPLES) * width
     img = image.astype(np.float32)
-    o = max(opening, 3.0)
+    o = max(opening, 3.0 * unit)
     up_t = _lid_curve(lm, a, upper, b, origin, ux, uy, s)
     low_t = _lid_curve(lm, a, lower, b, origin, ux, uy, s)
     above = median_axis0(_band(img, origin, ux, uy, s, up_t, -o * np.linspace(0.45, 0.9, 4)))
@@ -102,12 +105,13 @@ def _sample_eye(image: np.ndarray, lm: np.ndarray, a: int, b: int, upper, lower,
     return lid.astype(np.float32), lash.astype(np.float32)
 
 
-def prepare_eyes(image: np.ndarray, src_lm: np.ndarray) -> tuple[EyeSource, ...]:
-    """Per-eye source data (the constructor's part of the work)."""
+def prepare_eyes(image: np.ndarray, src_lm: np.ndarray, unit: float = 1.0) -> tuple[EyeSource, ...]:
+    """Per-eye source data (the constructor's part of the work). ``image`` and ``src_lm`` at the
+    frame's size; ``unit``: frame pixels per 256-crop pixel."""
     out = []
     for a, b, up, lo in EYES:
         opening = eye_opening(src_lm, up, lo)
-        lid, lash = _sample_eye(image, src_lm, a, b, up, lo, opening)
+        lid, lash = _sample_eye(image, src_lm, a, b, up, lo, opening, unit)
         step = np.vstack([np.diff(lid, axis=0), np.zeros((1, 3), lid.dtype)])
         out.append(EyeSource((a, b), up, lo, opening, lid, lash, step))
     return tuple(out)
@@ -134,8 +138,13 @@ def _smooth_step1(x: float) -> float:
 
 
 def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, drv_lm: np.ndarray,
-                      eyes: tuple[EyeSource, ...]) -> None:
-    """Redraw, in place on ``out`` (uint8 [256,256,3]), every eye that closes (see module doc)."""
+                      eyes: tuple[EyeSource, ...], *, to_source: np.ndarray | None = None,
+                      unit: float = 1.0, texture: np.ndarray | None = None) -> None:
+    """Redraw, in place on ``out`` (uint8 [S,S,3]), every eye that closes (see module doc).
+    Landmarks in ``out``'s pixels; ``to_source`` (2x3) takes them to ``source``'s pixels (None:
+    the same); ``unit``: ``out`` pixels per 256-crop pixel (lash and feather widths scale with it);
+    ``texture``: the still frame's fine detail (float32 [S,S,3], :func:`fine_detail`), carried from
+    the skin under each eye onto its painted lid (None: a smooth lid)."""
     for eye in eyes:
         if eye.opening <= 1e-3:
             continue
@@ -145,31 +154,33 @@ def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, d
         a, b = eye.corners
         fwd = _similarity(src_lm[a], src_lm[b], drv_lm[a], drv_lm[b])
         rigid_src = src_lm @ fwd[:, :2].T + fwd[:, 2]  # source eye carried by the eye's motion
-        box = _box(np.vstack([drv_lm[a:a + 6], rigid_src[a:a + 6]]), eye.opening, out.shape)
+        box = _box(np.vstack([drv_lm[a:a + 6], rigid_src[a:a + 6]]), eye.opening, out.shape, PAD * unit)
         if box is None:
             continue
-        _draw_interior(out, source, drv_lm[a:a + 6], fwd, box)
+        _draw_interior(out, source, drv_lm[a:a + 6], fwd, box, to_source)
         # how far the upper lid came down (a lower lid rising, as in a smile's squint, paints no lid)
         _, _, uy, _ = _axes(drv_lm, a, b)
         descent = float(np.mean([(drv_lm[u] - rigid_src[u]) @ uy for u in eye.upper])) / eye.opening
         if descent > 0.0:
-            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0))
+            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0), unit, texture)
 
 
-def _box(pts: np.ndarray, opening: float, shape) -> tuple[int, int, int, int] | None:
-    x0, y0 = np.floor(pts.min(0) - (PAD, PAD + 0.5 * opening)).astype(int)
-    x1, y1 = np.ceil(pts.max(0) + PAD + 1).astype(int)
+def _box(pts: np.ndarray, opening: float, shape, pad: float = PAD) -> tuple[int, int, int, int] | None:
+    x0, y0 = np.floor(pts.min(0) - (pad, pad + 0.5 * opening)).astype(int)
+    x1, y1 = np.ceil(pts.max(0) + pad + 1).astype(int)
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, shape[1]), min(y1, shape[0])
     return (x0, y0, x1, y1) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
 
 
-def _draw_interior(out, source, poly, fwd, box) -> None:
+def _draw_interior(out, source, poly, fwd, box, to_source=None) -> None:
     x0, y0, x1, y1 = box
     mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     cv2.fillPoly(mask, [np.round((poly - (x0, y0)) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
     if not mask.any():
         return
     back = cv2.invertAffineTransform(fwd)
+    if to_source is not None:  # driven eye -> source eye (frame pixels) -> source image pixels
+        back = np.asarray(to_source, np.float64)[:, :2] @ back + np.hstack([np.zeros((2, 2)), to_source[:, 2:]])
     back[:, 2] += back[:, :2] @ np.array([x0, y0], np.float64)  # patch pixel -> source pixel
     patch = cv2.warpAffine(source, back, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
@@ -178,7 +189,23 @@ def _draw_interior(out, source, poly, fwd, box) -> None:
     region[:] = np.clip(region + alpha * (patch.astype(np.float32) - region) + 0.5, 0, 255).astype(np.uint8)
 
 
-def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> None:
+def fine_detail(image: np.ndarray, unit: float) -> np.ndarray:
+    """The picture's fine detail (float32: the image minus a Gaussian of 0.75 crop px)."""
+    img = image.astype(np.float32)
+    return img - cv2.GaussianBlur(img, (0, 0), 0.75 * unit)
+
+
+def _lid_texture(texture: np.ndarray, box, shift: int) -> np.ndarray | None:
+    """The detail ``shift`` px above ``box`` (negative: below; the skin under the eye, which a closed,
+    forward-facing lid resembles), or None where that lies off the frame."""
+    x0, y0, x1, y1 = box
+    if y0 - shift < 0 or y1 - shift > texture.shape[0]:
+        return None
+    return texture[y0 - shift:y1 - shift, x0:x1]
+
+
+def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit: float = 1.0,
+              texture: np.ndarray | None = None) -> None:
     """Lid skin from the open lid's place down to the driven lid, and the lash line along it.
 
     Written for few array operations (the box is a few hundred pixels, so each operation costs
@@ -195,10 +222,10 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> No
     t_lid = _lid_curve(drv_lm, a, eye.upper, b, origin, ux, uy, s)
     t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s)
     t_open -= 0.2 * eye.opening
-    across = _smooth_step(np.minimum(s, width - s) * (1 / 1.5) + 0.5)
+    across = _smooth_step(np.minimum(s, width - s) * (1 / (1.5 * unit)) + 0.5)
     span = np.maximum(t_lid - t_open, 1e-3)
     depth = t - t_open  # how far below the open lid's place
-    inside = _smooth_step(depth / np.maximum(0.5 * span, 2.0))
+    inside = _smooth_step(depth / np.maximum(0.5 * span, 2.0 * unit))
     inside *= _smooth_step(t_lid - t + 0.5)
     inside *= across
     # the lid colour profile (PROFILE_SAMPLES evenly spaced over 0.1..0.9 of the width), interpolated
@@ -209,10 +236,13 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float) -> No
     lid = eye.lid[i0] + eye.lid_step[i0] * pos[..., None]
     f = np.clip(depth / span, 0.0, 1.0)
     lid *= (0.93 + 0.1 * np.sin(np.pi * f))[..., None]  # the lid bulges a little toward the light
-    z = t - t_lid + 0.4
+    z = (t - t_lid) / unit + 0.4  # the lash line: about 0.7 crop px wide at any frame size
     lash = np.exp(z * z * (-0.5 / 0.49))
     lash *= across * min(1.0, 0.4 + closure)
     col = lid + lash[..., None] * (eye.lash - lid)
+    detail = None if texture is None else _lid_texture(texture, box, int(round(LID_DETAIL_FROM * eye.opening)))
+    if detail is not None:
+        col = col + detail
     alpha = (np.maximum(inside, lash) * _smooth_step1(closure / LID_FADE)).astype(np.float32)[..., None]
     region = out[y0:y1, x0:x1]
     region[:] = np.clip(region + alpha * (col - region) + 0.5, 0, 255).astype(np.uint8)

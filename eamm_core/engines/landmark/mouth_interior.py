@@ -53,13 +53,15 @@ GRAIN_SEED = 17
 @dataclass(frozen=True)
 class MouthSource:
     """Per-portrait mouth data: colours and finish (:class:`MouthLook`), source gap, lip line in
-    source pixels, the fixed unit grain pattern [256,256] float32."""
+    source pixels, the fixed unit grain pattern [S,S] float32 (the frame's size), ``unit``: frame
+    pixels per 256-crop pixel (the painted details' widths scale with it)."""
 
     look: MouthLook
     gap: float
     lip_line: np.ndarray  # [5,2] midline of the inner lips, corner to corner
     synth_weight: float
     grain: np.ndarray
+    unit: float = 1.0
 
     @property
     def teeth(self) -> np.ndarray:
@@ -94,14 +96,16 @@ def _hermite(xp: np.ndarray, yp: np.ndarray, x: np.ndarray) -> np.ndarray:
             + (-2 * u3 + 3 * u2) * yp[i + 1] + (u3 - u2) * h[i] * m[i + 1])
 
 
-def prepare_mouth(image: np.ndarray, src_lm: np.ndarray) -> MouthSource:
-    """Colours, finish and geometry of the source mouth (the constructor's part of the work)."""
+def prepare_mouth(image: np.ndarray, src_lm: np.ndarray, unit: float = 1.0) -> MouthSource:
+    """Colours, finish and geometry of the source mouth (the constructor's part of the work), from
+    ``image`` and ``src_lm`` at the frame's size (``unit`` frame pixels per 256-crop pixel)."""
     lm = np.asarray(src_lm, np.float64)
     gap = inner_gap(lm)
     line = 0.5 * (lm[UPPER_IN] + lm[LOWER_IN])
     w = 1.0 - float(np.clip((gap - SOURCE_CLOSED) / (SOURCE_OPEN - SOURCE_CLOSED), 0.0, 1.0))
     grain = np.random.default_rng(GRAIN_SEED).standard_normal(image.shape[:2]).astype(np.float32)
-    return MouthSource(look=mouth_look(image, lm), gap=gap, lip_line=line, synth_weight=w, grain=grain)
+    return MouthSource(look=mouth_look(image, lm), gap=gap, lip_line=line, synth_weight=w, grain=grain,
+                       unit=float(unit))
 
 
 def _curve(s_pts: np.ndarray, t_pts: np.ndarray, s: np.ndarray) -> np.ndarray:
@@ -116,7 +120,7 @@ def _smooth_step(x: np.ndarray) -> np.ndarray:
 
 def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: MouthSource,
                tongue: float = 0.0) -> None:
-    """Paint the interior in place on ``out`` (uint8 [256,256,3]) for driven landmarks ``drv_lm``;
+    """Paint the interior in place on ``out`` (uint8 [S,S,3]) for driven landmarks ``drv_lm`` (its pixels);
     ``head`` is the 2x3 affine of the head's motion (source -> driven pixels); ``tongue`` in [0,1]
     raises the tongue's tip toward the upper teeth (T, D, N, L, TH; :mod:`.tongue`)."""
     gap = inner_gap(drv_lm)
@@ -126,7 +130,7 @@ def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: Mouth
     inner = drv_lm[60:68].astype(np.float64)
     h, w = out.shape[:2]
     sigma = src.look.blur_sigma
-    pad = PAD + int(np.ceil(2.0 * sigma))
+    pad = int(np.ceil(PAD * src.unit + 2.0 * sigma))
     x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - pad, 0)
     x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + pad + 1, (w, h))
     if x1 - x0 < 2 or y1 - y0 < 2:
@@ -199,27 +203,28 @@ def _tongue(col, t, lips, r, gap_px, width, src: MouthSource, raised: float = 0.
     dome = np.sqrt(np.clip(1.0 - (r / (0.75 - 0.2 * raised)) ** 2, 0.0, 1.0))
     top = floor - tongue_h * dome
     depth = t - top
-    alpha = _smooth_step(depth / 2.0) * (dome > 0) * min(1.0, tongue_h / 2.0)
+    unit = src.unit
+    alpha = _smooth_step(depth / (2.0 * unit)) * (dome > 0) * min(1.0, tongue_h / (2.0 * unit))
     down = np.clip(depth / max(tongue_h, 1.0), 0.0, 1.0)
     shade = (1.0 - raised) * (0.5 + 0.45 * down) + raised * (0.95 - 0.3 * down)
-    shade = shade + 0.12 * np.exp(-0.5 * ((depth - 1.5) / 0.8) ** 2)
+    shade = shade + 0.12 * np.exp(-0.5 * ((depth / unit - 1.5) / 0.8) ** 2)
     return col + alpha[..., None] * (src.look.tongue * shade[..., None] - col)
 
 
-def _seams(s: np.ndarray, centre: float, tooth: float, depth: float) -> np.ndarray:
-    """Multiplicative shading with thin dark seams between teeth ``tooth`` px wide."""
+def _seams(s: np.ndarray, centre: float, tooth: float, depth: float, unit: float = 1.0) -> np.ndarray:
+    """Multiplicative shading with thin dark seams (0.6 crop px) between teeth ``tooth`` px wide."""
     phase = (s - centre) / tooth
-    return 1.0 - depth * np.exp(-0.5 * ((phase - np.round(phase)) * tooth / 0.6) ** 2)
+    return 1.0 - depth * np.exp(-0.5 * ((phase - np.round(phase)) * tooth / (0.6 * unit)) ** 2)
 
 
 def _lower_teeth(col, s, t, t_low, r, centre, gap_px, width, src: MouthSource) -> np.ndarray:
     """Lower incisors behind the lower lip, shown once the jaw is wide open, receding at the sides."""
     low_h = float(np.clip(0.5 * (gap_px - 0.2 * width), 0.0, 0.05 * width))
-    if low_h <= 0.3:
+    if low_h <= 0.3 * src.unit:
         return col
     arch = np.clip(1.0 - (r / 0.6) ** 2, 0.0, 1.0)
     band = _smooth_step(t - (t_low - low_h * arch) + 0.5) * (arch > 0)
-    shade = (0.9 - 0.3 * r) * _seams(s, centre, 0.09 * width, 0.1)
+    shade = (0.9 - 0.3 * r) * _seams(s, centre, 0.09 * width, 0.1, src.unit)
     return col + band[..., None] * (src.teeth * shade[..., None] - col)
 
 
@@ -230,6 +235,6 @@ def _upper_teeth(col, s, t, t_up, width, head, origin, ux, uy, r, src: MouthSour
     centre_s = float(np.mean(line @ ux))
     band = _smooth_step(t_edge - t + 0.5) * _smooth_step((0.8 - r) / 0.2)
     shade = 1.0 - 0.45 * r * r
-    shade = shade * (1.0 - UNDER_LIP_SHADOW * np.exp(-np.maximum(t - t_up, 0.0) / 1.2))
-    shade = shade * _seams(s, centre_s, 0.12 * width, 0.18)
+    shade = shade * (1.0 - UNDER_LIP_SHADOW * np.exp(-np.maximum(t - t_up, 0.0) / (1.2 * src.unit)))
+    shade = shade * _seams(s, centre_s, 0.12 * width, 0.18, src.unit)
     return col + band[..., None] * (src.teeth * shade[..., None] - col)

@@ -1,4 +1,9 @@
-"""The landmark engine's renderer: driven 68 landmarks -> a 256x256 frame of the portrait.
+"""The landmark engine's renderer: driven 68 landmarks -> a frame of the portrait.
+
+``LandmarkRenderer(crop, size=N)`` renders ``N x N`` frames of the crop's frame straight from the
+full-resolution original (:mod:`.hires`): the geometry stays in 256-crop pixels, the pixels are
+one bicubic resampling of the photo, and eyelids, mouth interior and teeth are painted at ``N``.
+Without ``size`` it renders the 256 crop itself (``crop.image``), as before.
 
 ``LandmarkRenderer(crop)`` does all per-portrait work once (mesh, anchors, colours, buffers);
 ``render(drv_lm_px)`` then costs one map build, one ``cv2.remap`` and two small patches (eyes,
@@ -14,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import cv2
 import numpy as np
 
-from eamm_core.engines.landmark import eyes, mouth_interior, warp
+from eamm_core.engines.landmark import eyes, hires, mouth_interior, warp
 from eamm_core.errors import EammError
 from eamm_core.types import PortraitCrop
 
@@ -37,12 +42,13 @@ class LandmarkRenderer:
     Not thread-safe (it reuses buffers): use one renderer per thread.
     """
 
-    def __init__(self, crop: PortraitCrop, *, smooth_sigma: float = warp.SMOOTH_SIGMA,
+    def __init__(self, crop: PortraitCrop, *, size: int | None = None, smooth_sigma: float = warp.SMOOTH_SIGMA,
                  interpolation: int = cv2.INTER_CUBIC, triangles: np.ndarray | None = None,
                  sampled: np.ndarray | None = None):
         """``triangles`` and ``sampled``: ``renderer.mesh.triangles`` and ``renderer.sampled`` of an
         earlier renderer of the same crop (cached by the pipeline): the same renderer without the
-        triangulation and the supersampling; ignored if they do not fit."""
+        triangulation and the supersampling; ignored if they do not fit. ``size``: render ``size`` x
+        ``size`` frames from ``crop.original`` (None: 256 frames from ``crop.image``)."""
         image = np.asarray(crop.image)
         if image.shape != (SIZE, SIZE, 3) or image.dtype != np.uint8:
             raise EammError(f"the portrait crop must be uint8 {SIZE}x{SIZE}x3, got {image.dtype} {image.shape}")
@@ -61,18 +67,26 @@ class LandmarkRenderer:
             self.mesh = warp.build_mesh(lm)
         self.field = warp.WarpField(self.mesh, smooth_sigma)
         self.interpolation = interpolation
+        self.size = SIZE if size is None else int(size)
+        if self.size < 16 or self.size > 4096:
+            raise EammError(f"frame size {self.size} is out of range (16-4096)")
+        self.hires = None if size is None else hires.FullResSource(crop, self.size)
+        self.unit = self.size / SIZE
         # kept with a 4th (unused) channel: OpenCV's bilinear remap of 4-channel uint8 is about twice
         # as fast as of 3-channel (wider SIMD lanes) and gives the same RGB bytes
         self.sampled = None
-        if interpolation == cv2.INTER_CUBIC:
+        if interpolation == cv2.INTER_CUBIC and self.hires is None:
             size = SUPERSAMPLE * (SIZE - 1) + 1
             fits = sampled is not None and sampled.shape == (size, size, 4) and sampled.dtype == np.uint8
             self.sampled = (np.ascontiguousarray(sampled) if fits else
                             cv2.cvtColor(_supersample(self.source, SUPERSAMPLE), cv2.COLOR_RGB2RGBA))
         self._scale = float(SUPERSAMPLE) if self.sampled is not None else 1.0
         self._rgba = np.empty((SIZE, SIZE, 4), np.uint8)
-        self.eyes = eyes.prepare_eyes(self.source, lm)
-        self.mouth = mouth_interior.prepare_mouth(self.source, lm)
+        still = self.source if self.hires is None else self.hires.still
+        self._src_out = lm if self.hires is None else hires.to_out(lm, self.size)
+        self.eyes = eyes.prepare_eyes(still, self._src_out, self.unit)
+        self._lid_detail = None if self.hires is None else eyes.fine_detail(still, self.unit)  # see eyes._draw_lid
+        self.mouth = mouth_interior.prepare_mouth(still, self._src_out, self.unit)
         self._up = -warp.face_frame(lm)[1]  # unit vector toward the top of the head
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
                   len(self.mesh.src), len(self.mesh.triangles), self.mouth.gap)
@@ -88,14 +102,22 @@ class LandmarkRenderer:
         return drv
 
     def render(self, drv_lm_px: np.ndarray, tongue: float = 0.0) -> np.ndarray:
-        """The frame (uint8 [256,256,3] RGB) for driven landmarks ``drv_lm_px`` [68,2] in crop pixels;
-        ``tongue`` in [0,1]: how far the tongue is raised into view (``Keypoints.tongue``)."""
+        """The frame (uint8 [S,S,3] RGB, S = ``self.size``) for driven landmarks ``drv_lm_px`` [68,2]
+        in 256-crop pixels; ``tongue`` in [0,1]: how far the tongue is raised into view
+        (``Keypoints.tongue``)."""
         drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
         lm = drv_pts[:68]
         sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
-        frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
-        eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
-        mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue)
+        if self.hires is None:
+            frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
+            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
+            mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue)
+            return frame
+        frame = self.hires.sample(self.field.displacement(drv_pts, sharp))
+        lm_out = hires.to_out(lm, self.size)
+        eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, lm_out, self.eyes,
+                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail)
+        mouth_interior.draw_mouth(frame, lm_out, hires.affine_in_out(head, self.size), self.mouth, tongue=tongue)
         return frame
 
     def _resample(self, backward_map: np.ndarray) -> np.ndarray:
@@ -110,7 +132,7 @@ class LandmarkRenderer:
     def _lid_region(self, eye_pts: np.ndarray, which: int) -> np.ndarray:
         """The driven eye and the lid above it (kept out of the field's strong smoothing, so a
         lid coming down carries its lashes with it)."""
-        up = eye_pts + self.eyes[which].opening * 1.2 * self._up
+        up = eye_pts + self.eyes[which].opening / self.unit * 1.2 * self._up
         return cv2.convexHull(np.vstack([eye_pts, up]).astype(np.float32)).reshape(-1, 2)
 
     def render_many(self, drv_lm: Iterable[np.ndarray] | np.ndarray) -> Iterator[np.ndarray]:

@@ -487,13 +487,17 @@ class WarpField:
     def compute_map(self, drv: np.ndarray, sharp_polys: list[np.ndarray], *, scale: float = 1.0) -> np.ndarray:
         """The backward map as one float32 [256,256,2] array (``cv2.remap``'s 2-channel form), in
         source pixels times ``scale`` (a supersampled source is sampled at ``scale`` x the coordinates)."""
-        self._displacement(drv)
-        disp = self._smooth(self.disp, sharp_polys) if self.sigma > 0 else self.disp
+        disp = self.displacement(drv, sharp_polys)
         if scale == 1.0:
             return disp + self.grid
         if self._grid_scale != scale:
             self._grid_scaled, self._grid_scale = self.grid * np.float32(scale), scale
         return cv2.scaleAdd(disp, scale, self._grid_scaled)  # scale * disp + scale * grid in one pass
+
+    def displacement(self, drv: np.ndarray, sharp_polys: list[np.ndarray]) -> np.ndarray:
+        """The smoothed backward displacement float32 [256,256,2] (source minus target, crop pixels)."""
+        self._displacement(drv)
+        return self._smooth(self.disp, sharp_polys) if self.sigma > 0 else self.disp
 
     def _displacement(self, drv: np.ndarray) -> None:
         """The piecewise-affine displacement into ``self.disp``."""

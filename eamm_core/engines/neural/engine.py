@@ -21,6 +21,7 @@ from eamm_core.engines.base import EmotionResult, Engine, EngineOptions
 from eamm_core.engines.neural import checkpoint, optimize, smoothing
 from eamm_core.engines.neural.models.keypoint_heads import KeypointTensors
 from eamm_core.errors import EammError
+from eamm_core.render.frame_size import enlarge, resolve_size
 from eamm_core.types import AudioFeatures, EmotionClip, EmotionPreset, Keypoints, PortraitCrop, PoseTrack
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class NeuralEngine(Engine):
     name = "neural"
     face_keypoints = (1, 4, 6)
     face_weights = (0.2, 1.0, 1.0)
+    #: the networks are trained on 256x256 crops: frames for a larger ``options.size`` are enlarged
+    native_size = 256
 
     def __init__(self, options: EngineOptions | None = None):
         super().__init__(options)  # sets self.options, which loads the model
@@ -198,9 +201,11 @@ class NeuralEngine(Engine):
         src, feats = self.source_tensors(crop)
         kp_s = self._kp_tensors(kp_source)
         order = [int(i) for i in indices]
+        size = resolve_size(self.options.size, crop.source_from_crop, self.native_size).size
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            yield from zip(idx, self.render_batch(src, feats, kp_s, kp_driving.frames(np.asarray(idx))))
+            frames = self.render_batch(src, feats, kp_s, kp_driving.frames(np.asarray(idx)))
+            yield from zip(idx, (enlarge(f, size) for f in frames))
 
     def predict(self, src: torch.Tensor, feats: torch.Tensor, kp_s: KeypointTensors, kp_d: Keypoints) -> torch.Tensor:
         """G's prediction for one batch, float [B,3,256,256] in [0,1], reusing the source features."""

@@ -104,7 +104,7 @@ def test_spec_json_reads_back_every_field(tmp_path):
                    strength=np.array([0.5, 1.5], np.float32), engine="neural", model_dir=tmp_path / "m", seed=7,
                    paste_back=True, blink=False, idle_motion=True, transcript="hi", face_index=2, frame_start=3,
                    frame_end=9, write_mp4=False, device="cpu", precision="bf16", smooth_pose=True,
-                   pose_absolute=True)
+                   pose_absolute=True, size="512")
     for f in job_fields():  # the record below covers every field with a value other than its default
         assert not np.array_equal(getattr(spec, f.name), f.default), f.name
     back = spec_from_record(spec_record(spec))
@@ -117,27 +117,27 @@ def test_spec_json_reads_back_every_field(tmp_path):
 
 def test_a_new_field_is_one_entry(monkeypatch):
     """What adding a plain field takes: its JobSpec entry (here a stand-in added to job_fields())."""
-    size = JobField("size", int, 256, Option(help="face resolution", cli=("--size",), wire="size", ge=64, le=1024))
-    landmarks = JobField("landmarks", str, "fan", Option(help="landmark model", cli=("--landmarks",),
-                                                         wire="landmarks", choices=("fan", "mediapipe")))
-    more = (*job_fields(), size, landmarks)
+    detail = JobField("detail", int, 256, Option(help="detail level", cli=("--detail",), wire="detail", ge=64, le=1024))
+    flavour = JobField("flavour", str, "fan", Option(help="a flavour", cli=("--flavour",),
+                                                     wire="flavour", choices=("fan", "mediapipe")))
+    more = (*job_fields(), detail, flavour)
     monkeypatch.setattr(cli_job_options, "job_fields", lambda: more)
     monkeypatch.setattr(schemas, "job_fields", lambda: more)
     parser = argparse.ArgumentParser()
     cli_job_options.add_job_arguments(parser, skip=("strength",))
-    args = parser.parse_args(["--portrait", "p", "--audio", "a", "--size", "512", "--landmarks", "mediapipe"])
+    args = parser.parse_args(["--portrait", "p", "--audio", "a", "--detail", "512", "--flavour", "mediapipe"])
     kwargs = cli_job_options.job_arguments(args)
-    assert (kwargs["size"], kwargs["landmarks"]) == (512, "mediapipe")
+    assert (kwargs["detail"], kwargs["flavour"]) == (512, "mediapipe")
     fields = schemas._request_fields()
-    assert fields["size"][1].default == 256 and fields["landmarks"][1].description == "landmark model"
+    assert fields["detail"][1].default == 256 and fields["flavour"][1].description == "a flavour"
     from pydantic import ValidationError, create_model
 
     model = create_model("R", **fields)
-    assert model.model_validate({"portrait": "x", "audio": "y", "size": 128}).size == 128
+    assert model.model_validate({"portrait": "x", "audio": "y", "detail": 128}).detail == 128
     with pytest.raises(ValidationError):
-        model.model_validate({"portrait": "x", "audio": "y", "size": 2048})
+        model.model_validate({"portrait": "x", "audio": "y", "detail": 2048})
     with pytest.raises(ValidationError):
-        model.model_validate({"portrait": "x", "audio": "y", "landmarks": "dlib"})
+        model.model_validate({"portrait": "x", "audio": "y", "flavour": "dlib"})
 
 
 def test_a_field_the_builders_cannot_type_is_refused():

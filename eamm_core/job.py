@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS
+
 STAGES = ("prepare", "motion", "render", "encode", "done")
 
 
@@ -49,6 +51,8 @@ class JobSpec:
     #: pose values are absolute targets (artist units: scale 1 = the portrait's own size, offset 0 = where
     #: it is), not relative to the first frame as a tracked pose from a file or video is
     pose_absolute: bool = False
+    #: the face landmark model of every stage that finds faces (eamm_core.prepare.landmark_models)
+    landmarks: str = DEFAULT_LANDMARKS
 
 
 @dataclass(frozen=True)

@@ -455,7 +455,7 @@ def read_manifest(path: Path) -> dict | None:
 
 #: distributions whose versions the manifest records (the packages that shape the frames)
 RECORDED_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "scipy", "torch", "dlib-bin", "pocketsphinx",
-                          "imageio-ffmpeg")
+                          "imageio-ffmpeg", "mediapipe")
 _DIST_INFO_RE = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS
 from eamm_core.writer_process import FORK_SAFE_ATTR
 
 log = logging.getLogger("eamm.server.runner")
@@ -110,7 +111,7 @@ def build_spec(data: dict):
         face_index=data.get("face_index"), frame_start=int(data.get("frame_start", 0)),
         frame_end=data.get("frame_end"), write_mp4=bool(data.get("write_mp4", True)),
         device=data.get("device", "auto"), smooth_pose=bool(data.get("smooth_pose", False)),
-        pose_absolute=bool(data.get("pose_absolute", False)))
+        pose_absolute=bool(data.get("pose_absolute", False)), landmarks=data.get("landmarks", DEFAULT_LANDMARKS))
 
 
 def _result_message(result) -> dict:

@@ -44,6 +44,7 @@ class JobRequest(BaseModel):
     frame_start: Annotated[int, Field(ge=0, le=MAX_FRAMES)] = 0
     frame_end: Annotated[int, Field(ge=1, le=MAX_FRAMES)] | None = None
     face_index: Annotated[int, Field(ge=0, le=99)] | None = None
+    landmarks: Literal["dlib68", "mediapipe478"] = "dlib68"
     paste_back: bool = False
     blink: bool = True
     idle_motion: bool = False
@@ -175,7 +176,7 @@ def resolve_request(request: JobRequest, state: ServerState) -> tuple[dict, int]
         "strength": strength, "engine": request.engine, "model_dir": model_dir, "seed": request.seed,
         "paste_back": request.paste_back, "blink": request.blink, "idle_motion": request.idle_motion,
         "smooth_pose": request.smooth_pose, "transcript": request.transcript, "face_index": request.face_index,
-        "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs and request.stage == "all",
+        "landmarks": request.landmarks, "frame_start": start, "frame_end": end, "write_mp4": "mp4" in request.outputs and request.stage == "all",
         "stage": request.stage,
     }
     return spec, end - start

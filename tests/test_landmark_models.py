@@ -4,6 +4,7 @@ within a stated tolerance, the same one-line errors, and both track the emotion 
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import cv2
 import numpy as np
@@ -118,3 +119,33 @@ def test_an_unknown_model_is_one_line():
     assert check_landmark_model(None) in LANDMARK_MODELS
     with pytest.raises(InputError, match=r"^landmarks: unknown landmark model 'dlib5': use one of dlib68, mediapipe478$"):
         check_landmark_model("dlib5")
+
+
+def test_a_job_records_its_landmark_model_and_caches_each_apart(tmp_path):
+    from pathlib import Path
+
+    from eamm_core.job import JobSpec
+    from eamm_core.pipeline import run_job
+
+    repo = Path(__file__).resolve().parents[1]
+    spec = dict(portrait=repo / "samples" / "astronaut.png", audio=repo / "samples" / "speech.wav",
+                frame_end=2, write_mp4=False)
+    manifests = {}
+    for model in LANDMARK_MODELS:
+        res = run_job(JobSpec(**spec, landmarks=model), tmp_path / model, cache_dir=tmp_path / "cache")
+        manifests[model] = json.loads(res.manifest.read_text())
+        assert manifests[model]["parameters"]["landmarks"] == model and res.frame_count == 2
+        assert "crop" not in res.cached_stages  # the other model's crop is not reused
+    assert manifests["dlib68"]["cache_keys"]["crop"] != manifests["mediapipe478"]["cache_keys"]["crop"]
+    assert "mediapipe" in manifests["mediapipe478"]["versions"]
+
+
+def test_the_server_takes_a_landmark_model_and_refuses_others():
+    from pydantic import ValidationError
+
+    from server.schemas import JobRequest
+
+    assert JobRequest(portrait="a" * 32, audio="b" * 32).landmarks == "dlib68"
+    assert JobRequest(portrait="a" * 32, audio="b" * 32, landmarks="mediapipe478").landmarks == "mediapipe478"
+    with pytest.raises(ValidationError):
+        JobRequest(portrait="a" * 32, audio="b" * 32, landmarks="dlib5")

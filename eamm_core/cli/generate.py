@@ -13,6 +13,7 @@ from pathlib import Path
 from eamm_core.engines.base import ENGINE_NAMES
 from eamm_core.errors import InputError
 from eamm_core.job import JobResult, JobSpec, Progress
+from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS
 
 log = logging.getLogger("eamm.generate")
 
@@ -45,6 +46,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames)")
     p.add_argument("--transcript", help="what is said (text, or a .txt file) to help the lip sync")
     p.add_argument("--face-index", type=int, help="which face when the portrait has several (0 = largest)")
+    p.add_argument("--landmarks", choices=LANDMARK_MODELS, default=DEFAULT_LANDMARKS,
+                   help=f"face landmark model (default {DEFAULT_LANDMARKS}; mediapipe478 is Apache-2.0, dlib68's "
+                        "training data is non-commercial: docs/licenses.md)")
     p.add_argument("--frame-start", type=int, default=0, help="first 25 fps frame to render")
     p.add_argument("--frame-end", type=int, help="render up to this 25 fps frame (exclusive)")
     p.add_argument("--no-blink", action="store_true", help="no automatic blinks")
@@ -119,7 +123,7 @@ def spec_from_args(args: argparse.Namespace) -> JobSpec:
                    paste_back=args.paste_back, blink=not args.no_blink, idle_motion=args.idle_motion,
                    transcript=transcript or None, face_index=args.face_index, frame_start=args.frame_start,
                    frame_end=args.frame_end, write_mp4=not args.no_mp4, device=args.device, precision=args.precision,
-                   smooth_pose=args.smooth_pose)
+                   smooth_pose=args.smooth_pose, landmarks=args.landmarks)
 
 
 class ProgressBar:

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from eamm_core.errors import EammError
+from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS
 
 log = logging.getLogger("eamm.prepare")
 
@@ -30,6 +31,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--pose", type=Path, help="pose file (3DDFA .npy, [T,6] .npy/.csv) or a video")
     p.add_argument("--out", type=Path, required=True, help="folder to write into (created)")
     p.add_argument("--face-index", type=int, default=None, help="which face when there are several (0 = largest)")
+    p.add_argument("--landmarks", choices=LANDMARK_MODELS, default=DEFAULT_LANDMARKS,
+                   help=f"face landmark model (default {DEFAULT_LANDMARKS})")
     p.add_argument("--seed", type=int, default=0, help="seed of the emotion clip augmentation")
     p.add_argument("--smooth-pose", action="store_true", help="One-Euro smoothing of the pose file")
     p.set_defaults(func=run)
@@ -100,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     from eamm_core.prepare import prepare_inputs
 
     spec = JobSpec(portrait=args.portrait, audio=args.audio, emotion=args.emotion, pose=args.pose,
-                   seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose)
+                   seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose,
+                   landmarks=args.landmarks)
     prep = prepare_inputs(spec)
     for warning in prep.warnings:
         log.warning("warning: %s", warning)

@@ -33,8 +33,9 @@ class PreparedInputs:
         return self.audio.num_frames
 
 
-def load_emotion(path: str | Path, num_frames: int, *, seed: int = 0):
-    """An emotion preset (``.npz``) or a clip (video / folder of frames) for ``num_frames`` frames."""
+def load_emotion(path: str | Path, num_frames: int, *, seed: int = 0, landmarks: str | None = None):
+    """An emotion preset (``.npz``) or a clip (video / folder of frames, tracked with landmark model
+    ``landmarks``) for ``num_frames`` frames."""
     path = Path(path)
     if path.suffix.lower() == ".npz":
         from eamm_core.presets import load_preset
@@ -42,7 +43,7 @@ def load_emotion(path: str | Path, num_frames: int, *, seed: int = 0):
         return load_preset(path)
     from eamm_core.prepare.emotion import load_emotion_clip
 
-    return load_emotion_clip(path, num_frames, seed=seed)
+    return load_emotion_clip(path, num_frames, seed=seed, landmarks=landmarks)
 
 
 def prepare_inputs(spec: JobSpec, num_frames: int | None = None) -> PreparedInputs:
@@ -55,14 +56,14 @@ def prepare_inputs(spec: JobSpec, num_frames: int | None = None) -> PreparedInpu
     # cheapest first, so a bad audio or pose file is reported before the face models load
     audio = load_audio(spec.audio)
     t = int(num_frames) if num_frames is not None else audio.num_frames
-    pose = load_pose(spec.pose, t, smooth=spec.smooth_pose)
-    crop = load_portrait(spec.portrait, face_index=spec.face_index)
-    emotion = load_emotion(spec.emotion, t, seed=spec.seed) if spec.emotion is not None else None
+    pose = load_pose(spec.pose, t, smooth=spec.smooth_pose, landmarks=spec.landmarks)
+    crop = load_portrait(spec.portrait, face_index=spec.face_index, landmarks=spec.landmarks)
+    emotion = None if spec.emotion is None else load_emotion(spec.emotion, t, seed=spec.seed, landmarks=spec.landmarks)
     neutral = None
     if spec.emotion_neutral is not None:
         from eamm_core.prepare.emotion import load_emotion_clip
 
-        neutral = load_emotion_clip(spec.emotion_neutral, t, seed=spec.seed)
+        neutral = load_emotion_clip(spec.emotion_neutral, t, seed=spec.seed, landmarks=spec.landmarks)
     warnings = list(crop.warnings) + list(audio.warnings)
     for item in (emotion, neutral):
         warnings += list(getattr(item, "warnings", ()) or ())

@@ -5,7 +5,8 @@ clips and the talking clip: four actors, none of them a fixture portrait, so the
 checks the map on faces it was not fitted on). In each frame both point sets are put in dlib's
 face frame (eye centres, inter-ocular distance 1). For each of dlib's 68 points the map takes the
 mesh vertex, or the point on the segment between two of its 8 nearest mesh vertices (weights in
-steps of 0.1), with the smallest mean distance to dlib's point over all frames.
+steps of 0.1), with the smallest mean distance to dlib's point over all frames; the 10 iris points
+are never used (they follow the gaze, dlib's points do not).
 
     python scripts/fit_mediapipe_map.py            # writes eamm_core/data/mediapipe_to_68.csv
 """
@@ -26,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 CLIPS = ("emotion/happy.mp4", "emotion/sad.mp4", "emotion/disgusted.mp4", "talking/M030_sad_3_001.mp4")
 STEP = 3
 NEAREST = 8
+IRIS = slice(468, 478)
 
 
 def _unit(points: np.ndarray, dlib68: np.ndarray) -> np.ndarray:
@@ -65,6 +67,7 @@ def fit(mesh: np.ndarray, dlib68: np.ndarray) -> list[tuple[int, int, float, flo
     for i in range(68):
         target = dlib68[:, i]  # [N,2]
         single = np.linalg.norm(mesh - target[:, None], axis=2).mean(0)  # [478]
+        single[IRIS] = np.inf  # the iris points move with the gaze, the lids and corners must not
         near = np.argsort(single)[:NEAREST]
         best = (float(single[near[0]]), int(near[0]), int(near[0]), 0.0)
         for a, b in itertools.permutations(near, 2):

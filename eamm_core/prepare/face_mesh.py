@@ -15,8 +15,11 @@ dlib's pixel convention (pixel centres at integers).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import warnings
+from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 
@@ -86,15 +89,32 @@ def _import_solutions():
     return face_detection, face_mesh
 
 
+@contextmanager
+def _native_stderr_muted():
+    """mediapipe's C++ side writes info lines to fd 2 as its graphs start (before its logging can be
+    configured); they are dropped. (Its graph threads still write one warning per model at the first
+    run, from threads this cannot reach.)"""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 class MeshLandmarker:
     """MediaPipe detector + face mesh behind :class:`~eamm_core.prepare.faces.FaceLandmarker`'s
     interface (use :func:`eamm_core.prepare.landmark_models.landmarker`)."""
 
     def __init__(self):
         face_detection, face_mesh = _import_solutions()
-        self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=MIN_SCORE)
-        self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-                                        min_detection_confidence=0.3)
+        with _native_stderr_muted():
+            self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=MIN_SCORE)
+            self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
+                                            min_detection_confidence=0.3)
         self._lock = threading.Lock()
 
     def _run_detector(self, img: np.ndarray) -> list[tuple[float, float, float, float, float]]:

@@ -92,8 +92,7 @@ def _import_solutions():
 @contextmanager
 def _native_stderr_muted():
     """mediapipe's C++ side writes info lines to fd 2 as its graphs start (before its logging can be
-    configured); they are dropped. (Its graph threads still write one warning per model at the first
-    run, from threads this cannot reach.)"""
+    configured); they are dropped."""
     sys.stderr.flush()
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
     try:
@@ -115,6 +114,11 @@ class MeshLandmarker:
             self._detector = face_detection.FaceDetection(model_selection=1, min_detection_confidence=MIN_SCORE)
             self._mesh = face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True,
                                             min_detection_confidence=0.3)
+            blank = np.zeros((64, 64, 3), np.uint8)  # the graphs open their models on their own threads:
+            with warnings.catch_warnings():  # one frame each waits for that inside the muted window
+                warnings.simplefilter("ignore", UserWarning)
+                self._detector.process(blank)
+                self._mesh.process(blank)
         self._lock = threading.Lock()
 
     def _run_detector(self, img: np.ndarray) -> list[tuple[float, float, float, float, float]]:

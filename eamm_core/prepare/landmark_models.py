@@ -34,6 +34,15 @@ def check_landmark_model(name: str | None) -> str:
     return name
 
 
+def upload_check_model() -> str:
+    """The model a server checks an uploaded clip's first frame with (before any job names one):
+    ``mediapipe478`` where it is installed (Apache-2.0, so a commercial user's server never runs
+    dlib's model), else ``dlib68``."""
+    import importlib.util
+
+    return "mediapipe478" if importlib.util.find_spec("mediapipe") is not None else "dlib68"
+
+
 def landmarker(name: str | None = None):
     """The process-wide landmarker of model ``name`` (models load once; thread-safe)."""
     name = check_landmark_model(name)

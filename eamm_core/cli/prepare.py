@@ -84,7 +84,7 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
                      "face_box": list(crop.face_box)},
         "audio": {"file": str(args.audio), "samples_16k": int(len(audio.samples))},
         "pose": {"source": pose.source, "file": str(args.pose) if args.pose else None},
-        "emotion": None, "seed": args.seed, "warnings": list(prep.warnings),
+        "emotion": None, "seed": args.seed, "landmarks": args.landmarks, "warnings": list(prep.warnings),
     }
     if emotion is not None and hasattr(emotion, "augmented"):
         _write_png(out / "emotion_strip.png", emotion_strip(emotion))

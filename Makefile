@@ -15,10 +15,11 @@ PIP_FLAGS := --disable-pip-version-check --no-input -q
 
 all: test
 
-$(STAMP): requirements/main.txt pyproject.toml
+$(STAMP): requirements/main.txt requirements/nodeps.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python 3.11 (see README)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install $(PIP_FLAGS) -r requirements/main.txt
+	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps -r requirements/nodeps.txt
 	$(VENV)/bin/python -m pip install $(PIP_FLAGS) --no-deps --no-build-isolation -e .
 	touch $@
 

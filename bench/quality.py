@@ -31,7 +31,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -114,7 +114,7 @@ def trim_clip(clip: Path, start_s: float, out: Path) -> Path:
     return out
 
 
-def prepare_real(clip: Path, work: Path, source_frame: int | None):
+def prepare_real(clip: Path, work: Path, source_frame: int | None, landmarks: str | None = None):
     """The evaluated segment (the clip from the source frame on), the source portrait PNG (its first
     frame at full resolution), its crop, the real crops and their landmarks."""
     from eamm_core.prepare.portrait import load_portrait
@@ -124,7 +124,7 @@ def prepare_real(clip: Path, work: Path, source_frame: int | None):
     segment = clip if k == 0 else trim_clip(clip, k / FPS, work / f"{clip.stem}_from_frame{k}.mkv")
     frames = read_frames(segment, FPS, max_frames=1).frames
     portrait = _write_png(work / "source.png", frames[0])
-    crop = load_portrait(portrait)
+    crop = load_portrait(portrait, landmarks=landmarks)  # the job's own crop, so both are in one frame
     real = H.crop_clip(segment, crop.crop_from_source)
     real_lm = H.crop_landmarks(real)
     return k, segment, portrait, crop, real, real_lm
@@ -146,7 +146,8 @@ def _read_frames_dir(frames_dir: Path) -> np.ndarray:
 
 
 def run_engine(out: Path, portrait: Path, audio: Path, *, engine: str, model: Path | None, cache: Path,
-               pose=None, emotion: Path | None = None, strength: float = 1.0) -> np.ndarray:
+               pose=None, emotion: Path | None = None, strength: float = 1.0,
+               landmarks: str | None = None) -> np.ndarray:
     """One job through the project's pipeline (default size: auto); returns its frames in the 256
     crop [T,256,256,3]."""
     from eamm_core.job import JobSpec
@@ -154,6 +155,8 @@ def run_engine(out: Path, portrait: Path, audio: Path, *, engine: str, model: Pa
 
     spec = JobSpec(portrait=portrait, audio=audio, emotion=emotion, pose=pose, strength=strength,
                    engine=engine, model_dir=model, write_mp4=False)
+    if landmarks is not None:
+        spec = replace(spec, landmarks=landmarks)
     result = run_job(spec, out, cache_dir=cache, resume=False)
     return _read_frames_dir(result.frames_dir)
 
@@ -191,8 +194,9 @@ def generate_variants(clip: Path, work: Path, args, crop, real_lm, portrait: Pat
     from eamm_core.prepare.pose_video import pose_from_video
 
     num = load_audio(clip).num_frames
-    pose = _timed(times, "pose from video", pose_from_video, clip, num).values
-    common = dict(engine=args.engine, model=args.model, cache=args.out / "cache", pose=pose)
+    pose = _timed(times, "pose from video", pose_from_video, clip, num, args.landmarks).values
+    common = dict(engine=args.engine, model=args.model, cache=args.out / "cache", pose=pose,
+                  landmarks=args.landmarks)
     out = {VARIANTS[1]: np.repeat(crop.image[None], num, axis=0)}
     out[VARIANTS[2]] = _timed(times, "job α=0", run_engine, work / "alpha0", portrait, clip, strength=0.0, **common)
     out[MAIN] = _timed(times, "job α=1", run_engine, work / "alpha1", portrait, clip, emotion=clip,
@@ -213,7 +217,7 @@ def evaluate_clip(clip: Path, args, embedder) -> ClipResult:
     work.mkdir(parents=True, exist_ok=True)
     times: dict = {}
     k, segment, portrait, crop, real, real_lm = _timed(times, "real clip crop + landmarks", prepare_real, clip,
-                                                       work, args.source_frame)
+                                                       work, args.source_frame, args.landmarks)
     res = ClipResult(name=clip.name, source_frame=k, frames=len(real), seconds=times, portrait_png=portrait)
     src_lm = H.crop_landmarks([crop.image])[0]
     variants = {VARIANTS[0]: real}
@@ -362,9 +366,11 @@ def write_report(path: Path, results: list[ClipResult], skipped: list, drift_run
     drift, drift_frames, pixel_diff = drift_run
     lines = ["# Quality against the paper (self-driving setting on real clips)", "",
              f"Machine: {os.cpu_count()}-core CPU · date: {date} · commit: {commit} · engine: `{args.engine}`"
+             f" · landmarks (job): `{args.landmarks}` (measured with dlib)"
              f" · bench run time: {total_s:.0f} s", "",
              f"Command: `python bench/quality.py --engine {args.engine}"
-             + (f" --model {args.model}" if args.model else "") + "`", "",
+             + (f" --model {args.model}" if args.model else "")
+             + (f" --landmarks {args.landmarks}" if args.landmarks else "") + "`", "",
              "Every number below is output of that run (`bench/quality.py` writes this file). Side-by-side "
              "videos (real | generated | difference ×3, with the clip's sound) are written to "
              "`bench/out/<clip>_side_by_side.mp4` (`--out`), not committed. Other clips: `--clips a.mp4 b.mov` "
@@ -492,6 +498,8 @@ def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--engine", choices=("landmark", "neural"), default="landmark")
     ap.add_argument("--model", type=Path, default=None, help="neural engine model folder")
+    ap.add_argument("--landmarks", default=None, help="the jobs' landmark model (dlib68, mediapipe478; default: "
+                    "the project's); the measuring detector stays dlib's")
     ap.add_argument("--clips", type=Path, nargs="+", default=[DEFAULT_CLIP],
                     help="talking clips whose audio belongs to their video")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "out", help="work folder and side-by-side MP4s")

@@ -50,7 +50,7 @@ def prepare(scene, client: Client, start_args: list[str] | None = None,
     job = {
         "emotion": None, "emotion_preset": s.emotion_preset if s.emotion_source == "PRESET" else None,
         "emotion_neutral": None, "pose": None, "pose_file": None,
-        "engine": s.engine, "model": s.model or None, "seed": int(s.seed), "frame_start": rng.start,
+        "engine": s.engine, "model": s.model or None, "landmarks": s.landmarks, "seed": int(s.seed), "frame_start": rng.start,
         "paste_back": bool(s.paste_back), "size": str(s.size), "blink": bool(s.blink), "idle_motion": bool(s.idle_motion),
         "transcript": None, "outputs": ["frames"],
     }

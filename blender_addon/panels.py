@@ -52,6 +52,7 @@ def _draw_engine(layout, s):
     box.prop(s, "engine", expand=True)
     if s.engine == "neural":
         box.prop(s, "model")
+    box.prop(s, "landmarks")
     row = box.row()
     row.prop(s, "seed")
     row = box.row()

@@ -35,6 +35,10 @@ class EAMM_Settings(bpy.types.PropertyGroup):
         ("landmark", "Landmark", "Runs anywhere, no model weights"),
         ("neural", "Neural", "The EAMM networks (needs installed model weights)")))
     model: StringProperty(name="Model", description="Model name for the neural engine (empty: the default)")
+    landmarks: EnumProperty(name="Landmarks", default="dlib68", items=(
+        ("dlib68", "dlib 68", "dlib's 68-point model (its training data is for non-commercial use only)"),
+        ("mediapipe478", "MediaPipe 478", "MediaPipe's face mesh (Apache-2.0: fine for commercial work)")),
+        description="Face landmark model that finds the face and tracks the emotion clip")
     seed: IntProperty(name="Seed", default=0, min=0)
     strength: FloatProperty(name="Emotion strength", default=1.0, min=0.0, max=2.0, options={"ANIMATABLE"},
                             description="How much of the emotion to apply (keyframe it)")

@@ -44,6 +44,8 @@ from eamm_app.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
 ENGINES = ("landmark", "neural")
+#: face landmark models (eamm_core.prepare.landmark_models; the app does not import eamm_core)
+LANDMARK_MODELS = ("dlib68", "mediapipe478")
 
 
 class SettingsDialog(QDialog):
@@ -62,6 +64,10 @@ class SettingsDialog(QDialog):
         self.engine = QComboBox()
         self.engine.addItems(list(ENGINES))
         self.engine.setCurrentText(settings.default_engine)
+        self.landmarks = QComboBox()
+        self.landmarks.addItems(list(LANDMARK_MODELS))
+        self.landmarks.setCurrentText(settings.default_landmarks)
+        self.landmarks.setToolTip("mediapipe478: Apache-2.0; dlib68: its training data is for non-commercial use")
         self.output = QLineEdit(settings.output_dir)
         self.output.setPlaceholderText(str(settings.resolved_output_dir()))
         browse = QPushButton("Browse…")
@@ -74,6 +80,7 @@ class SettingsDialog(QDialog):
         form.addRow("Token file", self.token_file)
         form.addRow("Token", self.token)
         form.addRow("Default engine", self.engine)
+        form.addRow("Default landmarks", self.landmarks)
         form.addRow("Output folder", out_row)
         box = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         box.accepted.connect(self.accept)
@@ -90,6 +97,7 @@ class SettingsDialog(QDialog):
         s.server_url = self.url.text().strip() or s.server_url
         s.token_file, s.token = self.token_file.text().strip(), self.token.text().strip()
         s.default_engine, s.output_dir = self.engine.currentText(), self.output.text().strip()
+        s.default_landmarks = self.landmarks.currentText()
         s.save()
 
 
@@ -214,6 +222,9 @@ class MainWindow(QMainWindow):
         self.engine_box = QComboBox()
         self.engine_box.addItems(list(ENGINES))
         self.engine_box.setCurrentText(self.settings.default_engine)
+        self.landmarks_box = QComboBox()
+        self.landmarks_box.addItems(list(LANDMARK_MODELS))
+        self.landmarks_box.setCurrentText(self.settings.default_landmarks)
         self.seed_box = QSpinBox()
         self.seed_box.setRange(0, 2**31 - 1)
         self.paste_back = QCheckBox("Paste back into the full portrait")
@@ -234,6 +245,7 @@ class MainWindow(QMainWindow):
         self.job_label = QLabel("add a portrait and a speech file")
         self.job_label.setWordWrap(True)
         form.addRow("Engine", self.engine_box)
+        form.addRow("Landmarks", self.landmarks_box)
         form.addRow("Seed", self.seed_box)
         form.addRow("Resolution", self.size_box)
         form.addRow("", self.paste_back)
@@ -312,7 +324,8 @@ class MainWindow(QMainWindow):
     def job_spec(self) -> dict:
         """The job sent to ``POST /v1/jobs`` for the current inputs, curves and options."""
         job = {"portrait": self.portrait_zone.upload_id, "audio": self.audio_zone.upload_id,
-               "engine": self.engine_box.currentText(), "seed": self.seed_box.value(),
+               "engine": self.engine_box.currentText(), "landmarks": self.landmarks_box.currentText(),
+               "seed": self.seed_box.value(),
                "paste_back": self.paste_back.isChecked(), "size": self.size_box.currentText(), "outputs": ["frames", "mp4"]}
         if self.emotion_zone.preset:
             job["emotion_preset"] = self.emotion_zone.preset

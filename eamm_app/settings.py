@@ -30,6 +30,7 @@ class Settings:
     token_file: str = ""
     token: str = ""
     default_engine: str = "landmark"
+    default_landmarks: str = "dlib68"
     output_dir: str = ""
 
     @classmethod

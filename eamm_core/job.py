@@ -21,6 +21,7 @@ from types import NoneType, UnionType
 import numpy as np
 
 from eamm_core.engines.base import ENGINE_NAMES
+from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS
 
 STAGES = ("prepare", "motion", "render", "encode", "done")
 #: what one ``eamm generate`` / ``POST /v1/jobs`` run does: the whole job, or a farm step (docs/farm.md)
@@ -109,6 +110,10 @@ class JobSpec:
     #: (eamm_core.render.frame_size)
     size: str = _opt("auto", help="face resolution of the frames (auto: from the face's size in the photo, up to "
                      "1024)", cli=("--size",), wire="size", choices=("auto", "256", "512", "1024", "2048"))
+    #: the face landmark model of every stage that finds faces (eamm_core.prepare.landmark_models)
+    landmarks: str = _opt(DEFAULT_LANDMARKS, help=f"face landmark model (default {DEFAULT_LANDMARKS}; mediapipe478 is "
+                          "Apache-2.0, dlib68's training data is non-commercial: docs/licenses.md)",
+                          cli=("--landmarks",), wire="landmarks", choices=LANDMARK_MODELS)
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,9 @@ def _isal_zlib():
 def _encode_png_cv2(image: np.ndarray) -> bytes:
     """RGB (or grey) -> PNG with OpenCV: one fixed row filter (Average) instead of libpng's
     adaptive choice, which tries all five on every row (much less CPU for slightly larger files)."""
-    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
-              cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_AVG]
+    params = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.12; older ones keep libpng's adaptive filter
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_AVG]
     image = np.ascontiguousarray(image)
     if image.ndim == 3 and image.shape[2] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -446,7 +447,7 @@ def read_manifest(path: Path) -> dict | None:
 
 #: distributions whose versions the manifest records (the packages that shape the frames)
 RECORDED_DISTRIBUTIONS = ("numpy", "opencv-python-headless", "scipy", "torch", "dlib-bin", "pocketsphinx",
-                          "imageio-ffmpeg")
+                          "imageio-ffmpeg", "mediapipe")
 _DIST_INFO_RE = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
 
 

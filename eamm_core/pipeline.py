@@ -347,7 +347,7 @@ class _JobRunner(CachedStages):
             "parameters": {"strength": strength, "strength_sha256": self.keys.hashes["strength"],
                            "paste_back": spec.paste_back, "blink": spec.blink, "idle_motion": spec.idle_motion,
                            "transcript": spec.transcript, "face_index": spec.face_index,
-                           "smooth_pose": spec.smooth_pose, "device": spec.device, "precision": spec.precision},
+                           "landmarks": spec.landmarks, "smooth_pose": spec.smooth_pose, "device": spec.device, "precision": spec.precision},
             "fps": MODEL_FPS,
             "frame_size": self.frame_size.manifest() if self.frame_size else None,
             "audio_frames": num_frames,

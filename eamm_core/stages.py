@@ -87,13 +87,16 @@ class CachedStages:
     """The stages of a job runner before the render (see the module docstring)."""
 
     def _stage_crop(self) -> PortraitCrop:
+        from eamm_core.prepare.landmark_models import check_landmark_model
+
+        check_landmark_model(self.spec.landmarks)
         path = Path(self.spec.portrait)
         if not path.is_file():
             raise InputError(path, "portrait file not found", "check the path")
         sha = file_sha256(path)
         self.keys.hashes["portrait"] = sha
         self.keys.crop = canonical_key({"stage": "crop", "portrait": sha, "face_index": self.spec.face_index,
-                                        "code": code_fingerprint(*PREPARE_CODE)})
+                                        "landmarks": self.spec.landmarks, "code": code_fingerprint(*PREPARE_CODE)})
         hit = self.cache.get("crop", self.keys.crop)
         if hit is not None:
             self.cached.append("crop")
@@ -101,7 +104,7 @@ class CachedStages:
         else:
             from eamm_core.prepare.portrait import load_portrait
 
-            crop = load_portrait(path, face_index=self.spec.face_index)
+            crop = load_portrait(path, face_index=self.spec.face_index, landmarks=self.spec.landmarks)
             self.cache.put("crop", self.keys.crop, pack_crop(crop))
         self.warnings += list(crop.warnings)
         return crop
@@ -200,7 +203,8 @@ class CachedStages:
                 raise InputError(None, f"pose array has shape {arr.shape}", "give [T,6] values "
                                  "(yaw, pitch, roll, s, tx, ty) per 25 fps frame", field="pose")
             pose = hold_to_length(arr[:, :6], num_frames)  # a 3DDFA tz column is dropped
-        return load_pose(pose, num_frames, smooth=self.spec.smooth_pose, absolute=absolute)
+        return load_pose(pose, num_frames, smooth=self.spec.smooth_pose, absolute=absolute,
+                         landmarks=self.spec.landmarks)
 
     def _stage_emotion(self, crop: PortraitCrop, kp_audio: Keypoints, num_frames: int) -> Keypoints | None:
         if self.keys.emotion is None:
@@ -233,10 +237,11 @@ class CachedStages:
             return load_preset(path), None
         from eamm_core.prepare.emotion import load_emotion_clip
 
-        emotion = load_emotion_clip(path, num_frames, seed=self.spec.seed)
+        emotion = load_emotion_clip(path, num_frames, seed=self.spec.seed, landmarks=self.spec.landmarks)
         neutral = None
         if self.spec.emotion_neutral is not None:
-            neutral = load_emotion_clip(Path(self.spec.emotion_neutral), num_frames, seed=self.spec.seed, augment=False)
+            neutral = load_emotion_clip(Path(self.spec.emotion_neutral), num_frames, seed=self.spec.seed, augment=False,
+                                        landmarks=self.spec.landmarks)
         return emotion, neutral
 
 

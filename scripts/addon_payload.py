@@ -22,6 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 REQUIREMENTS = REPO / "requirements" / "addon-landmark.txt"
 PINS = REPO / "requirements" / "main.txt"
+NO_DEPS = REPO / "requirements" / "nodeps.txt"  # pinned, installed without their declared dependencies
 PROJECT_PACKAGES = ("eamm_core", "server")
 PURE_SDISTS = {"face_recognition_models", "python_speech_features"}  # no wheels on PyPI; pure Python
 ZIP_DATE = (2026, 1, 1, 0, 0, 0)
@@ -54,9 +55,20 @@ def requirement_names() -> list[str]:
     return names
 
 
+def _pinned_lines(path: Path) -> list[str]:
+    return [line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()
+            if "==" in line.split("#", 1)[0]]
+
+
+def no_deps_names() -> list[str]:
+    """The requirement set's packages that are downloaded without their declared dependencies."""
+    names = {_norm(line.split("==", 1)[0]) for line in _pinned_lines(NO_DEPS)}
+    return [n for n in requirement_names() if _norm(n) in names]
+
+
 def _pins() -> dict[str, str]:
     pins = {}
-    for line in PINS.read_text(encoding="utf-8").splitlines():
+    for line in PINS.read_text(encoding="utf-8").splitlines() + _pinned_lines(NO_DEPS):
         line = line.split("#", 1)[0].strip()
         if "==" in line:
             name, version = line.split("==", 1)
@@ -77,7 +89,7 @@ def cache_root() -> Path:
 
 
 def requirements_hash() -> str:
-    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + PINS.read_bytes())
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + PINS.read_bytes() + NO_DEPS.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -98,12 +110,15 @@ def wheels(platform: Platform) -> list[Path]:
         shutil.rmtree(folder, ignore_errors=True)
         part = folder.with_name(folder.name + ".part")
         shutil.rmtree(part, ignore_errors=True)
-        binary = [n for n in requirement_names() if _norm(n) not in PURE_SDISTS]
+        pins = _pins()
+        alone = no_deps_names()
+        binary = [n for n in requirement_names() if _norm(n) not in PURE_SDISTS and n not in alone]
         pure = [n for n in requirement_names() if _norm(n) in PURE_SDISTS]
         tags = [a for tag in platform.pip_tags for a in ("--platform", tag)]
-        _pip(["download", "--only-binary=:all:", *tags, "--python-version", "3.11", "--implementation", "cp",
-              "--abi", "cp311", "-d", str(part), *binary])
-        pins = _pins()
+        target = [*tags, "--python-version", "3.11", "--implementation", "cp", "--abi", "cp311", "-d", str(part)]
+        _pip(["download", "--only-binary=:all:", *target, *binary])
+        if alone:
+            _pip(["download", "--only-binary=:all:", "--no-deps", *target, *[f"{n}=={pins[_norm(n)]}" for n in alone]])
         _pip(["wheel", "--no-deps", "-w", str(part), *[f"{n}=={pins[_norm(n)]}" if _norm(n) in pins else n
                                                         for n in pure]])
         (part / ".complete").write_text("\n".join(sorted(p.name for p in part.glob("*.whl"))) + "\n")

@@ -54,9 +54,9 @@ def _video_summary(path: Path, need_face: bool) -> dict:
     if first is None:
         raise InputError(path, "no frames could be read", "re-export the clip as H.264 MP4")
     if need_face:
-        from eamm_core.prepare.faces import FaceLandmarker
+        from eamm_core.prepare.landmark_models import landmarker, upload_check_model
 
-        if not FaceLandmarker.shared().detect(first):
+        if not landmarker(upload_check_model()).detect(first):
             raise InputError(path, "no face found in the first frame",
                              "use a clip of one face looking at the camera")
     h, w = first.shape[:2]

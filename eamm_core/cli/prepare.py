@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from eamm_core.errors import EammError
+from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS
 
 log = logging.getLogger("eamm.prepare")
 
@@ -32,6 +33,8 @@ def add_parser(subparsers) -> None:
                                              "(.json, or .csv with a 'frame,...' header)")
     p.add_argument("--out", type=Path, required=True, help="folder to write into (created)")
     p.add_argument("--face-index", type=int, default=None, help="which face when there are several (0 = largest)")
+    p.add_argument("--landmarks", choices=LANDMARK_MODELS, default=DEFAULT_LANDMARKS,
+                   help=f"face landmark model (default {DEFAULT_LANDMARKS})")
     p.add_argument("--seed", type=int, default=0, help="seed of the emotion clip augmentation")
     p.add_argument("--smooth-pose", action="store_true", help="One-Euro smoothing of the pose file")
     p.set_defaults(func=run)
@@ -88,7 +91,7 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
                      "face_box": list(crop.face_box)},
         "audio": {"file": str(args.audio), "samples_16k": int(len(audio.samples))},
         "pose": {"source": pose.source, "file": str(args.pose) if args.pose else None},
-        "emotion": None, "neutral": None, "seed": args.seed, "warnings": list(prep.warnings),
+        "emotion": None, "neutral": None, "seed": args.seed, "landmarks": args.landmarks, "warnings": list(prep.warnings),
     }
     if emotion is not None and hasattr(emotion, "augmented"):
         _write_png(out / "emotion_strip.png", emotion_strip(emotion))
@@ -113,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
     from eamm_core.stages import prepare_inputs
 
     spec = JobSpec(portrait=args.portrait, audio=args.audio, emotion=args.emotion, emotion_neutral=args.neutral,
-                   pose=args.pose, seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose)
+                   pose=args.pose, seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose,
+                   landmarks=args.landmarks)
     prep = prepare_inputs(spec)
     for warning in prep.warnings:
         log.warning("warning: %s", warning)

@@ -34,11 +34,11 @@ from eamm_core.prepare.common import extend_ping_pong
 from eamm_core.prepare.faces import (
     CLIP_ALIGN_POINTS,
     CROP_SIZE,
-    FaceLandmarker,
     align_to_template,
     apply_transform,
     warp_to_crop,
 )
+from eamm_core.prepare.landmark_models import landmarker as get_landmarker
 from eamm_core.prepare.video import MODEL_FPS, iter_frames
 from eamm_core.types import EmotionClip
 
@@ -55,7 +55,7 @@ MAX_LEADING_WITHOUT_FACE = 25
 NO_FACE_FIX = "use a clip where one face is visible, frontal and at least 80 px wide"
 
 
-def _frame_landmarks(landmarker: FaceLandmarker, frame: np.ndarray) -> np.ndarray | None:
+def _frame_landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
     h, w = frame.shape[:2]
     factor = min(1.0, DETECT_SIDE / float(max(h, w)))
     small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
@@ -68,10 +68,12 @@ def _frame_landmarks(landmarker: FaceLandmarker, frame: np.ndarray) -> np.ndarra
     return landmarker.landmarks(frame, box)
 
 
-def align_clip(path: Path, num_frames: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+def align_clip(path: Path, num_frames: int | None,
+               landmarks: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Read and align the clip: (aligned uint8 [N,256,256,3], landmarks_px [N,68,2], source_index [N],
-    warnings). Frames without a face reuse the previous landmarks."""
-    landmarker = FaceLandmarker.shared()
+    warnings), the landmarks from model ``landmarks`` (None = the default). Frames without a face
+    reuse the previous landmarks."""
+    landmarker = get_landmarker(landmarks)
     aligned, marks, sources, pending = [], [], [], []
     last, missing = None, 0
     for src, frame in iter_frames(path, MODEL_FPS, num_frames):
@@ -157,13 +159,14 @@ def augment_clip(aligned: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray
     return np.asarray(lazy), lazy.picked, lazy.flip
 
 
-def load_emotion_clip(path: str | Path, num_frames: int, *, seed: int = 0, augment: bool = True) -> EmotionClip:
+def load_emotion_clip(path: str | Path, num_frames: int, *, seed: int = 0, augment: bool = True,
+                      landmarks: str | None = None) -> EmotionClip:
     """Emotion clip for ``num_frames`` output frames (see module docstring). ``aligned`` and
     ``augmented`` index like [T,256,256,3] arrays but hold only the clip's own frames
     (:mod:`eamm_core.prepare.clip_frames`): memory does not grow with ``num_frames``."""
     path = Path(path)
     num_frames = max(1, int(num_frames))
-    aligned, marks, sources, warnings = align_clip(path, num_frames)
+    aligned, marks, sources, warnings = align_clip(path, num_frames, landmarks)
     idx = extend_ping_pong(np.arange(len(aligned)), num_frames)
     frames = IndexedFrames(aligned, idx)
     augmented = _lazy_augmented(aligned, idx, seed) if augment else frames

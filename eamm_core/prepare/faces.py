@@ -56,10 +56,12 @@ def dlib_model_path(name: str = "shape_predictor_68_face_landmarks.dat") -> Path
 
 @dataclass(frozen=True)
 class Face:
-    """One detected face: ``box`` (x0, y0, x1, y1) in image pixels, ``landmarks`` float32 [68,2]."""
+    """One detected face: ``box`` (x0, y0, x1, y1) in image pixels, ``landmarks`` float32 [68,2];
+    ``dense`` the landmark model's own points when it has more than 68 (MediaPipe: float32 [478,2])."""
 
     box: tuple[int, int, int, int]
     landmarks: np.ndarray
+    dense: np.ndarray | None = None
 
     @property
     def width(self) -> int:

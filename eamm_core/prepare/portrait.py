@@ -1,7 +1,7 @@
 """Portrait -> :class:`~eamm_core.types.PortraitCrop` (as the reference
 implementation crops it, RGB throughout).
 
-One face is found (dlib HOG, largest first), its 68 landmarks predicted at full resolution, and a
+One face is found (by the chosen landmark model, largest first), its 68 landmarks predicted at full resolution, and a
 least-squares similarity on landmarks 0-46 maps it onto the 68-point template; the image is
 resampled into a 256x256 crop (bilinear, black outside the image, as the reference). The inverse
 transform, the source landmarks and the full-resolution original are kept for paste-back.
@@ -21,12 +21,12 @@ from eamm_core.prepare.faces import (
     CROP_SIZE,
     PORTRAIT_ALIGN_POINTS,
     Face,
-    FaceLandmarker,
     align_to_template,
     apply_transform,
     warp_to_crop,
 )
 from eamm_core.prepare.image_io import read_image
+from eamm_core.prepare.landmark_models import landmarker
 from eamm_core.types import PortraitCrop
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,16 @@ def crop_portrait(rgb: np.ndarray, alpha: np.ndarray | None, face: Face) -> dict
                 crop_from_source=m, source_from_crop=np.linalg.inv(m))
 
 
-def load_portrait(path: str | Path, *, face_index: int | None = None) -> PortraitCrop:
-    """Read a portrait image and align its face to the template (see module docstring).
+def load_portrait(path: str | Path, *, face_index: int | None = None, landmarks: str | None = None) -> PortraitCrop:
+    """Read a portrait image and align its face to the template (see module docstring); ``landmarks``
+    names the landmark model (:mod:`eamm_core.prepare.landmark_models`, None = the default).
 
     Raises :class:`InputError` for unreadable files, no face, a face index out of range or a face
     narrower than 80 px. Several faces: the largest is used and a warning names the count.
     """
     path = Path(path)
     rgb, alpha = read_image(path)
-    faces = FaceLandmarker.shared().detect(rgb)
+    faces = landmarker(landmarks).detect(rgb)
     face, warnings = choose_face(faces, path, face_index)
     fields = crop_portrait(rgb, alpha, face)
     return PortraitCrop(original=rgb, face_box=tuple(int(v) for v in face.box), path=path,

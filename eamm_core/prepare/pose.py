@@ -128,19 +128,20 @@ def validate_pose(values: np.ndarray, path: Path | None) -> np.ndarray:
     return arr
 
 
-def _from_video(path: Path, num_frames: int) -> PoseTrack:
+def _from_video(path: Path, num_frames: int, landmarks: str | None) -> PoseTrack:
     try:
         from eamm_core.prepare.pose_video import pose_from_video
     except ImportError:
         raise EammError(f"pose from a video ({path.name}) is not available in this installation: "
                         "use a 3DDFA .npy or a CSV pose file") from None
-    return pose_from_video(path, num_frames)
+    return pose_from_video(path, num_frames, landmarks)
 
 
 def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth: bool = False,
-              absolute: bool = False) -> PoseTrack:
+              absolute: bool = False, landmarks: str | None = None) -> PoseTrack:
     """Pose for ``num_frames`` frames from a file, an array or nothing (see module docstring).
-    ``absolute``: the values are absolute targets (a keyed curve, artist units): source ``"curve"``."""
+    ``absolute``: the values are absolute targets (a keyed curve, artist units): source ``"curve"``.
+    ``landmarks``: the landmark model that tracks a pose video (None = the default)."""
     if source is None:
         return PoseTrack(neutral_pose(num_frames), source="none")
     path = None
@@ -149,7 +150,7 @@ def load_pose(source: str | Path | np.ndarray | None, num_frames: int, *, smooth
         if not path.is_file():
             raise InputError(path, "file not found", "check the path")
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            return _from_video(path, num_frames)
+            return _from_video(path, num_frames, landmarks)
         raw = _read_table(path)
     else:
         raw = source

@@ -25,7 +25,7 @@ from eamm_core.geometry.face2d import load_template
 from eamm_core.geometry.head3d import estimate_pose
 from eamm_core.geometry.pose_units import pose_from_artist
 from eamm_core.prepare.common import extend_ping_pong
-from eamm_core.prepare.faces import FaceLandmarker
+from eamm_core.prepare.landmark_models import landmarker as get_landmarker
 from eamm_core.prepare.video import iter_frames
 from eamm_core.types import PoseTrack
 
@@ -60,10 +60,11 @@ def poses_from_landmarks(marks: np.ndarray) -> np.ndarray:
     return np.asarray(rows, np.float64)
 
 
-def pose_from_video(path: str | Path, num_frames: int) -> PoseTrack:
-    """The head pose of the person in the video at ``path`` for ``num_frames`` frames."""
+def pose_from_video(path: str | Path, num_frames: int, landmarks: str | None = None) -> PoseTrack:
+    """The head pose of the person in the video at ``path`` for ``num_frames`` frames (landmark
+    model ``landmarks``, None = the default)."""
     path = Path(path)
-    landmarker = FaceLandmarker.shared()
+    landmarker = get_landmarker(landmarks)
     marks, last, missing = [], None, 0
     for _, frame in iter_frames(path, 25.0, max(1, int(num_frames))):
         check_cancelled()

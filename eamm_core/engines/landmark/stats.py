@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+#: numpy 1.x returns float64 percentiles of float32 values (the weights are float64 arrays and
+#: value-based casting promotes); numpy 2 keeps float32
+_PERCENTILE_WIDENS = np.lib.NumpyVersion(np.__version__) < "2.0.0"
+
 
 def median_axis0(values: np.ndarray) -> np.ndarray:
     """``np.median(values, axis=0)`` bit for bit (same dtype rules: float64 for integer input)
@@ -34,13 +38,14 @@ def percentile_axis0(values: np.ndarray, q: float) -> np.ndarray:
         raise TypeError(f"percentile_axis0 takes floating-point values, got {rows.dtype}")
     quantile = np.true_divide(q, 100)
     virtual = (n - 1) * quantile  # numpy's "linear" method
+    wide = (lambda a: np.asarray(a, np.float64)) if _PERCENTILE_WIDENS else (lambda a: a)
     if virtual >= n - 1:
-        return rows[n - 1]
+        return wide(rows[n - 1])
     if virtual < 0:
-        return rows[0]
+        return wide(rows[0])
     below = np.floor(virtual)
     i = int(below)
     gamma = float(virtual - below)
     low, high = rows[i], rows[i + 1]
-    diff = high - low
-    return high - diff * (1 - gamma) if gamma >= 0.5 else low + diff * gamma
+    diff = wide(high - low)  # the difference in the values' own precision, as numpy's lerp
+    return wide(high) - diff * (1 - gamma) if gamma >= 0.5 else wide(low) + diff * gamma

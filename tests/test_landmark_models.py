@@ -111,7 +111,7 @@ def test_the_emotion_clip_tracks_with_either_model():
     err = np.linalg.norm(ours - ref, axis=2).mean(1) / np.array([_iod(f) for f in ref])
     assert err.max() < 0.08, err
     # the brows' motion over the clip (what the emotion is measured from) agrees frame to frame
-    rise = lambda lm: (lm[:, 17:27, 1] - lm[:, 36:48, 1].mean(1, keepdims=True)).mean(1)  # noqa: E731
+    rise = lambda lm: (lm[:, 17:27, 1] - lm[:, 36:48, 1].mean(1, keepdims=True)).mean(1)
     assert np.corrcoef(rise(ref), rise(ours))[0, 1] > 0.6
 
 

@@ -104,7 +104,7 @@ def test_spec_json_reads_back_every_field(tmp_path):
                    strength=np.array([0.5, 1.5], np.float32), engine="neural", model_dir=tmp_path / "m", seed=7,
                    paste_back=True, blink=False, idle_motion=True, transcript="hi", face_index=2, frame_start=3,
                    frame_end=9, write_mp4=False, device="cpu", precision="bf16", smooth_pose=True,
-                   pose_absolute=True, size="512")
+                   pose_absolute=True, size="512", landmarks="mediapipe478")
     for f in job_fields():  # the record below covers every field with a value other than its default
         assert not np.array_equal(getattr(spec, f.name), f.default), f.name
     back = spec_from_record(spec_record(spec))

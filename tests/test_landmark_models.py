@@ -160,12 +160,14 @@ def test_a_mediapipe478_job_never_loads_dlib(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     clip = shared_path("fixtures", "emotion", "happy.mp4")
     code = ("import sys; sys.modules['dlib'] = None\n"  # any `import dlib` now raises ImportError
-            "from pathlib import Path\nfrom eamm_core.job import JobSpec\nfrom eamm_core.prepare import prepare_inputs\n"
+            "from pathlib import Path\nfrom eamm_core.job import JobSpec\nfrom eamm_core.stages import prepare_inputs\n"
             f"spec = JobSpec(portrait=Path({str(repo / 'samples' / 'astronaut.png')!r}), "
             f"audio=Path({str(repo / 'samples' / 'speech.wav')!r}), emotion=Path({str(clip)!r}), "
             f"pose=Path({str(clip)!r}), landmarks='mediapipe478')\n"
-            "p = prepare_inputs(spec, num_frames=30)\n"
-            "print(p.crop.landmarks_px.shape, p.emotion.landmarks_px.shape, p.pose.values.shape)\n")
+            "p = prepare_inputs(spec)\n"
+            "t = p.audio.num_frames\n"
+            "print(p.crop.landmarks_px.shape, p.emotion.landmarks_px.shape[1:], p.pose.values.shape[1],\n"
+            "      len(p.emotion.landmarks_px) == t == len(p.pose.values))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "(68, 2) (30, 68, 2) (30, 6)" in proc.stdout
+    assert "(68, 2) (68, 2) 6 True" in proc.stdout

@@ -288,8 +288,9 @@ class _JobRunner(CachedStages):
         self._deleting = []
 
     def _load_render_setup(self, crop: PortraitCrop) -> tuple[str, bool]:
-        """Per-portrait render data an engine can reuse (landmark engine: the mesh's triangulation),
-        cached beside the stages: an alpha-only rerun then skips it (and the scipy import). Not a
+        """Per-portrait render data an engine can reuse (landmark engine: the mesh's triangulation and
+        the mouth interior's measured look), cached beside the stages: an alpha-only rerun then skips
+        them (and the scipy import). Not a
         stage of its own in ``cached_stages``: it never changes what is rendered."""
         engine = self.engine
         key = canonical_key({"stage": "render_setup", "crop": self.keys.crop,

@@ -284,3 +284,44 @@ def test_cached_triangulation_gives_the_same_bytes(crop60, renderer60):
     assert reuse.use_render_setup(crop60, setup)
     second = [f for _, f in reuse.render(crop60, reuse.source_keypoints(crop60), kp, [0, 1])]
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
+
+
+def test_cached_mouth_look_gives_the_same_bytes_and_skips_the_measuring(crop60, tmp_path, monkeypatch):
+    """The engine's render setup carries the mouth interior's look at the frame size; through the
+    pipeline's .npz cache it comes back with the same values and types, a renderer of the same size
+    takes it instead of measuring the picture again (same frames), another size measures anew."""
+    from eamm_core.engines.base import EngineOptions
+    from eamm_core.engines.landmark import create, mouth_colour, mouth_interior
+    from eamm_core.engines.landmark.groups import keypoints_from_landmarks
+
+    src = np.asarray(crop60.landmarks_px, np.float64)
+    drv = src.copy()
+    drv[[61, 62, 63], 1] -= 2.0
+    drv[[65, 66, 67], 1] += 6.0  # an open mouth: the painted interior is in the frame
+    kp = keypoints_from_landmarks(src, np.stack([drv, src]))
+    engine = create(EngineOptions(seed=0, size="512"))
+    first = [f for _, f in engine.render(crop60, engine.source_keypoints(crop60), kp, [0, 1])]
+    setup = engine.render_setup(crop60)
+    assert int(setup["look_size"]) == 512
+    np.savez(tmp_path / "setup.npz", **setup)
+    with np.load(tmp_path / "setup.npz") as stored:
+        loaded = {k: stored[k] for k in stored.files}
+    look = mouth_colour.look_from_arrays(loaded)
+    fresh = mouth_interior.prepare_mouth(first[1], np.zeros((68, 2)) + 256.0).look  # any look: the types
+    for name in ("blur_sigma", "grain", "sclera_seen"):
+        assert type(getattr(look, name)) is type(getattr(fresh, name))
+    assert mouth_colour.look_from_arrays({k: v for k, v in loaded.items() if k != "look_teeth"}) is None
+
+    measured = []
+    real = mouth_colour.mouth_look
+    monkeypatch.setattr(mouth_interior, "mouth_look", lambda *a: measured.append(1) or real(*a))
+    reuse = create(EngineOptions(seed=0, size="512"))
+    assert reuse.use_render_setup(crop60, loaded)
+    second = [f for _, f in reuse.render(crop60, reuse.source_keypoints(crop60), kp, [0, 1])]
+    assert measured == []
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    other = create(EngineOptions(seed=0, size="256"))
+    assert other.use_render_setup(crop60, loaded)
+    [f for _, f in other.render(crop60, other.source_keypoints(crop60), kp, [0])]
+    assert measured == [1]
+    assert int(other.render_setup(crop60)["look_size"]) == 256

@@ -143,7 +143,8 @@ class LandmarkEngine(Engine):
 
     def render_setup(self, crop: PortraitCrop) -> dict[str, np.ndarray] | None:
         """Per-portrait render data worth caching once :meth:`render` has run for ``crop`` (None
-        before): the mesh's triangulation (the one step that needs scipy)."""
+        before): the mesh's triangulation (the one step that needs scipy) and the mouth interior's
+        colours and finish measured at the frame size (``look_size``)."""
         setup = self._setup
         if not _setup_fits(setup, crop):
             return None
@@ -161,6 +162,7 @@ class LandmarkEngine(Engine):
     def render(self, crop: PortraitCrop, kp_source: Keypoints, kp_driving: Keypoints,
                indices: Iterable[int]) -> Iterator[tuple[int, np.ndarray]]:
         """Frames in the order of ``indices``, rendered one after another on the caller's thread."""
+        from eamm_core.engines.landmark.mouth_colour import look_from_arrays, look_to_arrays
         from eamm_core.engines.landmark.render import LandmarkRenderer
 
         lm = self.driving_landmarks(crop, kp_driving)
@@ -171,9 +173,13 @@ class LandmarkEngine(Engine):
                 raise EammError(f"frame {i} is outside the motion's {len(lm)} frames")
         setup = self._setup if _setup_fits(self._setup, crop) else {}
         size = resolve_size(self.options.size, crop.source_from_crop).size
-        renderer = LandmarkRenderer(crop, size=size, triangles=setup.get("triangles"))
+        look = None
+        if "look_size" in setup and int(np.asarray(setup["look_size"])) == size:
+            look = look_from_arrays(setup)
+        renderer = LandmarkRenderer(crop, size=size, triangles=setup.get("triangles"), mouth_look=look)
         self._setup = {"landmarks": _landmarks(crop), "image": np.asarray(crop.image),
-                       "triangles": renderer.mesh.triangles}
+                       "triangles": renderer.mesh.triangles, "look_size": np.asarray(size),
+                       **look_to_arrays(renderer.mouth.look)}
         for i in order:
             yield i, renderer.render(lm[i], tongue=float(tongue[i]))
 

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import cv2
 import numpy as np
@@ -187,3 +187,24 @@ def mouth_look(image: np.ndarray, lm: np.ndarray) -> MouthLook:
     deep, edge, tongue = _lip_shades(to_lab(lips))
     return MouthLook(teeth=teeth, cavity_deep=deep, cavity_edge=edge, tongue=tongue,
                      blur_sigma=blur_sigma(image, lm), grain=grain_level(image, lm), sclera_seen=seen)
+
+
+def look_to_arrays(look: MouthLook, prefix: str = "look_") -> dict[str, np.ndarray]:
+    """``look`` as plain arrays (for the pipeline's ``.npz`` cache); :func:`look_from_arrays` undoes it exactly."""
+    return {prefix + f.name: np.asarray(getattr(look, f.name)) for f in fields(MouthLook)}
+
+
+def look_from_arrays(arrays: dict[str, np.ndarray], prefix: str = "look_") -> MouthLook | None:
+    """The :class:`MouthLook` :func:`look_to_arrays` stored (the same values and Python types, so
+    the frames painted with it are the same bytes), or None when ``arrays`` holds none or a malformed one."""
+    try:
+        values = {f.name: np.asarray(arrays[prefix + f.name]) for f in fields(MouthLook)}
+    except KeyError:
+        return None
+    colours = ("teeth", "cavity_deep", "cavity_edge", "tongue")
+    if any(values[k].shape != (3,) or values[k].dtype != np.float32 for k in colours):
+        return None
+    if any(values[k].shape != () for k in ("blur_sigma", "grain", "sclera_seen")):
+        return None
+    return MouthLook(**{k: values[k].copy() for k in colours}, blur_sigma=float(values["blur_sigma"]),
+                     grain=float(values["grain"]), sclera_seen=bool(values["sclera_seen"]))

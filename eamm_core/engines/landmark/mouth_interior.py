@@ -96,15 +96,16 @@ def _hermite(xp: np.ndarray, yp: np.ndarray, x: np.ndarray) -> np.ndarray:
             + (-2 * u3 + 3 * u2) * yp[i + 1] + (u3 - u2) * h[i] * m[i + 1])
 
 
-def prepare_mouth(image: np.ndarray, src_lm: np.ndarray, unit: float = 1.0) -> MouthSource:
+def prepare_mouth(image: np.ndarray, src_lm: np.ndarray, unit: float = 1.0, look: MouthLook | None = None) -> MouthSource:
     """Colours, finish and geometry of the source mouth (the constructor's part of the work), from
-    ``image`` and ``src_lm`` at the frame's size (``unit`` frame pixels per 256-crop pixel)."""
+    ``image`` and ``src_lm`` at the frame's size (``unit`` frame pixels per 256-crop pixel);
+    ``look``: :func:`mouth_look` of the same ``image`` and ``src_lm``, measured before (cached)."""
     lm = np.asarray(src_lm, np.float64)
     gap = inner_gap(lm)
     line = 0.5 * (lm[UPPER_IN] + lm[LOWER_IN])
     w = 1.0 - float(np.clip((gap - SOURCE_CLOSED) / (SOURCE_OPEN - SOURCE_CLOSED), 0.0, 1.0))
     grain = np.random.default_rng(GRAIN_SEED).standard_normal(image.shape[:2]).astype(np.float32)
-    return MouthSource(look=mouth_look(image, lm), gap=gap, lip_line=line, synth_weight=w, grain=grain,
+    return MouthSource(look=mouth_look(image, lm) if look is None else look, gap=gap, lip_line=line, synth_weight=w, grain=grain,
                        unit=float(unit))
 
 

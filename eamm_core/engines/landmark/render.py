@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from eamm_core.engines.landmark import eyes, hires, mouth_interior, warp
+from eamm_core.engines.landmark.mouth_colour import MouthLook
 from eamm_core.errors import EammError
 from eamm_core.types import PortraitCrop
 
@@ -44,11 +45,13 @@ class LandmarkRenderer:
 
     def __init__(self, crop: PortraitCrop, *, size: int | None = None, smooth_sigma: float = warp.SMOOTH_SIGMA,
                  interpolation: int = cv2.INTER_CUBIC, triangles: np.ndarray | None = None,
-                 sampled: np.ndarray | None = None):
+                 sampled: np.ndarray | None = None, mouth_look: MouthLook | None = None):
         """``triangles`` and ``sampled``: ``renderer.mesh.triangles`` and ``renderer.sampled`` of an
         earlier renderer of the same crop (cached by the pipeline): the same renderer without the
         triangulation and the supersampling; ignored if they do not fit. ``size``: render ``size`` x
-        ``size`` frames from ``crop.original`` (None: 256 frames from ``crop.image``)."""
+        ``size`` frames from ``crop.original`` (None: 256 frames from ``crop.image``). ``mouth_look``:
+        ``renderer.mouth.look`` of an earlier renderer of the same crop and size (its measuring is
+        most of a fresh process's setup: OpenCV builds its float CIELAB tables on the first use)."""
         image = np.asarray(crop.image)
         if image.shape != (SIZE, SIZE, 3) or image.dtype != np.uint8:
             raise EammError(f"the portrait crop must be uint8 {SIZE}x{SIZE}x3, got {image.dtype} {image.shape}")
@@ -86,7 +89,7 @@ class LandmarkRenderer:
         self._src_out = lm if self.hires is None else hires.to_out(lm, self.size)
         self.eyes = eyes.prepare_eyes(still, self._src_out, self.unit)
         self._lid_detail = None if self.hires is None else eyes.fine_detail(still, self.unit)  # see eyes._draw_lid
-        self.mouth = mouth_interior.prepare_mouth(still, self._src_out, self.unit)
+        self.mouth = mouth_interior.prepare_mouth(still, self._src_out, self.unit, look=mouth_look)
         self._up = -warp.face_frame(lm)[1]  # unit vector toward the top of the head
         log.debug("landmark renderer: %d vertices, %d triangles, mouth gap %.3f",
                   len(self.mesh.src), len(self.mesh.triangles), self.mouth.gap)

@@ -63,6 +63,14 @@ def write_clip(path: Path, frames, fps: float = 25.0) -> Path:
     return path
 
 
+def portrait_path(name: str) -> Path:
+    """A portrait by name: ``astronaut.png`` is the repo's sample; the others are the real photographs
+    of ``../shared/fixtures/portraits`` (skipping when absent)."""
+    if name == SAMPLE_PORTRAIT.name:
+        return SAMPLE_PORTRAIT
+    return shared_path("fixtures", "portraits", name, why="real photographs for quality checks")
+
+
 @functools.cache
 def sample_face_rgb():
     """The sample portrait's 256x256 aligned face crop (RGB uint8), as ``load_portrait`` makes it:

@@ -13,6 +13,7 @@ import functools
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +52,6 @@ def shared_path(*parts: str, why: str | None = None) -> Path:
 def write_clip(path: Path, frames, fps: float = 25.0) -> Path:
     """Write RGB frames as a lossless H.264 MP4 (yuv444p, crf 0): a clip made inside a test."""
     import imageio_ffmpeg
-    import numpy as np
 
     h, w = frames[0].shape[:2]
     writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv444p",
@@ -86,7 +86,6 @@ def sample_face_clip(path: Path, frames: int = 30, fps: float = 25.0):
     """A talking-head-like clip made from the sample face crop: the face drifts a few pixels, turns a
     little and its brightness breathes, frame by frame (no real recording needed)."""
     import cv2
-    import numpy as np
 
     rgb = sample_face_rgb()
     h, w = rgb.shape[:2]
@@ -98,6 +97,28 @@ def sample_face_clip(path: Path, frames: int = 30, fps: float = 25.0):
         img = cv2.warpAffine(rgb, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         out.append(np.clip(img.astype(np.float32) * (1.0 + 0.03 * np.sin(4 * np.pi * t)), 0, 255).astype(np.uint8))
     return write_clip(path, out, fps)
+
+
+def pose_3ddfa(frames: int = 93, seed: int = 0):
+    """A head-pose sequence in 3DDFA's layout ([T, 7]: yaw, pitch, roll in degrees, scale, tx, ty, tz),
+    a smooth sway with small jitter in the value ranges of a real talking-head track."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames) / 25.0
+    jitter = rng.normal(0.0, 0.15, (frames, 3))
+    out = np.column_stack([
+        -9.0 + 4.0 * np.sin(1.3 * t) + jitter[:, 0], 3.0 * np.sin(0.7 * t + 1.0) + jitter[:, 1],
+        1.5 * np.sin(0.9 * t) + jitter[:, 2], 4.6e-4 + 8e-6 * np.sin(0.5 * t),
+        58.0 + 1.5 * np.sin(0.8 * t), 70.0 + 2.0 * np.sin(0.6 * t), np.full(frames, -66.671)])
+    return out.astype(np.float64)
+
+
+def pose_file(which: str, directory: Path, frames: int = 93) -> Path:
+    """A 3DDFA pose file: ``synthetic`` (written into ``directory``) or a ../shared/fixtures/pose file."""
+    if which == "synthetic":
+        path = directory / f"pose_{frames}.npy"
+        np.save(path, pose_3ddfa(frames))
+        return path
+    return shared_path("fixtures", "pose", which, why="3DDFA's pose output for real clips")
 
 
 @pytest.fixture(scope="session")
@@ -123,6 +144,4 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture
 def golden() -> object:
-    import numpy as np
-
     return np.load(shared_path("golden", "eamm_golden_v1.npz"), allow_pickle=False)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, shared_path
+from conftest import REPO, SAMPLE_SPEECH, sample_face_clip, sample_face_rgb
 from server_harness import ServerProcess, cut_wav
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # also for the docs' screenshots: same look everywhere
@@ -100,9 +100,12 @@ def load_inputs(win, tmp_path: Path) -> None:
     wait_until(lambda: win.audio_zone.error, 60, "the refusal of a broken WAV")
     assert "broken.wav" in win.audio_zone.status.text() and "audio" in win.audio_zone.error
     assert not win.generate_button.isEnabled()
-    drop_file(win.portrait_zone, shared_path("fixtures", "portraits", "7.png"))
-    win.audio_zone.set_file(cut_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "line.wav", 2.0))
-    win.emotion_zone.set_file(shared_path("fixtures", "emotion", "happy.mp4"))  # a clip: first-frame thumbnail
+    from PIL import Image
+
+    Image.fromarray(sample_face_rgb()).save(tmp_path / "face.png")
+    drop_file(win.portrait_zone, tmp_path / "face.png")
+    win.audio_zone.set_file(cut_wav(SAMPLE_SPEECH, tmp_path / "line.wav", 2.0))
+    win.emotion_zone.set_file(sample_face_clip(tmp_path / "clip.mp4", 25))  # a clip: first-frame thumbnail
     wait_until(lambda: win.emotion_zone.upload_id and not win.emotion_zone.thumb.pixmap().isNull(), 120,
                "the emotion clip's upload and thumbnail")
     assert "video" in win.emotion_zone.status.text()
@@ -224,7 +227,6 @@ def test_app_generates_reviews_exports_and_cancels(qapp, tmp_path):
     from eamm_app.main_window import MainWindow
     from eamm_app.settings import Settings
 
-    shared_path("fixtures", "portraits", "7.png")  # skip early when ../shared is absent
     with ServerProcess() as srv:
         settings = Settings.open(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         settings.server_url, settings.token_file, settings.output_dir = srv.url, str(srv.token_file), str(tmp_path / "out")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import portrait_path, sample_face_rgb
 
 from eamm_core.prepare.faces import FaceLandmarker
 
@@ -14,13 +14,18 @@ from eamm_core.prepare.faces import FaceLandmarker
 def _read(name: str) -> np.ndarray:
     from eamm_core.prepare.image_io import read_image
 
-    return read_image(shared_path("fixtures", "portraits", name))[0]
+    return read_image(portrait_path(name))[0]
 
 
-@pytest.fixture(scope="module")
-def two_faces_and_a_speck() -> np.ndarray:
-    canvas = np.concatenate([cv2.resize(_read(n), (512, 512)) for n in ("21.png", "60.png")], 1).copy()
-    canvas[400:490, 470:560] = cv2.resize(_read("7.png"), (90, 90))  # a face a fifth of the others' size
+@pytest.fixture(scope="module", params=["sample", "photos"])
+def two_faces_and_a_speck(request) -> np.ndarray:
+    if request.param == "sample":  # the sample face, its mirror image and a small copy
+        face = np.asarray(sample_face_rgb())
+        faces, speck = (face, face[:, ::-1]), face
+    else:
+        faces, speck = (_read("21.png"), _read("60.png")), _read("7.png")
+    canvas = np.concatenate([cv2.resize(f, (512, 512)) for f in faces], 1).copy()
+    canvas[400:490, 470:560] = cv2.resize(speck, (90, 90))  # a face a fifth of the others' size
     return canvas
 
 

@@ -1,11 +1,11 @@
-"""The landmark engine's renderer on the real fixture portraits: identity, stillness far from the
+"""The landmark engine's renderer on the sample portrait and the real fixture portraits: identity, stillness far from the
 face, determinism, mouth opening and head motion as dlib sees them, blinks, folds, bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import portrait_path
 
 cv2 = pytest.importorskip("cv2")
 
@@ -13,23 +13,24 @@ from eamm_core.engines.landmark import warp
 from eamm_core.engines.landmark.render import LandmarkRenderer
 from eamm_core.errors import EammError
 
-PORTRAITS = ["60.png", "21.png", "7.png", "paint1.jpg"]
+PORTRAITS = ["astronaut.png", "60.png", "21.png", "7.png", "paint1.jpg"]
 
 
 def _load(name: str):
     from eamm_core.prepare.portrait import load_portrait
 
-    return load_portrait(shared_path("fixtures", "portraits", name))
+    return load_portrait(portrait_path(name))
+
+
+@pytest.fixture(scope="module", params=["astronaut.png", "60.png"])
+def face_crop(request):
+    """The sample portrait, and the real photograph 60.png when ../shared is present."""
+    return _load(request.param)
 
 
 @pytest.fixture(scope="module")
-def crop60():
-    return _load("60.png")
-
-
-@pytest.fixture(scope="module")
-def renderer60(crop60):
-    return LandmarkRenderer(crop60)
+def face_renderer(face_crop):
+    return LandmarkRenderer(face_crop)
 
 
 def _axes(lm):
@@ -93,31 +94,31 @@ def _detect(frame: np.ndarray) -> np.ndarray:
     return faces[0].landmarks
 
 
-def test_identity_reproduces_the_source(crop60, renderer60):
-    out = renderer60.render(crop60.landmarks_px)
+def test_identity_reproduces_the_source(face_crop, face_renderer):
+    out = face_renderer.render(face_crop.landmarks_px)
     assert out.shape == (256, 256, 3) and out.dtype == np.uint8
-    diff = np.abs(out.astype(np.float64) - crop60.image)
-    assert diff[_face_mask(crop60.landmarks_px)].mean() < 1.0
+    diff = np.abs(out.astype(np.float64) - face_crop.image)
+    assert diff[_face_mask(face_crop.landmarks_px)].mean() < 1.0
     assert diff.mean() < 1.0
     assert _corners(diff).max() == 0.0
 
 
-def test_same_input_gives_identical_frames(crop60, renderer60):
-    drv = open_mouth(turn(close_eyes(crop60.landmarks_px, 0.6), 12.0), 0.8)
-    a = renderer60.render(drv)
-    b = renderer60.render(drv)
-    c = LandmarkRenderer(crop60).render(drv)
+def test_same_input_gives_identical_frames(face_crop, face_renderer):
+    drv = open_mouth(turn(close_eyes(face_crop.landmarks_px, 0.6), 12.0), 0.8)
+    a = face_renderer.render(drv)
+    b = face_renderer.render(drv)
+    c = LandmarkRenderer(face_crop).render(drv)
     assert np.array_equal(a, b) and np.array_equal(a, c)
 
 
 @pytest.mark.parametrize("degrees", [-20.0, 15.0])
-def test_corners_stay_still_while_the_head_moves(crop60, renderer60, degrees):
-    drv = open_mouth(turn(crop60.landmarks_px, degrees), 1.0)
-    out = renderer60.render(drv)
-    corners = np.abs(_corners(out) - _corners(crop60.image))
+def test_corners_stay_still_while_the_head_moves(face_crop, face_renderer, degrees):
+    drv = open_mouth(turn(face_crop.landmarks_px, degrees), 1.0)
+    out = face_renderer.render(drv)
+    corners = np.abs(_corners(out) - _corners(face_crop.image))
     assert corners.mean() < 2.0, f"corners changed by {corners.mean():.2f}/255 on average"
     # ...while the face itself did change
-    assert np.abs(out.astype(np.float64) - crop60.image)[_face_mask(crop60.landmarks_px)].mean() > 5.0
+    assert np.abs(out.astype(np.float64) - face_crop.image)[_face_mask(face_crop.landmarks_px)].mean() > 5.0
 
 
 @pytest.mark.parametrize("name", PORTRAITS)
@@ -136,11 +137,11 @@ def test_dlib_sees_the_mouth_open_as_driven(name):
     assert np.corrcoef(measured, driven)[0, 1] > (0.9 if name == "paint1.jpg" else 0.95)
 
 
-def test_output_landmarks_follow_a_head_turn(crop60, renderer60):
-    src = crop60.landmarks_px
+def test_output_landmarks_follow_a_head_turn(face_crop, face_renderer):
+    src = face_crop.landmarks_px
     for degrees in (-15.0, 15.0):
         drv = turn(src, degrees)
-        found = _detect(renderer60.render(drv))
+        found = _detect(face_renderer.render(drv))
         moved = np.abs(drv - src).mean()
         err = np.abs(found - drv).mean()
         assert moved > 4.0 and err < 0.3 * moved, f"{degrees} deg: moved {moved:.2f}, error {err:.2f}"
@@ -155,7 +156,7 @@ def _dark_fraction(img: np.ndarray, poly: np.ndarray) -> float:
     return float(np.mean(lum < np.percentile(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), 10)))
 
 
-@pytest.mark.parametrize("name", ["60.png", "7.png"])
+@pytest.mark.parametrize("name", ["60.png", "7.png"])  # the sample's light eyes: no dark iris to cover
 def test_a_blink_covers_the_iris_with_lid(name):
     crop = _load(name)
     renderer = LandmarkRenderer(crop)
@@ -173,10 +174,10 @@ def test_a_blink_covers_the_iris_with_lid(name):
     assert np.abs(closed.astype(np.float64) - crop.image)[mouth].mean() < 0.5
 
 
-def test_no_folds_even_for_crossing_and_wild_landmarks(crop60, renderer60):
+def test_no_folds_even_for_crossing_and_wild_landmarks(face_crop, face_renderer):
     rng = np.random.default_rng(7)
-    src = crop60.landmarks_px.astype(np.float64)
-    mesh = renderer60.mesh
+    src = face_crop.landmarks_px.astype(np.float64)
+    mesh = face_renderer.mesh
     field = warp.WarpField(mesh)
     crossed = src.copy()
     crossed[[61, 62, 63]], crossed[[65, 66, 67]] = src[[65, 66, 67]] + (0, 4), src[[61, 62, 63]] - (0, 4)
@@ -192,7 +193,7 @@ def test_no_folds_even_for_crossing_and_wild_landmarks(crop60, renderer60):
         jac = np.gradient(mx, axis=1) * np.gradient(my, axis=0) - np.gradient(mx, axis=0) * np.gradient(my, axis=1)
         outside_mouth = ~_face_mask(drv[60:68]) & ~_face_mask(drv[36:42]) & ~_face_mask(drv[42:48])
         assert jac[outside_mouth].min() > 0.0, "the backward map folds"
-        frame = renderer60.render(drv_lm)
+        frame = face_renderer.render(drv_lm)
         assert frame.shape == (256, 256, 3)
 
 
@@ -207,19 +208,19 @@ def test_mesh_keeps_lips_eyes_and_jaw_as_edges(name):
     assert mesh.collapsible.sum() >= 6 + 2 * 4
 
 
-def test_render_many_matches_render(crop60, renderer60):
-    seq = np.stack([open_mouth(crop60.landmarks_px, a) for a in (0.0, 0.5, 1.0)])
-    frames = list(renderer60.render_many(seq))
+def test_render_many_matches_render(face_crop, face_renderer):
+    seq = np.stack([open_mouth(face_crop.landmarks_px, a) for a in (0.0, 0.5, 1.0)])
+    frames = list(face_renderer.render_many(seq))
     assert len(frames) == 3
     for f, lm in zip(frames, seq):
-        assert np.array_equal(f, renderer60.render(lm))
+        assert np.array_equal(f, face_renderer.render(lm))
     assert not np.array_equal(frames[0], frames[2])
 
 
 @pytest.mark.parametrize("bad", [np.zeros((67, 2)), np.full((68, 2), np.nan), np.full((68, 2), 1e6)])
-def test_bad_landmarks_are_refused_with_a_clear_error(renderer60, bad):
+def test_bad_landmarks_are_refused_with_a_clear_error(face_renderer, bad):
     with pytest.raises(EammError):
-        renderer60.render(bad)
+        face_renderer.render(bad)
 
 
 def _teeth_pixels(frame: np.ndarray, lm: np.ndarray) -> int:
@@ -231,58 +232,65 @@ def _teeth_pixels(frame: np.ndarray, lm: np.ndarray) -> int:
     return int(teeth.sum())
 
 
-def test_mouth_interior_is_dark_and_upper_teeth_follow_the_upper_lip(crop60, renderer60):
-    src = crop60.landmarks_px
+@pytest.fixture(scope="module")
+def crop60():
+    """60.png alone: a closed-mouth photograph (the smiling sample already shows its teeth)."""
+    return _load("60.png")
+
+
+def test_mouth_interior_is_dark_and_upper_teeth_follow_the_upper_lip(crop60):
+    face_crop, face_renderer = crop60, LandmarkRenderer(crop60)
+    src = face_crop.landmarks_px
     _, ey, iod = _axes(src)
     opened = open_mouth(src, 0.8)
-    frame = renderer60.render(opened)
+    frame = face_renderer.render(opened)
     mask = np.zeros((256, 256), np.uint8)
     cv2.fillPoly(mask, [np.round(opened[60:68]).astype(np.int32)], 1)
     lum = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[mask.astype(bool)]
-    face_lum = cv2.cvtColor(crop60.image, cv2.COLOR_RGB2GRAY)[_face_mask(src)]
+    face_lum = cv2.cvtColor(face_crop.image, cv2.COLOR_RGB2GRAY)[_face_mask(src)]
     assert np.median(lum) < 0.5 * np.median(face_lum), "the open mouth should show a dark cavity"
     raised = opened.astype(np.float64).copy()
     raised[[49, 50, 51, 52, 53, 61, 62, 63]] -= 0.08 * iod * ey  # the upper lip rises, the teeth stay
-    shown = _teeth_pixels(renderer60.render(raised), raised)
+    shown = _teeth_pixels(face_renderer.render(raised), raised)
     assert shown > _teeth_pixels(frame, opened) + 20, "raising the upper lip should show more teeth"
-    assert _teeth_pixels(renderer60.render(src), src) <= _teeth_pixels(crop60.image, src)
+    assert _teeth_pixels(face_renderer.render(src), src) <= _teeth_pixels(face_crop.image, src)
 
 
-def test_cached_triangulation_gives_the_same_bytes(crop60, renderer60):
+def test_cached_triangulation_gives_the_same_bytes(face_crop, face_renderer):
     from dataclasses import replace
 
     from eamm_core.engines.base import EngineOptions
     from eamm_core.engines.landmark import create
     from eamm_core.engines.landmark.groups import keypoints_from_landmarks
 
-    lm = crop60.landmarks_px
+    lm = face_crop.landmarks_px
     drives = [turn(open_mouth(lm, 0.7), 18.0), close_eyes(turn(lm, -12.0), 0.8)]
-    again = LandmarkRenderer(crop60, triangles=renderer60.mesh.triangles)
+    again = LandmarkRenderer(face_crop, triangles=face_renderer.mesh.triangles)
     for drv in drives:
-        ref = renderer60.render(drv)
+        ref = face_renderer.render(drv)
         assert np.array_equal(again.render(drv), ref)
     # triangles that cannot be this mesh's are not used: the renderer triangulates again
-    wrong = LandmarkRenderer(crop60, triangles=np.array([[0, 1, 10_000]]))
-    assert np.array_equal(wrong.mesh.triangles, renderer60.mesh.triangles)
+    wrong = LandmarkRenderer(face_crop, triangles=np.array([[0, 1, 10_000]]))
+    assert np.array_equal(wrong.mesh.triangles, face_renderer.mesh.triangles)
     # the engine hands its setup out and takes it back only for the same landmarks
     engine = create(EngineOptions(seed=0))
     src = np.asarray(lm, np.float64)
     kp = keypoints_from_landmarks(src, np.stack(drives).astype(np.float64))
-    assert engine.render_setup(crop60) is None
-    first = [f for _, f in engine.render(crop60, engine.source_keypoints(crop60), kp, [0, 1])]
-    setup = engine.render_setup(crop60)
-    assert np.array_equal(setup["triangles"], renderer60.mesh.triangles)
+    assert engine.render_setup(face_crop) is None
+    first = [f for _, f in engine.render(face_crop, engine.source_keypoints(face_crop), kp, [0, 1])]
+    setup = engine.render_setup(face_crop)
+    assert np.array_equal(setup["triangles"], face_renderer.mesh.triangles)
     assert "sampled" not in setup  # the engine renders from the original (no supersampled crop)
-    other = replace(crop60, landmarks_px=crop60.landmarks_px + 1.0)
+    other = replace(face_crop, landmarks_px=face_crop.landmarks_px + 1.0)
     assert not create(EngineOptions(seed=0)).use_render_setup(other, setup)
-    repainted = replace(crop60, image=255 - crop60.image)  # same landmarks, other pixels
+    repainted = replace(face_crop, image=255 - face_crop.image)  # same landmarks, other pixels
     assert not create(EngineOptions(seed=0)).use_render_setup(repainted, setup)
     # a supersampled source of the wrong size is not used: the renderer makes its own
-    odd = LandmarkRenderer(crop60, sampled=np.zeros((8, 8, 4), np.uint8))
-    assert np.array_equal(odd.sampled, renderer60.sampled)
+    odd = LandmarkRenderer(face_crop, sampled=np.zeros((8, 8, 4), np.uint8))
+    assert np.array_equal(odd.sampled, face_renderer.sampled)
     reuse = create(EngineOptions(seed=0))
-    assert reuse.use_render_setup(crop60, setup)
-    second = [f for _, f in reuse.render(crop60, reuse.source_keypoints(crop60), kp, [0, 1])]
+    assert reuse.use_render_setup(face_crop, setup)
+    second = [f for _, f in reuse.render(face_crop, reuse.source_keypoints(face_crop), kp, [0, 1])]
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
 
 

@@ -225,12 +225,10 @@ def test_sample_with_its_transcript_announces_the_fallback(caplog):
 
 # --- emotion clip: the clip's own frames, not one image per output frame ---------------------------
 
-def test_emotion_clip_memory_does_not_grow_with_the_output_length():
-    from conftest import shared_path
-
+def test_emotion_clip_memory_does_not_grow_with_the_output_length(sample_clip):
     from eamm_core.prepare.emotion import augment_clip, load_emotion_clip
 
-    path = shared_path("fixtures", "emotion", "happy.mp4")
+    path = sample_clip
     peaks = []
     for frames in (150, 600):
         tracemalloc.start()
@@ -308,16 +306,14 @@ def test_ten_minutes_of_speech_in_a_fresh_process_stays_under_one_gigabyte(tmp_p
     assert len(list((tmp_path / "out" / "frames").glob("frame_*.png"))) == 3
 
 
-def test_reading_an_emotion_clip_stops_when_cancelled():
-    from conftest import shared_path
-
+def test_reading_an_emotion_clip_stops_when_cancelled(sample_clip):
     from eamm_core.cancel import cancel_scope
     from eamm_core.errors import CancelledError
     from eamm_core.prepare.emotion import load_emotion_clip
 
     flag = _SetAfter(4)  # set while the fourth frame is read
     with cancel_scope(flag), pytest.raises(CancelledError):
-        load_emotion_clip(shared_path("fixtures", "emotion", "happy.mp4"), 100)
+        load_emotion_clip(sample_clip, 100)
     assert flag.checks == 4  # checked once per clip frame, stopped at once
 
 

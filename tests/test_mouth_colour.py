@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import portrait_path
 
 cv2 = pytest.importorskip("cv2")
 
@@ -18,12 +18,13 @@ from eamm_core.engines.landmark.render import LandmarkRenderer
 def _load(name: str):
     from eamm_core.prepare.portrait import load_portrait
 
-    return load_portrait(shared_path("fixtures", "portraits", name))
+    return load_portrait(portrait_path(name))
 
 
-@pytest.fixture(scope="module")
-def crop60():
-    return _load("60.png")
+@pytest.fixture(scope="module", params=["astronaut.png", "60.png"])
+def face_crop(request):
+    """The sample portrait, and the real photograph 60.png when ../shared is present."""
+    return _load(request.param)
 
 
 def _down(lm: np.ndarray) -> tuple[np.ndarray, float]:
@@ -66,9 +67,9 @@ def _teeth_of(crop, amount: float = 1.0) -> np.ndarray:
 
 @pytest.mark.parametrize("tint,sign_a,sign_b", [((1.12, 1.0, 0.82), 0, +1), ((0.85, 1.0, 1.15), 0, -1),
                                                ((0.9, 1.12, 0.9), -1, 0)])
-def test_teeth_follow_a_synthetic_tint_of_the_portrait(crop60, tint, sign_a, sign_b):
-    base = _teeth_of(crop60)
-    tinted = _recolour(crop60, lambda im: im * np.array(tint, np.float32))
+def test_teeth_follow_a_synthetic_tint_of_the_portrait(face_crop, tint, sign_a, sign_b):
+    base = _teeth_of(face_crop)
+    tinted = _recolour(face_crop, lambda im: im * np.array(tint, np.float32))
     d = _teeth_of(tinted) - base
     if sign_b:
         assert np.sign(d[2]) == sign_b and abs(d[2]) > 3.0, f"b* should move {sign_b:+d}, moved {d[2]:+.1f}"
@@ -76,8 +77,9 @@ def test_teeth_follow_a_synthetic_tint_of_the_portrait(crop60, tint, sign_a, sig
         assert np.sign(d[1]) == sign_a and abs(d[1]) > 3.0, f"a* should move {sign_a:+d}, moved {d[1]:+.1f}"
 
 
-def test_a_black_and_white_portrait_gets_grey_teeth_and_a_grey_mouth(crop60):
-    grey = _recolour(crop60, lambda im: np.repeat((im @ mc.LUMA)[..., None], 3, axis=2))
+def test_a_black_and_white_portrait_gets_grey_teeth_and_a_grey_mouth():
+    face_crop = _load("60.png")  # closed lips: the smiling sample's own teeth would fill the cavity
+    grey = _recolour(face_crop, lambda im: np.repeat((im @ mc.LUMA)[..., None], 3, axis=2))
     drv = open_jaw(grey.landmarks_px, 1.0)
     frame = LandmarkRenderer(grey).render(drv)
     teeth = teeth_lab(frame, drv)
@@ -100,42 +102,42 @@ def _closed_eyes(crop):
     return replace(crop, image=image, landmarks_px=lm.astype(np.float32))
 
 
-def test_eyes_closed_falls_back_to_the_skin_and_still_gives_plausible_teeth(crop60):
-    closed = _closed_eyes(crop60)
+def test_eyes_closed_falls_back_to_the_skin_and_still_gives_plausible_teeth(face_crop):
+    closed = _closed_eyes(face_crop)
     look = mc.mouth_look(closed.image, closed.landmarks_px)
-    assert mc.mouth_look(crop60.image, crop60.landmarks_px).sclera_seen and not look.sclera_seen
+    assert mc.mouth_look(face_crop.image, face_crop.landmarks_px).sclera_seen and not look.sclera_seen
     teeth = _teeth_of(closed)
     face = _lab(closed.image[mc.polygon_mask(closed.image.shape, closed.landmarks_px[np.r_[0:17, 26:16:-1]])])
     skin = np.median(face, axis=0)
     assert teeth[0] > skin[0] - 10, "teeth should be about as light as the skin's highlights"
     assert np.hypot(teeth[1], teeth[2]) < 0.8 * np.hypot(skin[1], skin[2]), "teeth less coloured than skin"
     assert teeth[2] > 0, "teeth of a warm-skinned photo should lean warm (b* > 0), not blue"
-    assert np.linalg.norm(teeth - _teeth_of(crop60)) < 15, "the fallback should stay near the eye-white estimate"
+    assert np.linalg.norm(teeth - _teeth_of(face_crop)) < 15, "the fallback should stay near the eye-white estimate"
 
 
-def test_dark_eyes_count_as_no_sclera(crop60):
+def test_dark_eyes_count_as_no_sclera(face_crop):
     """Sunglasses: the eye polygons are dark, so their brightest quarter is not a white."""
-    image = crop60.image.copy()
+    image = face_crop.image.copy()
     for i in (36, 42):
-        cv2.fillPoly(image, [np.round(crop60.landmarks_px[i:i + 6]).astype(np.int32)], (20, 20, 24))
-    assert not mc.mouth_look(image, crop60.landmarks_px).sclera_seen
+        cv2.fillPoly(image, [np.round(face_crop.landmarks_px[i:i + 6]).astype(np.int32)], (20, 20, 24))
+    assert not mc.mouth_look(image, face_crop.landmarks_px).sclera_seen
 
 
-def test_teeth_colour_is_steady_across_frames(crop60):
-    renderer = LandmarkRenderer(crop60)
+def test_teeth_colour_is_steady_across_frames(face_crop):
+    renderer = LandmarkRenderer(face_crop)
     labs = []
     for k, amount in enumerate(np.linspace(0.7, 1.2, 8)):
-        drv = open_jaw(crop60.landmarks_px, amount) + np.array([0.7 * k - 2.0, 0.3 * k], np.float32)
+        drv = open_jaw(face_crop.landmarks_px, amount) + np.array([0.7 * k - 2.0, 0.3 * k], np.float32)
         labs.append(teeth_lab(renderer.render(drv), drv))
     spread = np.std(np.array(labs)[:, 1:], axis=0)
     assert spread.max() < 1.0, f"teeth (a*, b*) vary by {spread} across frames"
 
 
-def test_upper_teeth_keep_their_place_below_the_nose_as_the_jaw_opens(crop60):
-    renderer = LandmarkRenderer(crop60)
+def test_upper_teeth_keep_their_place_below_the_nose_as_the_jaw_opens(face_crop):
+    renderer = LandmarkRenderer(face_crop)
     edges, lower = [], []
     for amount in (0.8, 1.0, 1.2):
-        drv = open_jaw(crop60.landmarks_px, amount)
+        drv = open_jaw(face_crop.landmarks_px, amount)
         frame = cv2.cvtColor(renderer.render(drv), cv2.COLOR_RGB2GRAY).astype(np.float32)
         x = int(round(drv[[62, 66], 0].mean()))
         top, bottom = int(np.ceil(drv[62, 1])), int(drv[66, 1])
@@ -148,15 +150,15 @@ def test_upper_teeth_keep_their_place_below_the_nose_as_the_jaw_opens(crop60):
     assert np.ptp(edges) <= 1.5, f"the upper teeth's edge moved {edges} px below the nose"
 
 
-def test_grain_and_softness_are_measured_from_the_picture(crop60):
-    base = mc.mouth_look(crop60.image, crop60.landmarks_px)
-    noise = np.random.default_rng(3).normal(0, 6, crop60.image.shape).astype(np.float32)
-    noisy = _recolour(crop60, lambda im: im + noise)
-    soft = _recolour(crop60, lambda im: cv2.GaussianBlur(im, (0, 0), 2.0))
+def test_grain_and_softness_are_measured_from_the_picture(face_crop):
+    base = mc.mouth_look(face_crop.image, face_crop.landmarks_px)
+    noise = np.random.default_rng(3).normal(0, 6, face_crop.image.shape).astype(np.float32)
+    noisy = _recolour(face_crop, lambda im: im + noise)
+    soft = _recolour(face_crop, lambda im: cv2.GaussianBlur(im, (0, 0), 2.0))
     assert base.grain < 1.5 and mc.mouth_look(noisy.image, noisy.landmarks_px).grain > 3.0
     assert mc.mouth_look(soft.image, soft.landmarks_px).blur_sigma > base.blur_sigma + 1.0
     # and the painted teeth follow: a soft picture gives teeth with weaker edges
-    drv = open_jaw(crop60.landmarks_px, 1.0)
+    drv = open_jaw(face_crop.landmarks_px, 1.0)
     box = (slice(int(drv[60:68, 1].min()), int(drv[60:68, 1].max()) + 1),
            slice(int(drv[60:68, 0].min()), int(drv[60:68, 0].max()) + 1))
 
@@ -164,7 +166,7 @@ def test_grain_and_softness_are_measured_from_the_picture(crop60):
         grey = cv2.cvtColor(LandmarkRenderer(crop).render(drv), cv2.COLOR_RGB2GRAY).astype(np.float32)[box]
         return float(np.abs(np.diff(grey, axis=0)).mean())
 
-    assert edge_energy(soft) < 0.8 * edge_energy(crop60)
+    assert edge_energy(soft) < 0.8 * edge_energy(face_crop)
 
 
 # --- the bench's open-mouth figures (bench/quality_helpers.py) ------------------------------------

@@ -1,4 +1,4 @@
-"""End to end: a job with ``engine="neural"`` and a converted synthetic (tiny) model on the fixtures.
+"""End to end: a job with ``engine="neural"`` and a converted synthetic (tiny) model on the repo's samples.
 
 With synthetic weights the frames are noise-like; the test checks what must hold anyway: shapes, count,
 MP4 + manifest, determinism, and that the emotion strength α changes the output.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, shared_path
+from conftest import REPO, SAMPLE_SPEECH, sample_face_clip, sample_face_rgb
 from neural_synthetic import make_tiny_model
 
 from eamm_core.job import JobSpec
@@ -25,17 +25,20 @@ SECONDS = 1.5
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     torch.set_num_threads(2)
+    from PIL import Image
     from scipy.io import wavfile
 
     base = tmp_path_factory.mktemp("neural_e2e")
-    rate, data = wavfile.read(shared_path("fixtures", "audio", "speech_7s.wav"))
+    rate, data = wavfile.read(SAMPLE_SPEECH)
     wavfile.write(base / "speech.wav", rate, data[: int(SECONDS * rate)])
+    Image.fromarray(sample_face_rgb()).save(base / "portrait.png")
+    sample_face_clip(base / "emotion.mp4", 40)
     return base, make_tiny_model(base)
 
 
 def _spec(base: Path, model: Path, strength: float) -> JobSpec:
-    return JobSpec(portrait=shared_path("fixtures", "portraits", "60.png"), audio=base / "speech.wav",
-                   emotion=shared_path("fixtures", "emotion", "happy.mp4"), strength=strength,
+    return JobSpec(portrait=base / "portrait.png", audio=base / "speech.wav",
+                   emotion=base / "emotion.mp4", strength=strength,
                    engine="neural", model_dir=model, device="cpu", seed=1)
 
 
@@ -107,8 +110,8 @@ def test_cli_generate_neural(setup, tmp_path):
     options = {o for a in sub.choices["generate"]._actions for o in a.option_strings}
     flag = "--model" if "--model" in options else "--model-dir"
     args = [sys.executable, "-m", "eamm_core", "generate", "--engine", "neural", flag, str(model),
-            "--portrait", str(shared_path("fixtures", "portraits", "60.png")), "--audio", str(base / "speech.wav"),
-            "--emotion", str(shared_path("fixtures", "emotion", "happy.mp4")), "--out", str(tmp_path / "out"),
+            "--portrait", str(base / "portrait.png"), "--audio", str(base / "speech.wav"),
+            "--emotion", str(base / "emotion.mp4"), "--out", str(tmp_path / "out"),
             "--device", "cpu"]
     res = subprocess.run(args, capture_output=True, text=True, cwd=REPO, timeout=600,
                          env={**__import__("os").environ, "EAMM_CACHE": str(tmp_path / "cache")})

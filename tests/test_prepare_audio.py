@@ -1,4 +1,5 @@
-"""Audio decoding and MFCC windows against the golden data (eamm_golden_v1 §3)."""
+"""Audio decoding and MFCC windows: against the golden data (eamm_golden_v1 §3, needs ../shared), and
+across containers and codecs on the sample speech (and the shared speech when present)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import SAMPLE_SPEECH, shared_path
 
 from eamm_core.errors import InputError
 from eamm_core.prepare.audio import compute_mfcc, ffmpeg_exe, frame_loudness, load_audio, mfcc_windows, num_windows
@@ -20,7 +21,28 @@ MP3_MEAN_ABS_TOL = 1.0
 
 @pytest.fixture(scope="module")
 def speech7():
-    return load_audio(shared_path("fixtures", "audio", "speech_7s.wav"))
+    return load_audio(shared_path("fixtures", "audio", "speech_7s.wav", why="the speech the golden data was made from"))
+
+
+@pytest.fixture(scope="module", params=["sample", "speech_7s"])
+def speech_wav(request, tmp_path_factory):
+    """A speech WAV: the repo's sample with a recording's noise floor, and the shared 7 s recording
+    when present. (The synthesized sample's pauses are digital zeros, whose MFCC is log(eps): any
+    resampling or lossy coding turns them into faint noise with very different coefficients.)"""
+    if request.param == "speech_7s":
+        return shared_path("fixtures", "audio", "speech_7s.wav", why="a real speech recording")
+    import soundfile
+
+    samples, rate = soundfile.read(SAMPLE_SPEECH, dtype="float32")
+    floor = np.random.default_rng(0).normal(0.0, 1e-3, samples.shape).astype(np.float32)  # about -60 dBFS
+    path = tmp_path_factory.mktemp("speech") / "speech.wav"
+    soundfile.write(path, samples + floor, rate, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(scope="module")
+def speech(speech_wav):
+    return load_audio(speech_wav)
 
 
 def test_decoding_matches_the_reference_exactly(speech7, golden):
@@ -51,30 +73,31 @@ def test_window_layout_is_rows_4k_to_4k_plus_28_columns_1_to_12():
     np.testing.assert_array_equal(win[2], mfcc[8:36, 1:13].astype(np.float32))
 
 
-def test_mp3_44k_stereo_agrees_with_wav(speech7, tmp_path):
-    wav = shared_path("fixtures", "audio", "speech_7s.wav")
+def test_mp3_44k_stereo_agrees_with_wav(speech, speech_wav, tmp_path):
+    wav = speech_wav
     mp3 = tmp_path / "speech.mp3"
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ar", "44100", "-ac", "2",
                     "-b:a", "192k", str(mp3)], check=True)
     other = load_audio(mp3)
-    assert other.num_frames == speech7.num_frames == 175
-    diff = other.windows - speech7.windows
-    assert np.linalg.norm(diff) / np.linalg.norm(speech7.windows) < MP3_REL_L2_TOL
+    assert other.num_frames == speech.num_frames == {"speech.wav": 170, "speech_7s.wav": 175}[wav.name]
+    diff = other.windows - speech.windows
+    assert np.linalg.norm(diff) / np.linalg.norm(speech.windows) < MP3_REL_L2_TOL
     assert np.abs(diff).mean() < MP3_MEAN_ABS_TOL
     # not trivially equal: it really went through a lossy codec
     assert np.abs(diff).max() > 0.01
 
 
-def test_audio_track_of_a_video(speech7, tmp_path):
-    wav = shared_path("fixtures", "audio", "speech_7s.wav")
+def test_audio_track_of_a_video(speech, speech_wav, tmp_path):
+    wav = speech_wav
     clip = tmp_path / "talk.mp4"
+    seconds = len(speech.samples) / speech.sample_rate + 0.02
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "color=c=gray:s=64x64:r=25:d=7.02", "-i", str(wav), "-shortest", "-c:v", "libx264",
+                    f"color=c=gray:s=64x64:r=25:d={seconds:.2f}", "-i", str(wav), "-shortest", "-c:v", "libx264",
                     "-c:a", "aac", "-b:a", "192k", str(clip)], check=True)
     other = load_audio(clip)
-    assert abs(other.num_frames - speech7.num_frames) <= 1
-    t = min(other.num_frames, speech7.num_frames)
-    rel = np.linalg.norm(other.windows[:t] - speech7.windows[:t]) / np.linalg.norm(speech7.windows[:t])
+    assert abs(other.num_frames - speech.num_frames) <= 1
+    t = min(other.num_frames, speech.num_frames)
+    rel = np.linalg.norm(other.windows[:t] - speech.windows[:t]) / np.linalg.norm(speech.windows[:t])
     assert rel < MP3_REL_L2_TOL
 
 
@@ -127,13 +150,13 @@ def test_sndfile_decoding_equals_librosa_load(tmp_path):
 
 
 @pytest.mark.parametrize("suffix,codec", [(".ogg", "libvorbis"), (".m4a", "aac"), (".flac", "flac")])
-def test_other_containers_give_the_same_frames(speech7, tmp_path, suffix, codec):
-    wav = shared_path("fixtures", "audio", "speech_7s.wav")
+def test_other_containers_give_the_same_frames(speech, speech_wav, tmp_path, suffix, codec):
+    wav = speech_wav
     out = tmp_path / f"speech{suffix}"
     subprocess.run([ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ar", "48000", "-c:a", codec,
                     "-b:a", "192k", str(out)], check=True)
     other = load_audio(out)
-    assert abs(other.num_frames - speech7.num_frames) <= 1
-    t = min(other.num_frames, speech7.num_frames)
-    rel = np.linalg.norm(other.windows[:t] - speech7.windows[:t]) / np.linalg.norm(speech7.windows[:t])
+    assert abs(other.num_frames - speech.num_frames) <= 1
+    t = min(other.num_frames, speech.num_frames)
+    rel = np.linalg.norm(other.windows[:t] - speech.windows[:t]) / np.linalg.norm(speech.windows[:t])
     assert rel < MP3_REL_L2_TOL

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_path
+from conftest import REPO, SAMPLE_PORTRAIT, SAMPLE_SPEECH, pose_file, sample_face_rgb, shared_path
 from PIL import Image
 
 
@@ -33,34 +33,49 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, filename: str, *wor
     return line
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("inputs")
-    portrait = shared_path("fixtures", "portraits", "60.png")
-    face = np.asarray(Image.open(portrait).convert("RGB"))
+def _short_wav(src: Path, dst: Path) -> Path:
     import soundfile
 
-    speech, sr = soundfile.read(shared_path("fixtures", "audio", "speech_7s.wav"), dtype="float32")
-    soundfile.write(d / "short.wav", speech[:16000 * 2], sr)  # 2 s keeps the runs cheap
-    return {"dir": d, "portrait": portrait, "face": face, "audio": d / "short.wav",
-            "emotion": shared_path("fixtures", "emotion", "happy.mp4")}
+    speech, sr = soundfile.read(src, dtype="float32")
+    soundfile.write(dst, speech[:16000 * 2], sr)  # 2 s keeps the runs cheap
+    return dst
 
 
-def test_prepare_writes_everything(files, tmp_path):
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, sample_face_png):
+    """The repo's samples: the sample face crop as the portrait, 2 s of the sample speech."""
+    d = tmp_path_factory.mktemp("inputs")
+    return {"dir": d, "portrait": sample_face_png, "face": np.asarray(sample_face_rgb()),
+            "audio": _short_wav(SAMPLE_SPEECH, d / "short.wav")}
+
+
+def _full_inputs(which: str, d: Path, sample_clip: Path) -> dict:
+    """Portrait, 2 s speech, emotion clip, pose file and the portrait's expected face box."""
+    if which == "sample":
+        return {"portrait": SAMPLE_PORTRAIT, "audio": _short_wav(SAMPLE_SPEECH, d / "short.wav"),
+                "emotion": sample_clip, "pose": pose_file("synthetic", d), "face_box": [175, 76, 265, 166]}
+    why = "real recordings for the end-to-end prepare"
+    return {"portrait": shared_path("fixtures", "portraits", "60.png", why=why),
+            "audio": _short_wav(shared_path("fixtures", "audio", "speech_7s.wav", why=why), d / "short.wav"),
+            "emotion": shared_path("fixtures", "emotion", "happy.mp4", why=why),
+            "pose": pose_file("pose_sequence_93.npy", d), "face_box": [67, 82, 196, 211]}
+
+
+@pytest.mark.parametrize("which", ["sample", "fixtures"])
+def test_prepare_writes_everything(which, sample_clip, tmp_path):
+    inputs = _full_inputs(which, tmp_path, sample_clip)
     out = tmp_path / "prep"
-    proc = run_prepare("--portrait", files["portrait"], "--audio", files["audio"], "--emotion", files["emotion"],
-                       "--pose", shared_path("fixtures", "pose", "pose_sequence_93.npy"), "--out", out,
-                       "--seed", "3", cwd=tmp_path)
+    proc = run_prepare("--portrait", inputs["portrait"], "--audio", inputs["audio"], "--emotion", inputs["emotion"],
+                       "--pose", inputs["pose"], "--out", out, "--seed", "3", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     # 2 s -> 32000 + 2 x 1920 samples -> 223 MFCC rows -> floor(223 / 4) - 6 = 49 frames
     assert summary["frame_count"] == 49 and summary["duration_s"] == pytest.approx(2.0)
-    assert summary["portrait"]["face_box"] == [67, 82, 196, 211] and summary["warnings"] == []
+    assert summary["portrait"]["face_box"] == inputs["face_box"] and summary["warnings"] == []
     windows = np.load(out / "mfcc_windows.npy")
     assert windows.shape == (49, 28, 12) and windows.dtype == np.float32
     pose = np.load(out / "pose.npy")
-    np.testing.assert_allclose(pose, np.load(shared_path("fixtures", "pose", "pose_sequence_93.npy"))[:49, :6],
-                               rtol=1e-6)
+    np.testing.assert_allclose(pose, np.load(inputs["pose"])[:49, :6], rtol=1e-6)
     crop = np.asarray(Image.open(out / "crop.png"))
     assert crop.shape == (256, 256, 3)
     assert np.asarray(Image.open(out / "crop_landmarks.png")).shape == (512, 512, 3)

@@ -1,10 +1,15 @@
-"""Emotion clips: 25 fps by time, alignment on landmarks 0-34, seeded augmentation, extension."""
+"""Emotion clips: 25 fps by time, alignment on landmarks 0-34, seeded augmentation, extension.
+
+Clips are made in the test from the sample portrait's face (``conftest.sample_face_clip``); the
+real recordings of ``../shared`` (a MEAD emotion clip, a 1080p talking clip) add the same checks on
+real footage when present.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import sample_face_clip, sample_face_rgb, shared_path, write_clip
 from PIL import Image
 
 from eamm_core.errors import InputError
@@ -13,26 +18,21 @@ from eamm_core.prepare.faces import load_template
 from eamm_core.prepare.video import read_frames, source_index_for
 
 
-def write_clip(path, frames, fps):
-    import imageio_ffmpeg
-
-    h, w = frames[0].shape[:2]
-    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv444p",
-                                         output_params=["-crf", "0"], macro_block_size=1)
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame).tobytes())
-    writer.close()
-
-
 @pytest.fixture(scope="module")
 def face_rgb():
-    return np.asarray(Image.open(shared_path("fixtures", "portraits", "60.png")).convert("RGB"))
+    return np.asarray(sample_face_rgb())
+
+
+@pytest.fixture(scope="module", params=["sample", "mead_happy"])
+def happy_path(request, tmp_path_factory):
+    if request.param == "sample":
+        return sample_face_clip(tmp_path_factory.mktemp("emotion") / "sample.mp4", 30)
+    return shared_path("fixtures", "emotion", "happy.mp4", why="a real MEAD emotion clip")
 
 
 @pytest.fixture(scope="module")
-def happy():
-    return load_emotion_clip(shared_path("fixtures", "emotion", "happy.mp4"), 12, seed=7)
+def happy(happy_path):
+    return load_emotion_clip(happy_path, 12, seed=7)
 
 
 def test_30fps_clip_is_resampled_by_time(tmp_path):
@@ -50,8 +50,26 @@ def test_30fps_clip_is_resampled_by_time(tmp_path):
     assert list(source_index_for([24, 25], 24.0)) == [23, 24]
 
 
-def test_talking_30fps_fixture(tmp_path):
-    clip = load_emotion_clip(shared_path("fixtures", "talking", "M030_sad_3_001.mp4"), 10, augment=False)
+def _big_30fps_clip(path):
+    """A 1280x720 30 fps clip of the sample face, enlarged and drifting (a stand-in for a phone video)."""
+    import cv2
+
+    big = cv2.resize(np.asarray(sample_face_rgb()), (512, 512), interpolation=cv2.INTER_CUBIC)
+    frames = []
+    for i in range(15):
+        canvas = np.full((720, 1280, 3), 70, np.uint8)
+        canvas[100 + i:612 + i, 380 + 3 * i:892 + 3 * i] = big
+        frames.append(canvas)
+    return write_clip(path, frames, 30)
+
+
+@pytest.mark.parametrize("which", ["sample", "mead_talking"])
+def test_talking_30fps_clip(tmp_path, which):
+    if which == "sample":
+        path = _big_30fps_clip(tmp_path / "talk30.mp4")
+    else:
+        path = shared_path("fixtures", "talking", "M030_sad_3_001.mp4", why="a real 1080p 30 fps recording")
+    clip = load_emotion_clip(path, 10, augment=False)
     np.testing.assert_array_equal(clip.source_index, [0, 1, 2, 4, 5, 6, 7, 8, 10, 11])
     tpl = load_template()
     err = np.sqrt(((clip.landmarks_px[:, :35] - tpl[:35]) ** 2).sum(-1).mean(-1))
@@ -72,8 +90,8 @@ def test_alignment_removes_head_motion(tmp_path, face_rgb):
     assert np.abs(clip.aligned[0].astype(int) - clip.aligned[-1]).mean() < 6
 
 
-def test_seeded_augmentation_is_reproducible_and_seed_dependent(happy):
-    again = load_emotion_clip(shared_path("fixtures", "emotion", "happy.mp4"), 12, seed=7)
+def test_seeded_augmentation_is_reproducible_and_seed_dependent(happy, happy_path):
+    again = load_emotion_clip(happy_path, 12, seed=7)
     np.testing.assert_array_equal(happy.augmented, again.augmented)
     other = augment_clip(happy.aligned, 8)[0]
     assert not np.array_equal(other, happy.augmented)

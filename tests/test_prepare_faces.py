@@ -1,10 +1,11 @@
-"""Template, similarity transform, face detection and the portrait crop on the shared fixtures."""
+"""Template, similarity transform, face detection and the portrait crop (the sample portrait, and the
+real photographs of ``../shared`` when present)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import portrait_path, sample_face_rgb, shared_path
 
 from eamm_core.prepare.faces import (
     FaceLandmarker,
@@ -15,7 +16,7 @@ from eamm_core.prepare.faces import (
     warp_to_crop,
 )
 
-PORTRAITS = ["21.png", "60.png", "7.png", "paint1.jpg"]
+PORTRAITS = ["astronaut.png", "21.png", "60.png", "7.png", "paint1.jpg"]
 
 
 def rms(a: np.ndarray, b: np.ndarray) -> float:
@@ -25,7 +26,7 @@ def rms(a: np.ndarray, b: np.ndarray) -> float:
 def test_template_is_the_shared_one():
     tpl = load_template()
     assert tpl.shape == (68, 2) and tpl.dtype == np.float32
-    ref = np.load(shared_path("fixtures", "alignment_template_68.npy"))
+    ref = np.load(shared_path("fixtures", "alignment_template_68.npy", why="the reference alignment template"))
     np.testing.assert_array_equal(tpl, ref.astype(np.float32))
     tpl[0] = -1  # a copy: callers cannot change the package's template
     assert load_template()[0, 0] == ref[0, 0]
@@ -64,8 +65,7 @@ def test_warp_to_crop_samples_the_inverse_map():
 def test_portrait_crop_fits_the_template(name):
     from eamm_core.prepare.portrait import load_portrait
 
-    path = shared_path("fixtures", "portraits", name)
-    crop = load_portrait(path)
+    crop = load_portrait(portrait_path(name))
     tpl = load_template()
     assert crop.image.shape == (256, 256, 3) and crop.image.dtype == np.uint8
     assert crop.mask.shape == (256, 256) and crop.mask[64:192, 64:192].min() == 1.0  # 0 only past the photo
@@ -97,7 +97,7 @@ def test_portrait_close_to_template_is_within_3px():
     transform is the optimum for them.)"""
     from eamm_core.prepare.portrait import load_portrait
 
-    crop = load_portrait(shared_path("fixtures", "portraits", "60.png"))
+    crop = load_portrait(portrait_path("60.png"))
     assert rms(crop.landmarks_px[:47], load_template()[:47]) < 3.0
 
 
@@ -109,9 +109,7 @@ def test_align_to_template_maps_a_scaled_template_back_exactly():
 
 
 def test_detect_sorts_faces_by_size():
-    from eamm_core.prepare.image_io import read_image
-
-    rgb, _ = read_image(shared_path("fixtures", "portraits", "7.png"))
+    rgb = np.asarray(sample_face_rgb())
     small = rgb[::2, ::2]
     canvas = np.full((400, 700, 3), 90, np.uint8)
     canvas[50:178, 20:148] = small

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import portrait_path, sample_face_rgb
 from PIL import Image
 
 from eamm_core.errors import InputError
@@ -14,12 +14,13 @@ from eamm_core.prepare.portrait import load_portrait
 
 @pytest.fixture(scope="module")
 def face_rgb() -> np.ndarray:
-    return np.asarray(Image.open(shared_path("fixtures", "portraits", "60.png")).convert("RGB"))
+    """The sample portrait's 256 px face crop: a portrait framed like the 256 px fixture photographs."""
+    return np.asarray(sample_face_rgb())
 
 
 @pytest.fixture(scope="module")
-def reference_crop():
-    return load_portrait(shared_path("fixtures", "portraits", "60.png"))
+def reference_crop(sample_face_png):
+    return load_portrait(sample_face_png)
 
 
 def test_16bit_png_and_tiff_read_as_8bit(tmp_path, face_rgb):
@@ -135,12 +136,18 @@ def test_oversized_image_is_refused_before_decoding(tmp_path):
         read_image(tmp_path / "banner.png")
 
 
-def test_tight_portrait_gets_no_black_frame_and_mask_marks_the_outside():
+@pytest.mark.parametrize("name", ["astronaut.png", "7.png"])
+def test_tight_portrait_gets_no_black_frame_and_mask_marks_the_outside(tmp_path, name):
     """7.png is already a tight 256 crop: re-aligning it reaches past the photo's edge. Those crop
     pixels repeat the edge (no black frame in the animation) and the mask says they are not the photo."""
     from eamm_core.prepare.portrait import load_portrait
 
-    crop = load_portrait(shared_path("fixtures", "portraits", "7.png"))
+    if name == "astronaut.png":  # the sample's face cut tight like 7.png, above its black collar
+        path = tmp_path / "tight.png"
+        Image.fromarray(np.asarray(sample_face_rgb())[0:190, 20:236]).save(path)
+    else:
+        path = portrait_path(name)
+    crop = load_portrait(path)
     border = np.concatenate([crop.image[0], crop.image[-1], crop.image[:, 0], crop.image[:, -1]])
     assert border.mean() > 40, "the crop's border is (nearly) black"
     assert (border.max(axis=1) < 10).mean() < 0.01

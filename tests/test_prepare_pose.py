@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import pose_file
 
 from eamm_core.errors import InputError
 from eamm_core.geometry.pose_units import artist_from_pose, pose_from_artist
@@ -12,15 +12,18 @@ from eamm_core.prepare.common import extend_ping_pong
 from eamm_core.prepare.pose import load_pose, neutral_pose, one_euro
 
 
-def test_3ddfa_single_row_is_repeated_without_tz():
-    raw = np.load(shared_path("fixtures", "pose", "21.npy"))
-    track = load_pose(shared_path("fixtures", "pose", "21.npy"), 40)
+@pytest.mark.parametrize("which", ["synthetic", "21.npy"])
+def test_3ddfa_single_row_is_repeated_without_tz(which, tmp_path):
+    path = pose_file(which, tmp_path, frames=1)
+    raw = np.load(path)
+    track = load_pose(path, 40)
     assert track.values.shape == (40, 6) and track.source == "file"
     np.testing.assert_allclose(track.values, np.repeat(raw[:, :6], 40, 0).astype(np.float32))
 
 
-def test_3ddfa_sequence_extended_by_ping_pong_without_jumps():
-    path = shared_path("fixtures", "pose", "pose_sequence_93.npy")
+@pytest.mark.parametrize("which", ["synthetic", "pose_sequence_93.npy"])
+def test_3ddfa_sequence_extended_by_ping_pong_without_jumps(which, tmp_path):
+    path = pose_file(which, tmp_path)
     raw = np.load(path)[:, :6]
     track = load_pose(path, 250).values
     np.testing.assert_allclose(track[:93], raw, rtol=1e-6)
@@ -44,7 +47,8 @@ def test_plain_arrays_and_csv(tmp_path):
     np.testing.assert_allclose(load_pose(None, 7).values, neutral_pose(7))
 
 
-def test_one_euro_smooths_noise_and_follows_slow_motion():
+@pytest.mark.parametrize("which", ["synthetic", "pose_sequence_93.npy"])
+def test_one_euro_smooths_noise_and_follows_slow_motion(which, tmp_path):
     rng = np.random.default_rng(1)
     t = np.arange(300)
     slow = 10 * np.sin(t / 60.0)
@@ -53,7 +57,7 @@ def test_one_euro_smooths_noise_and_follows_slow_motion():
     assert np.std(np.diff(out)) < 0.5 * np.std(np.diff(noisy))
     assert out[0] == noisy[0]
     # the reference pose parameters (very low cutoff) make a track much steadier
-    path = shared_path("fixtures", "pose", "pose_sequence_93.npy")
+    path = pose_file(which, tmp_path)
     raw = load_pose(path, 93).values
     smooth = load_pose(path, 93, smooth=True).values
     assert np.abs(np.diff(smooth[:, 0])).sum() < np.abs(np.diff(raw[:, 0])).sum()

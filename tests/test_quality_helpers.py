@@ -7,7 +7,7 @@ import wave
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_path
+from conftest import REPO, sample_face_rgb, shared_path, write_clip
 
 sys.path.insert(0, str(REPO / "bench"))
 import metrics as M
@@ -16,15 +16,32 @@ import quality_helpers as H
 CLIP = ("fixtures", "talking", "M030_sad_3_001.mp4")
 
 
-@pytest.fixture(scope="module")
-def real_clip(tmp_path_factory):
-    """The first 6 frames of the real MEAD clip, cropped with its first frame's portrait transform."""
+def _drifting_sample_clip(path):
+    """A 960x720 clip of the sample face, enlarged, drifting 1 px every other frame (a head that barely moves)."""
+    import cv2
+
+    big = cv2.resize(np.asarray(sample_face_rgb()), (384, 384), interpolation=cv2.INTER_CUBIC)
+    frames = []
+    for i in range(8):
+        canvas = np.full((720, 960, 3), 80, np.uint8)
+        canvas[150 + i // 2:534 + i // 2, 280 + i // 2:664 + i // 2] = big
+        frames.append(canvas)
+    return write_clip(path, frames, 25)
+
+
+@pytest.fixture(scope="module", params=["sample", "mead"])
+def real_clip(request, tmp_path_factory):
+    """The first 6 frames of a talking clip (made from the sample face, or the real MEAD clip), cropped
+    with its first frame's portrait transform."""
     import cv2
 
     from eamm_core.prepare.portrait import load_portrait
     from eamm_core.prepare.video import read_frames
 
-    clip = shared_path(*CLIP)
+    if request.param == "sample":
+        clip = _drifting_sample_clip(tmp_path_factory.mktemp("sample_clip") / "drift.mp4")
+    else:
+        clip = shared_path(*CLIP, why="a real MEAD recording")
     first = read_frames(clip, max_frames=1).frames[0]
     png = tmp_path_factory.mktemp("clip") / "source.png"
     cv2.imwrite(str(png), cv2.cvtColor(first, cv2.COLOR_RGB2BGR))

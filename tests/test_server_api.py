@@ -1,7 +1,8 @@
 """``eamm-server`` driven over HTTP: a real uvicorn process on a free loopback port (no mocks).
 
 One server serves the whole module (starting one costs seconds); jobs are real landmark-engine
-jobs on 1-2 s of the 7 s speech fixture, so each stays cheap on a small CPU.
+jobs on 1-2 s of the sample speech (``samples/speech.wav``) with the sample face, so each stays cheap
+on a small CPU.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from urllib.parse import quote
 import httpx
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import SAMPLE_SPEECH
 from PIL import Image
 from server_harness import ServerProcess, cut_wav, find_runner, repeat_wav, upload, wait_for_frames, wait_for_state
 
@@ -42,16 +43,16 @@ def client(srv):
 
 
 @pytest.fixture(scope="module")
-def inputs(srv, client, tmp_path_factory):
-    """Upload ids of a fixture portrait, 1.2 s, 4 s and 21 s of speech, and an emotion clip."""
+def inputs(srv, client, tmp_path_factory, sample_face_png, sample_clip):
+    """Upload ids of the sample face, 1.2 s, 4 s and 20 s of speech, and an emotion clip."""
     folder = tmp_path_factory.mktemp("inputs")
-    speech = shared_path("fixtures", "audio", "speech_7s.wav")
+    speech = SAMPLE_SPEECH
     return {
-        "portrait": upload(client, shared_path("fixtures", "portraits", "7.png"), "portrait")["id"],
+        "portrait": upload(client, sample_face_png, "portrait")["id"],
         "audio": upload(client, cut_wav(speech, folder / "short.wav", 1.2), "audio")["id"],
         "audio_long": upload(client, cut_wav(speech, folder / "long.wav", 4.0), "audio")["id"],
-        "audio_21s": upload(client, repeat_wav(speech, folder / "21s.wav", 3), "audio")["id"],
-        "emotion": upload(client, shared_path("fixtures", "emotion", "happy.mp4"), "emotion")["id"],
+        "audio_20s": upload(client, repeat_wav(speech, folder / "20s.wav", 3), "audio")["id"],
+        "emotion": upload(client, sample_clip, "emotion")["id"],
     }
 
 
@@ -123,9 +124,9 @@ def test_oversized_uploads_are_refused_before_being_read(srv, client):
     assert client.get("/v1/jobs").status_code == 200  # still serving
 
 
-def test_malformed_uploads_get_a_clear_422(srv, client, tmp_path):
-    wav = cut_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "a.wav", 0.5)
-    png = shared_path("fixtures", "portraits", "7.png").read_bytes()
+def test_malformed_uploads_get_a_clear_422(srv, client, tmp_path, sample_face_png):
+    wav = cut_wav(SAMPLE_SPEECH, tmp_path / "a.wav", 0.5)
+    png = sample_face_png.read_bytes()
     cases = [
         ("portrait", "empty.png", b"", "empty"),
         ("portrait", "notes.png", b"just some text, not an image\n", "not a supported"),
@@ -149,8 +150,8 @@ def test_malformed_uploads_get_a_clear_422(srv, client, tmp_path):
     assert r.status_code == 422 and r.json()["field"] == "role"
 
 
-def test_same_content_is_stored_once_whatever_its_name(srv, client):
-    png = shared_path("fixtures", "portraits", "7.png").read_bytes()
+def test_same_content_is_stored_once_whatever_its_name(srv, client, sample_face_png):
+    png = sample_face_png.read_bytes()
     first = client.post("/v1/uploads", params={"role": "portrait"}, files={"file": ("a.jpg", png)}).json()
     second = client.post("/v1/uploads", params={"role": "portrait"}, files={"file": ("b.txt", png)}).json()
     assert first["id"] == second["id"] and first["kind"] == "image"
@@ -158,7 +159,7 @@ def test_same_content_is_stored_once_whatever_its_name(srv, client):
     assert sorted(p.suffix for p in stored) == [".json", ".png"]  # named by content, not by the client
 
 
-def test_path_traversal_in_every_string_field_is_harmless(srv, client, inputs):
+def test_path_traversal_in_every_string_field_is_harmless(srv, client, inputs, sample_face_png):
     evil = ["../../../../etc/passwd", "..\\..\\windows\\win.ini", "/etc/passwd", "%2e%2e%2f%2e%2e%2fetc",
             "....//....//etc", "j_../../x", "a/../../" + "0" * 56, "\x00", "~/.ssh/id_rsa"]
     base = {"portrait": inputs["portrait"], "audio": inputs["audio"]}
@@ -174,7 +175,7 @@ def test_path_traversal_in_every_string_field_is_harmless(srv, client, inputs):
             r = client.get(path)
             assert r.status_code in (404, 422), (path, r.status_code, r.text)
     r = client.post("/v1/uploads", params={"role": "portrait"},
-                    files={"file": ("../../../escape.png", shared_path("fixtures", "portraits", "7.png").read_bytes())})
+                    files={"file": ("../../../escape.png", sample_face_png.read_bytes())})
     assert r.status_code == 201 and r.json()["name"] == "escape.png"
     assert not list(srv.data_dir.parent.rglob("escape.png")) and not Path("/escape.png").exists()
 
@@ -257,7 +258,7 @@ def test_full_job_with_progress_stream_and_every_result(srv, client, inputs):
 
 
 def test_cancel_mid_job_keeps_frames_and_resume_finishes(srv, client, inputs):
-    job = client.post("/v1/jobs", json={"portrait": inputs["portrait"], "audio": inputs["audio_21s"],
+    job = client.post("/v1/jobs", json={"portrait": inputs["portrait"], "audio": inputs["audio_20s"],
                                         "seed": 1, "frame_end": 400}).json()
     wait_for_frames(client, job["id"], 2)
     client.post(f"/v1/jobs/{job['id']}/cancel")

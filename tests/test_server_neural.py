@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import shared_path
+from conftest import SAMPLE_SPEECH
 from server_harness import ServerProcess, cut_wav, upload, wait_for_state
 
 
@@ -18,7 +18,7 @@ def models_dir(tmp_path_factory):
     return root
 
 
-def test_neural_engine_needs_a_model_and_runs_a_job(tmp_path, models_dir):
+def test_neural_engine_needs_a_model_and_runs_a_job(tmp_path, models_dir, sample_face_png):
     empty = tmp_path / "no-models"
     empty.mkdir()
     with ServerProcess(env={"EAMM_MODEL_DIR": str(empty)}) as srv, srv.client() as c:
@@ -27,8 +27,8 @@ def test_neural_engine_needs_a_model_and_runs_a_job(tmp_path, models_dir):
     with ServerProcess(env={"EAMM_MODEL_DIR": str(models_dir)}) as srv, srv.client() as c:
         assert httpx.get(f"{srv.url}/health").json()["engines"] == {"landmark": True, "neural": True}
         assert c.get("/v1/models").json() == {"models": [{"name": "tiny"}]}
-        audio = cut_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "a.wav", 0.5)
-        ids = {"portrait": upload(c, shared_path("fixtures", "portraits", "7.png"), "portrait")["id"],
+        audio = cut_wav(SAMPLE_SPEECH, tmp_path / "a.wav", 0.5, start=0.5)
+        ids = {"portrait": upload(c, sample_face_png, "portrait")["id"],
                "audio": upload(c, audio, "audio")["id"]}
         for model, field in (("../tiny", "model"), ("eamm", "model")):
             r = c.post("/v1/jobs", json={**ids, "engine": "neural", "model": model})

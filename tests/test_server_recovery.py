@@ -9,12 +9,12 @@ import time
 
 import numpy as np
 import pytest
-from conftest import shared_path
+from conftest import SAMPLE_SPEECH
 from PIL import Image
 from server_harness import ServerProcess, find_runner, repeat_wav, upload, wait_for_frames, wait_for_state
 
-# The landmark renderer makes a 256 px frame in a few ms: the job must be long (about 28 s of speech,
-# 700 frames) for the kill to land while it is still rendering.
+# The landmark renderer makes a 256 px frame in a few ms: the job must be long (the sample speech 4
+# times: about 27 s, 680 frames) for the kill to land while it is still rendering.
 REPEATS = 4
 
 
@@ -23,13 +23,13 @@ def frames_of(job_dir) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/cmdline"), reason="finds the job runner through /proc (Linux)")
-def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
+def test_kill_9_mid_job_then_restart_and_resume(tmp_path, sample_face_png):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", REPEATS)
+    audio = repeat_wav(SAMPLE_SPEECH, tmp_path / "speech.wav", REPEATS)
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:
-            ids = {"portrait": upload(c, shared_path("fixtures", "portraits", "60.png"), "portrait")["id"],
+            ids = {"portrait": upload(c, sample_face_png, "portrait")["id"],
                    "audio": upload(c, audio, "audio")["id"]}
             finished = c.post("/v1/jobs", json={**ids, "frame_end": 10}).json()
             assert wait_for_state(c, finished["id"])["state"] == "done"
@@ -73,13 +73,13 @@ def test_kill_9_mid_job_then_restart_and_resume(tmp_path):
         srv.cleanup()
 
 
-def test_graceful_stop_marks_the_running_job_interrupted(tmp_path):
+def test_graceful_stop_marks_the_running_job_interrupted(tmp_path, sample_face_png):
     data, token = tmp_path / "data", tmp_path / "token"
-    audio = repeat_wav(shared_path("fixtures", "audio", "speech_7s.wav"), tmp_path / "speech.wav", REPEATS)
+    audio = repeat_wav(SAMPLE_SPEECH, tmp_path / "speech.wav", REPEATS)
     srv = ServerProcess(data, token_file=token).start()
     try:
         with srv.client() as c:
-            ids = {"portrait": upload(c, shared_path("fixtures", "portraits", "7.png"), "portrait")["id"],
+            ids = {"portrait": upload(c, sample_face_png, "portrait")["id"],
                    "audio": upload(c, audio, "audio")["id"]}
             job = c.post("/v1/jobs", json={**ids, "outputs": ["frames"]}).json()
             wait_for_frames(c, job["id"], 2)

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("EAMM_SHARED", REPO.parent / "shared"))
+SAMPLE_PORTRAIT = REPO / "samples" / "astronaut.png"
+SAMPLE_SPEECH = REPO / "samples" / "speech.wav"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -28,16 +29,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from real_server import RealServer
 
 
-def shared_file(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared fixture {path} is not present (tests read ../shared beside the checkout)")
-    return path
-
-
 def write_wav(dst: Path, seconds: float, start: float = 0.5) -> Path:
-    """``seconds`` of the shared speech fixture as a PCM WAV (skips when ../shared is absent)."""
-    shared_file("fixtures", "audio", "speech_7s.wav")
+    """``seconds`` of the sample speech (``samples/speech.wav``) as a PCM WAV."""
     from make_shot import cut_speech
 
     return cut_speech(dst, seconds, start)

@@ -2,24 +2,25 @@
 
     .venv-bpy50/bin/python tests/blender/make_shot.py /tmp/shot/shot.blend [--fps 24] [--seconds 1.6]
 
-Used by the headless test and by docs/blender.md (try the farm command on it). Needs ../shared beside
-the checkout for the speech and the portrait.
+Used by the headless test and by docs/blender.md (try the farm command on it). Uses the repo's
+samples (``samples/speech.wav``, ``samples/astronaut.png``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import wave
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = Path(os.environ.get("EAMM_SHARED", REPO.parent / "shared"))
+SAMPLE_SPEECH = REPO / "samples" / "speech.wav"
+SAMPLE_PORTRAIT = REPO / "samples" / "astronaut.png"
 
 
 def cut_speech(dst: Path, seconds: float, start: float = 0.5) -> Path:
-    with wave.open(str(SHARED / "fixtures" / "audio" / "speech_7s.wav"), "rb") as r:
+    """``seconds`` of the sample speech from ``start`` (it speaks from 0.25 s) as a PCM WAV."""
+    with wave.open(str(SAMPLE_SPEECH), "rb") as r:
         params = r.getparams()
         r.setpos(int(start * params.framerate))
         data = r.readframes(int(round(seconds * params.framerate)))
@@ -53,7 +54,7 @@ def make_shot(blend_path: Path, fps: int = 24, seconds: float = 1.6, audio_frame
     sound = coll.new_sound("speech", str(wav), 1, audio_frame)
     scene.frame_start, scene.frame_end = audio_frame, sound.frame_final_end - 1
     s = scene.eamm
-    s.portrait_path = str(SHARED / "fixtures" / "portraits" / "7.png")
+    s.portrait_path = str(SAMPLE_PORTRAIT)
     s.audio_strip = sound.name
     s.emotion_source = "NONE"
     for frame, value in ((audio_frame, 0.5), (audio_frame + fps, 1.5)):

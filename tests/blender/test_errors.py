@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import add_sound, shared_file, tick_until_idle, write_wav
+from conftest import SAMPLE_PORTRAIT, add_sound, tick_until_idle, write_wav
 
 from blender_addon import client, jobs, operators, worker
 
@@ -18,7 +18,7 @@ def ready_scene(scene, workdir):
     bpy.ops.wm.save_as_mainfile(filepath=str(workdir / "shot.blend"))
     scene = bpy.context.scene
     add_sound(scene, write_wav(workdir / "speech.wav", 1.0), frame=1)
-    scene.eamm.portrait_path = str(shared_file("fixtures", "portraits", "7.png"))
+    scene.eamm.portrait_path = str(SAMPLE_PORTRAIT)
     scene.eamm.emotion_source = "NONE"
     return scene
 

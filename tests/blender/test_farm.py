@@ -22,7 +22,7 @@ from pathlib import Path
 import bpy
 import pytest
 from blender_standin import write_standin
-from conftest import REPO, SHARED
+from conftest import REPO
 from flamenco_helpers import command_line, compile_job, node
 from make_shot import make_shot
 
@@ -32,11 +32,6 @@ RENDER = REPO / "blender_addon" / "render.py"
 TEMPLATE = REPO / "farm" / "openjd" / "eamm_blender_shot.yaml"
 JOB_TYPE = REPO / "farm" / "flamenco" / "eamm_shot.js"
 FPS, SECONDS, CHUNK = 30, 2.4, 25  # 72 scene frames from frame 5 → 3 chunks, 59 model frames
-
-pytestmark = pytest.mark.skipif(
-    not (SHARED / "fixtures" / "audio" / "speech_7s.wav").is_file()
-    or not (SHARED / "fixtures" / "portraits" / "7.png").is_file(),
-    reason=f"shared fixtures under {SHARED} are not present (tests read ../shared beside the checkout)")
 
 
 def main_bin(name: str) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import add_sound, shared_file, write_wav
+from conftest import SAMPLE_PORTRAIT, add_sound, write_wav
 
 from blender_addon import blend, jobs, operators, timing
 from blender_addon.state import JobRecord
@@ -25,7 +25,7 @@ def make_scene(scene, workdir: Path, fps: int, seconds: float = 1.2):
     sound = add_sound(scene, write_wav(workdir / "speech.wav", seconds), frame=AUDIO_FRAME, channel=2)
     add_sound(scene, write_wav(workdir / "music.wav", 0.5), frame=1, channel=3, name="music")  # channel 3 busy
     s = scene.eamm
-    s.portrait_path = str(shared_file("fixtures", "portraits", "7.png"))
+    s.portrait_path = str(SAMPLE_PORTRAIT)
     s.audio_strip = sound.name
     s.emotion_source = "NONE"
     for frame, value in ((AUDIO_FRAME, 0.2), (AUDIO_FRAME + fps, 1.8)):

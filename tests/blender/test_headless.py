@@ -11,18 +11,12 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import REPO, SHARED
+from conftest import REPO
 from make_shot import make_shot
 
 from blender_addon import blend
 
 RENDER = REPO / "blender_addon" / "render.py"
-
-# make_shot.py builds its .blend from the shared speech and portrait fixtures
-pytestmark = pytest.mark.skipif(
-    not (SHARED / "fixtures" / "audio" / "speech_7s.wav").is_file()
-    or not (SHARED / "fixtures" / "portraits" / "7.png").is_file(),
-    reason=f"shared fixtures under {SHARED} are not present (tests read ../shared beside the checkout)")
 
 
 def run_render(args: list[str], token_file: Path, timeout: float = 600) -> subprocess.CompletedProcess:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import add_sound, shared_file, write_wav
+from conftest import SAMPLE_PORTRAIT, add_sound, write_wav
 
 from blender_addon import blend
 from blender_addon.state import AddonError
 
 
 def test_portrait_from_an_image_datablock_and_a_packed_one(scene, workdir):
-    src = shared_file("fixtures", "portraits", "7.png")
+    src = SAMPLE_PORTRAIT
     image = bpy.data.images.load(str(src))
     s = scene.eamm
     s.portrait_source = "IMAGE"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import bpy
 import pytest
-from conftest import add_sound, shared_file
+from conftest import SAMPLE_PORTRAIT, SAMPLE_SPEECH, add_sound
 from real_server import RealServer
 from slow_proxy import SlowProxy
 from test_generate import check_sync, make_scene
@@ -86,8 +86,8 @@ def server_jobs(server) -> list:
 
 
 def long_wav(dst: Path, seconds: float) -> Path:
-    """``seconds`` of speech: the shared 11 s speech fixture repeated."""
-    src = shared_file("fixtures", "audio", "speech_11s.wav")
+    """``seconds`` of speech: the sample speech repeated."""
+    src = SAMPLE_SPEECH
     with wave.open(str(src), "rb") as r:
         params, data = r.getparams(), r.readframes(r.getnframes())
     need = int(seconds * params.framerate) * params.sampwidth * params.nchannels
@@ -135,7 +135,7 @@ def test_a_30_s_shot_comes_down_streamed_without_stalling(scene, workdir, server
     scene.render.fps = 25
     sound = add_sound(scene, long_wav(workdir / "long.wav", 30.0), frame=1)
     s = scene.eamm
-    s.portrait_path = str(shared_file("fixtures", "portraits", "7.png"))
+    s.portrait_path = str(SAMPLE_PORTRAIT)
     s.emotion_source, s.emotion_preset = "PRESET", "happy"  # a bundled preset keeps the job fast
     result, took = timed_op(bpy.ops.eamm.generate)
     assert result == {"FINISHED"} and took <= UI_BOUND_S, took

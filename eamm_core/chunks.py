@@ -34,8 +34,9 @@ from eamm_core.curves import strength_per_frame
 from eamm_core.engines.base import get_engine
 from eamm_core.errors import InputError
 from eamm_core.job import JobResult, JobSpec, ProgressCallback
+from eamm_core.manifest import MANIFEST
 from eamm_core.output import FrameWriter, atomic_write_bytes, encode_mp4, read_manifest, write_manifest
-from eamm_core.pipeline import MANIFEST, MP4_NAME, _JobRunner, _now, engine_options
+from eamm_core.pipeline import MP4_NAME, _JobRunner, _now, engine_options
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ from eamm_core.engines.base import Engine, EngineOptions, get_engine
 from eamm_core.errors import CancelledError, EammError, InputError, folder_error
 from eamm_core.frame_sink import FrameSink, opencv_threads
 from eamm_core.job import JobResult, JobSpec, Progress, ProgressCallback
+from eamm_core.manifest import MANIFEST, start_record
 from eamm_core.output import (
     FrameWriter,
     Mp4Stream,
@@ -41,7 +42,6 @@ from eamm_core.output import (
     encode_mp4,
     read_manifest,
     read_png,
-    versions,
     write_manifest,
 )
 from eamm_core.render.frame_size import FrameSize, resolve_size
@@ -50,9 +50,7 @@ from eamm_core.types import PortraitCrop
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 MP4_NAME = "result.mp4"
-MANIFEST_FORMAT = 1
 
 
 def engine_options(spec: JobSpec) -> EngineOptions:
@@ -336,48 +334,9 @@ class _JobRunner(CachedStages):
     # --- manifest and result ----------------------------------------------------------------
 
     def _start_manifest(self, num_frames: int, alpha: np.ndarray) -> None:
-        spec, start, end = self.spec, *self.range
-        strength = float(alpha[0]) if np.ndim(spec.strength) == 0 else [round(float(a), 6) for a in alpha]
-        self.manifest = {
-            "format": MANIFEST_FORMAT,
-            "state": "running",
-            "job_key": self.keys.job,
-            "engine": self.engine.describe(),
-            "seed": spec.seed,
-            "inputs": self._inputs_record(),
-            "parameters": {"strength": strength, "strength_sha256": self.keys.hashes["strength"],
-                           "paste_back": spec.paste_back, "blink": spec.blink, "idle_motion": spec.idle_motion,
-                           "transcript": spec.transcript, "face_index": spec.face_index,
-                           "landmarks": spec.landmarks, "smooth_pose": spec.smooth_pose, "device": spec.device, "precision": spec.precision},
-            "fps": MODEL_FPS,
-            "frame_size": self.frame_size.manifest() if self.frame_size else None,
-            "audio_frames": num_frames,
-            "frame_start": start,
-            "frame_end": end,
-            "frame_count": 0,
-            "frames": "frames/frame_%06d.png",
-            "pasted": "pasted/frame_%06d.png" if spec.paste_back else None,
-            "mp4": None,
-            "cache_keys": {"crop": self.keys.crop, "audio": self.keys.audio, "motion": self.keys.motion,
-                           "emotion": self.keys.emotion},
-            "cached_stages": [],
-            "versions": versions(),
-            "started": _now(),
-        }
+        self.manifest = start_record(self.spec, self.keys, self.engine.describe(), self.frame_size, self.range,
+                                     alpha, num_frames, _now())
         self._write_manifest({**self.manifest, "warnings": self.warnings})
-
-    def _inputs_record(self) -> dict:
-        spec, h = self.spec, self.keys.hashes
-        rec = {"portrait": {"path": str(spec.portrait), "sha256": h["portrait"]},
-               "audio": {"path": str(spec.audio), "sha256": h["audio"]}}
-        if spec.emotion is not None:
-            rec["emotion"] = {"path": str(spec.emotion), "sha256": h["emotion"]}
-        if spec.emotion_neutral is not None:
-            rec["emotion_neutral"] = {"path": str(spec.emotion_neutral), "sha256": h["emotion_neutral"]}
-        pose = spec.pose
-        rec["pose"] = None if pose is None else {
-            "path": None if isinstance(pose, np.ndarray) else str(pose), "hash": h["pose"]}
-        return rec
 
     def _finish_manifest(self, state: str, *, mp4: Path | None = None, error: str | None = None) -> None:
         if not self.manifest:  # failed before the job was known: nothing to record beside the frames

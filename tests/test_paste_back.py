@@ -10,7 +10,7 @@ from conftest import portrait_path, sample_face_rgb
 cv2 = pytest.importorskip("cv2")
 
 from eamm_core.errors import EammError
-from eamm_core.render import PasteBack, paste_back, paste_back_plan
+from eamm_core.render.paste_back import PasteBack, paste_back, paste_back_plan
 
 
 def _load(path):

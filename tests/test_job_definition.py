@@ -22,9 +22,22 @@ CLI_ONLY = {"--strength-curve", "--cache-dir", "--no-cache", "--no-resume", "--q
             "--wait", "--out", "--help"}
 
 
-def generate_actions() -> list[argparse.Action]:
+def generate_actions(command: str = "generate") -> list[argparse.Action]:
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return sub.choices["generate"]._actions
+    return sub.choices[command]._actions
+
+
+def test_eamm_prepares_options_are_the_same_fields():
+    """``eamm prepare`` takes the job fields its stages read, with generate's flags, help and defaults."""
+    from eamm_core.cli.prepare import PREPARE_FIELDS
+
+    generate = {a.dest: a for a in generate_actions()}
+    prepare = {a.dest: a for a in generate_actions("prepare")}
+    assert set(prepare) - {"help", "out"} == set(PREPARE_FIELDS)
+    for name in PREPARE_FIELDS:
+        a, b = prepare[name], generate[name]
+        assert (a.option_strings, a.help, a.default, a.required, a.choices) == \
+            (b.option_strings, b.help, b.default, b.required, b.choices), name
 
 
 def test_every_cli_job_option_is_its_fields_definition():

@@ -59,10 +59,12 @@ def argument_options(f: JobField) -> dict:
     return kw
 
 
-def add_job_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """One option per :class:`~eamm_core.job.JobSpec` field with flags (``dest`` = the field name)."""
+def add_job_arguments(parser: argparse.ArgumentParser, skip: tuple[str, ...] = (),
+                      only: tuple[str, ...] | None = None) -> None:
+    """One option per :class:`~eamm_core.job.JobSpec` field with flags (``dest`` = the field name);
+    ``only`` limits them to those fields (e.g. the ones ``eamm prepare`` reads)."""
     for f in job_fields():
-        if f.option.cli and f.name not in skip:
+        if f.option.cli and f.name not in skip and (only is None or f.name in only):
             parser.add_argument(*f.option.cli, dest=f.name, help=f.option.help, **argument_options(f))
 
 

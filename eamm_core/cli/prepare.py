@@ -10,8 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from eamm_core.cli.job_options import add_job_arguments, job_arguments
 from eamm_core.errors import EammError
-from eamm_core.prepare.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS
 
 log = logging.getLogger("eamm.prepare")
 
@@ -21,22 +21,17 @@ GROUPS = ((0, 17, False), (17, 22, False), (22, 27, False), (27, 31, False), (31
           (36, 42, True), (42, 48, True), (48, 60, True), (60, 68, True))
 
 
+#: the job fields the prepare stages read (their options are the same as eamm generate's)
+PREPARE_FIELDS = ("portrait", "audio", "emotion", "emotion_neutral", "pose", "face_index", "landmarks", "seed",
+                  "smooth_pose")
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("prepare", help="prepare the inputs and write them for inspection",
                               description="Read the portrait, speech, emotion clip and pose, and write the "
                                           "crop, landmarks, emotion frames, MFCC windows, pose and a summary.")
-    p.add_argument("--portrait", type=Path, required=True, help="portrait image (PNG/JPEG/WebP/TIFF)")
-    p.add_argument("--audio", type=Path, required=True, help="speech (WAV/FLAC/OGG/MP3/M4A or a video)")
-    p.add_argument("--emotion", type=Path, help="emotion clip (MP4/MOV/AVI/MKV or a folder of frames) or preset (.npz)")
-    p.add_argument("--neutral", type=Path, help="a neutral clip of the emotion clip's actor (optional)")
-    p.add_argument("--pose", type=Path, help="pose: 3DDFA .npy, [T,6] .npy/.csv, a video, or a keyed curve "
-                                             "(.json, or .csv with a 'frame,...' header)")
+    add_job_arguments(p, only=PREPARE_FIELDS)
     p.add_argument("--out", type=Path, required=True, help="folder to write into (created)")
-    p.add_argument("--face-index", type=int, default=None, help="which face when there are several (0 = largest)")
-    p.add_argument("--landmarks", choices=LANDMARK_MODELS, default=DEFAULT_LANDMARKS,
-                   help=f"face landmark model (default {DEFAULT_LANDMARKS})")
-    p.add_argument("--seed", type=int, default=0, help="seed of the emotion clip augmentation")
-    p.add_argument("--smooth-pose", action="store_true", help="One-Euro smoothing of the pose file")
     p.set_defaults(func=run)
 
 
@@ -91,7 +86,8 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
                      "face_box": list(crop.face_box)},
         "audio": {"file": str(args.audio), "samples_16k": int(len(audio.samples))},
         "pose": {"source": pose.source, "file": str(args.pose) if args.pose else None},
-        "emotion": None, "neutral": None, "seed": args.seed, "landmarks": args.landmarks, "warnings": list(prep.warnings),
+        "emotion": None, "neutral": None, "seed": args.seed, "landmarks": args.landmarks,
+        "warnings": list(prep.warnings),
     }
     if emotion is not None and hasattr(emotion, "augmented"):
         _write_png(out / "emotion_strip.png", emotion_strip(emotion))
@@ -104,7 +100,7 @@ def write_outputs(prep, out: Path, args: argparse.Namespace) -> dict:
         top = np.concatenate([prep.neutral.aligned[i] for i in _strip_indices(prep.neutral)], axis=1)
         _write_png(out / "neutral_strip.png", top)
         files.append("neutral_strip.png")
-        summary["neutral"] = {"file": str(args.neutral), "frames": len(prep.neutral),
+        summary["neutral"] = {"file": str(args.emotion_neutral), "frames": len(prep.neutral),
                               "source_frames_used": int(len(np.unique(prep.neutral.source_index)))}
     summary["files"] = files + ["summary.json"]
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
@@ -115,9 +111,12 @@ def run(args: argparse.Namespace) -> int:
     from eamm_core.job import JobSpec
     from eamm_core.stages import prepare_inputs
 
-    spec = JobSpec(portrait=args.portrait, audio=args.audio, emotion=args.emotion, emotion_neutral=args.neutral,
-                   pose=args.pose, seed=args.seed, face_index=args.face_index, smooth_pose=args.smooth_pose,
-                   landmarks=args.landmarks)
+    job = job_arguments(args)
+    if job["emotion"] is not None:  # a bundled preset's name, as eamm generate takes it
+        from eamm_core.presets import resolve_emotion
+
+        job["emotion"] = resolve_emotion(job["emotion"])
+    spec = JobSpec(**job)
     prep = prepare_inputs(spec)
     for warning in prep.warnings:
         log.warning("warning: %s", warning)

@@ -1,6 +1,6 @@
 """The Blender extension's bundled server against the project venv's: setup, start and the first 7 s job.
 
-    .venv/bin/python bench/bundled_server.py [--zip dist/eamm_talking_faces-0.1.0-linux_x64.zip] [--shared ../shared]
+    .venv/bin/python bench/bundled_server.py [--zip dist/eamm_talking_faces-0.1.0-linux_x64.zip] [--shared ../shared] [--landmarks dlib68|mediapipe478]
 
 Unpacks the platform zip's payload as the add-on does at first use (blender_addon/bundled.py), then for
 each of the two servers (bundled: ``python -I -S run_server.py``, only the payload on its path; venv:
@@ -35,7 +35,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_server(args: list[str], tmp: Path, shared: Path) -> dict:
+def run_server(args: list[str], tmp: Path, shared: Path, landmarks: str) -> dict:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "EAMM_"))}
     env["EAMM_TOKEN_FILE"] = str(tmp / "token")
@@ -59,7 +59,7 @@ def run_server(args: list[str], tmp: Path, shared: Path) -> dict:
         audio = client.upload(shared / "fixtures" / "audio" / "speech_7s.wav", "audio")
         portrait = client.upload(shared / "fixtures" / "portraits" / "7.png", "portrait")
         status = client.submit({"engine": "landmark", "audio": audio["id"], "portrait": portrait["id"],
-                                "frame_end": 175})
+                                "frame_end": 175, "landmarks": landmarks})
         while status["state"] not in ("done", "failed", "cancelled", "interrupted"):
             time.sleep(0.1)
             status = client.status(status["id"])
@@ -75,6 +75,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--zip", type=Path, default=REPO / "dist" / "eamm_talking_faces-0.1.0-linux_x64.zip")
     p.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    p.add_argument("--landmarks", default="dlib68", choices=("dlib68", "mediapipe478"), help="the jobs' landmark model")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="eamm-bundled-bench-") as tmp_name:
         tmp = Path(tmp_name)
@@ -91,7 +92,8 @@ def main() -> int:
         for name, cmd in (("bundled", bundled.server_args(tmp / "user")[:4]),
                           ("venv", [sys.executable, "-m", "server.main"])):
             (tmp / name).mkdir()
-            results[name] = run_server(cmd, tmp / name, args.shared)
+            results[name] = run_server(cmd, tmp / name, args.shared, args.landmarks)
+    print(f"landmarks {args.landmarks}")
     print(f"zip {args.zip.name}: {args.zip.stat().st_size / 1e6:.0f} MB; first-use setup {setup_s:.1f} s "
           f"({size / 1e6:.0f} MB unpacked)")
     for name, r in results.items():

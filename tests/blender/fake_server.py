@@ -106,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _upload(self, role: str):
         raw = self._body()
+        if len(raw) < int(self.headers.get("Content-Length") or 0):
+            return None  # the client went away mid-body (an abandoned upload): nothing is stored, as a real server
         msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + raw)
         files = [p for p in msg.iter_parts() if p.get_param("name", header="content-disposition") == "file"]

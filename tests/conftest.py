@@ -122,6 +122,17 @@ def pose_file(which: str, directory: Path, frames: int = 93) -> Path:
 
 
 @pytest.fixture(scope="session")
+def speech_1s(tmp_path_factory) -> Path:
+    """The first second of the sample speech as a WAV (short jobs)."""
+    from scipy.io import wavfile
+
+    rate, data = wavfile.read(SAMPLE_SPEECH)
+    path = tmp_path_factory.mktemp("audio") / "speech_1s.wav"
+    wavfile.write(path, rate, data[:rate])
+    return path
+
+
+@pytest.fixture(scope="session")
 def sample_clip(tmp_path_factory) -> Path:
     """:func:`sample_face_clip` written once per session (30 frames, 25 fps, 256x256)."""
     return sample_face_clip(tmp_path_factory.mktemp("sample_clip") / "sample_face.mp4")

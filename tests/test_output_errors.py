@@ -13,22 +13,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from scipy.io import wavfile
 
 from eamm_core import output
 from eamm_core.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 PORTRAIT = REPO / "samples" / "astronaut.png"
-SPEECH = REPO / "samples" / "speech.wav"
-
-
-@pytest.fixture(scope="module")
-def speech_1s(tmp_path_factory) -> Path:
-    rate, data = wavfile.read(SPEECH)
-    path = tmp_path_factory.mktemp("audio") / "speech_1s.wav"
-    wavfile.write(path, rate, data[:rate])
-    return path
 
 
 def _generate(out: Path, audio: Path, tmp_path: Path, *extra: str) -> int:

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
-from scipy.io import wavfile
 
 from eamm_core.job import JobSpec
 from eamm_core.output import read_png
@@ -16,15 +14,6 @@ from eamm_core.pipeline import run_job
 
 REPO = Path(__file__).resolve().parents[1]
 PORTRAIT = REPO / "samples" / "astronaut.png"
-SPEECH = REPO / "samples" / "speech.wav"
-
-
-@pytest.fixture(scope="module")
-def speech_1s(tmp_path_factory) -> Path:
-    rate, data = wavfile.read(SPEECH)
-    path = tmp_path_factory.mktemp("audio") / "speech_1s.wav"
-    wavfile.write(path, rate, data[:rate])
-    return path
 
 
 def _face(frame: np.ndarray) -> np.ndarray:

@@ -8,25 +8,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from scipy.io import wavfile
 
 from eamm_core.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[1]
 PORTRAIT = REPO / "samples" / "astronaut.png"
-SPEECH = REPO / "samples" / "speech.wav"
 
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("validation")
-
-
-@pytest.fixture(scope="module")
-def speech_1s(workdir) -> Path:
-    rate, data = wavfile.read(SPEECH)
-    wavfile.write(workdir / "speech_1s.wav", rate, data[:rate])
-    return workdir / "speech_1s.wav"
 
 
 def _generate(out: Path, audio: Path, cache: Path, *extra: str) -> int:

@@ -22,12 +22,19 @@ import hashlib
 import json
 import os
 import time
-import zipfile
 from pathlib import Path
 
 from . import blend, jobs, timing, worker
 from .client import Client, ClientError
-from .state import FINAL_STATES, FRAME_NAME, RECORD_NAME, AddonError, JobRecord, frames_on_disk, status_line
+from .state import (
+    FINAL_STATES,
+    RECORD_NAME,
+    AddonError,
+    JobRecord,
+    extract_frames,
+    frames_on_disk,
+    status_line,
+)
 
 JOB_FILE = "eamm_farm_job.json"  # not the CLI's OUT/job.json, which has another format
 CHUNKS_DIR = "chunks"
@@ -120,26 +127,6 @@ def run_motion(scene, client: Client, log=print, timeout: float | None = None) -
     return info
 
 
-def _unpack(zip_path: Path, frames_dir: Path, wanted: range) -> list[int]:
-    """The chunk's frames from the download into ``frames_dir``, each written whole (rename)."""
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    got = []
-    try:
-        with zipfile.ZipFile(zip_path) as zf:
-            for info in zf.infolist():
-                name = info.filename.rsplit("/", 1)[-1]
-                match = FRAME_NAME.match(name)
-                if not match or info.is_dir() or int(match.group(1)) not in wanted:
-                    continue
-                tmp = frames_dir / f".{name}.{os.getpid()}.part"
-                tmp.write_bytes(zf.read(info))
-                os.replace(tmp, frames_dir / name)
-                got.append(int(match.group(1)))
-    except zipfile.BadZipFile:
-        raise AddonError(f"the frames download {zip_path.name} is not a zip file: run the chunk again") from None
-    return sorted(got)
-
-
 def chunk_range(scene, record: JobRecord, first: int, last: int) -> range:
     place = blend.placement(scene, blend.audio_strip(scene, scene.eamm))
     return timing.chunk_model_range(place, record.model_start, record.model_end, first, last)
@@ -166,7 +153,7 @@ def run_chunk(scene, client: Client, first: int, last: int, log=print, timeout: 
         status = _run_server_job(client, chunk_job, log, timeout)
         zip_path = client.frames_zip(status["id"], out_dir / CHUNKS_DIR / f"{first}-{last}.zip",
                                      wanted.start, wanted.stop)
-        got = _unpack(zip_path, frames_dir, wanted)
+        got = extract_frames(zip_path, frames_dir, wanted, retry="run the chunk again")
         zip_path.unlink()
         if got != list(wanted):
             raise AddonError(f"job {status['id']} returned {len(got)} of the {len(wanted)} frames "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import zipfile
 from dataclasses import asdict, dataclass, field
@@ -65,8 +66,11 @@ def panel_line(status: dict) -> str:
     return status_line(status)
 
 
-def extract_frames(zip_path: Path, frames_dir: Path) -> list[int]:
-    """Unpack ``frame_%06d.png`` members (only those, flat) into ``frames_dir``; the frame numbers, sorted."""
+def extract_frames(zip_path: Path, frames_dir: Path, wanted: range | None = None,
+                   retry: str = "generate again") -> list[int]:
+    """Unpack ``frame_%06d.png`` members (only those, flat; only ``wanted`` numbers if given) into
+    ``frames_dir``, each written whole (a temporary name, then a rename); the frame numbers, sorted.
+    A download with no frame at all is an error unless ``wanted`` is given (the caller counts)."""
     frames_dir.mkdir(parents=True, exist_ok=True)
     numbers = []
     try:
@@ -74,14 +78,16 @@ def extract_frames(zip_path: Path, frames_dir: Path) -> list[int]:
             for info in zf.infolist():
                 name = info.filename.rsplit("/", 1)[-1]
                 match = FRAME_NAME.match(name)
-                if not match or info.is_dir():
+                if not match or info.is_dir() or (wanted is not None and int(match.group(1)) not in wanted):
                     continue
-                (frames_dir / name).write_bytes(zf.read(info))
+                tmp = frames_dir / f".{name}.{os.getpid()}.part"
+                tmp.write_bytes(zf.read(info))
+                os.replace(tmp, frames_dir / name)
                 numbers.append(int(match.group(1)))
     except zipfile.BadZipFile:
-        raise AddonError(f"the frames download {zip_path.name} is not a zip file: generate again") from None
-    if not numbers:
-        raise AddonError(f"the frames download {zip_path.name} holds no frame_NNNNNN.png files: generate again")
+        raise AddonError(f"the frames download {zip_path.name} is not a zip file: {retry}") from None
+    if not numbers and wanted is None:
+        raise AddonError(f"the frames download {zip_path.name} holds no frame_NNNNNN.png files: {retry}")
     return sorted(numbers)
 
 

@@ -27,7 +27,7 @@ SIZE = 256
 #: face outline growth around its centre, and Gaussian feather (fraction of the face's size)
 MARGIN = 1.12
 FEATHER = 0.07
-#: weights below this are treated as zero when finding the region to blend
+#: the feather's tail below this is cut (lowered to 0), so the blend region is finite
 MIN_WEIGHT = 1.0 / 512.0
 _CACHE_SIZE = 4
 #: largest whole-number pre-upscale of the frame before resampling into the original
@@ -60,6 +60,9 @@ def crop_weight(crop: PortraitCrop, margin: float = MARGIN, feather: float = FEA
     k = int(round(sigma)) * 2 + 1
     mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
     mask = cv2.GaussianBlur(mask, (0, 0), sigma)
+    # the Gaussian's tail lowered to exactly 0 at MIN_WEIGHT: the blend box ends where the weight
+    # is 0, so nothing steps at its edge
+    mask = np.clip((mask - MIN_WEIGHT) / (1.0 - MIN_WEIGHT), 0.0, 1.0)
     alpha = np.clip(np.asarray(crop.mask, np.float32), 0.0, 1.0)
     if alpha.shape == mask.shape and alpha.min() < 1.0:
         # the crop's alpha is a resampled copy of the portrait's: shrink it by two crop pixels so
@@ -137,7 +140,7 @@ class PasteBack:
 
 def _support_box(weight: np.ndarray, source_from_crop: np.ndarray, shape) -> tuple[int, int, int, int] | None:
     """Bounding box (x0, y0, x1, y1) in the original of the crop pixels with non-zero weight."""
-    ys, xs = np.nonzero(weight > MIN_WEIGHT)
+    ys, xs = np.nonzero(weight > 0.0)
     if len(xs) == 0:
         return None
     corners = np.array([[xs.min() - 1, ys.min() - 1], [xs.max() + 1, ys.min() - 1],

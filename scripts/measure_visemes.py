@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -54,7 +55,7 @@ from eamm_core.engines.landmark.phonemes import PhoneSegments, phones_for_audio
 from eamm_core.engines.landmark.visemes import VISEMES, MouthShape, viseme_of
 
 log = logging.getLogger("measure_visemes")
-SHARED = REPO.parent / "shared" / "fixtures"
+SHARED = Path(os.environ.get("EAMM_SHARED", REPO.parent / "shared")) / "fixtures"
 CLIPS = tuple(SHARED / "emotion" / n for n in ("disgusted.mp4", "sad.mp4", "happy.mp4"))
 SPEECH = (SHARED / "audio" / "speech_7s.wav", SHARED / "audio" / "speech_11s.wav")
 CHECK = SHARED / "talking" / "M030_sad_3_001.mp4"

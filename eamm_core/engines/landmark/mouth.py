@@ -12,6 +12,7 @@ closed, jaw relaxed).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,9 @@ SILENCE_LEVEL = 0.12
 #: opening gain at the quietest and loudest voiced frames
 GAIN_RANGE = (0.45, 1.35)
 LEAD_FRAMES = 1
+#: how much full lip rounding narrows the mouth on top of the viseme's width (set with the width
+#: targets from scripts/measure_visemes.py, see docs/engine-landmark.md)
+ROUND_NARROWING = 0.056
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class MouthTrack:
         return cls(z.copy(), np.ones(num_frames), z.copy(), z.copy(), z.copy(), np.zeros(num_frames, bool))
 
 
-def _segment_shapes(phones: PhoneSegments) -> list[MouthShape]:
+def _segment_shapes(phones: PhoneSegments, visemes: Mapping[str, MouthShape] = VISEMES) -> list[MouthShape]:
     names = [viseme_of(p) for p in phones.labels]
     shapes = []
     for i, name in enumerate(names):
@@ -63,10 +67,10 @@ def _segment_shapes(phones: PhoneSegments) -> list[MouthShape]:
             nxt = next((n for n in names[i + 1:] if n not in ("HH", "sil")), None)
             prev = next((n for n in reversed(names[:i]) if n not in ("HH", "sil")), None)
             name = nxt or prev or "sil"
-            shapes.append(VISEMES[name].__class__(**{**VISEMES[name].__dict__, "closed": False,
+            shapes.append(visemes[name].__class__(**{**visemes[name].__dict__, "closed": False,
                                                      "dominance": 0.3}))
         else:
-            shapes.append(VISEMES[name])
+            shapes.append(visemes[name])
     return shapes
 
 
@@ -130,10 +134,11 @@ def _closure_frames(phones: PhoneSegments, shapes: list[MouthShape], num_frames:
     return closed
 
 
-def mouth_track(phones: PhoneSegments, loudness: np.ndarray, num_frames: int) -> MouthTrack:
+def mouth_track(phones: PhoneSegments, loudness: np.ndarray, num_frames: int,
+                visemes: Mapping[str, MouthShape] = VISEMES) -> MouthTrack:
     """Per-frame mouth shapes for ``num_frames`` 25 fps frames from timed phones and the per-frame
-    loudness (``AudioFeatures.loudness``)."""
-    shapes = _segment_shapes(phones)
+    loudness (``AudioFeatures.loudness``); ``visemes`` replaces the targets (for measuring them)."""
+    shapes = _segment_shapes(phones, visemes)
     sub = int(GRID_HZ / FPS)
     grid = (np.arange(num_frames * sub) + 0.5) / GRID_HZ + LEAD_S
     p = _blend(phones, shapes, grid).reshape(num_frames, sub, 5).mean(1)
@@ -169,6 +174,12 @@ def inner_gap(lm: np.ndarray) -> np.ndarray:
     return (lm[..., LOWER_INNER, 1] - lm[..., UPPER_INNER, 1]).mean(-1)
 
 
+def corner_width(track: MouthTrack, narrowing: float | None = None) -> np.ndarray:
+    """Per-frame mouth-width multiplier [T]: the viseme width, narrowed further by lip rounding
+    (``narrowing`` at full rounding; None: :data:`ROUND_NARROWING`)."""
+    return track.width * (1.0 - (ROUND_NARROWING if narrowing is None else narrowing) * track.round)
+
+
 def apply_mouth(src_lm: np.ndarray, track: MouthTrack) -> np.ndarray:
     """Driven landmarks [T,68,2] (crop pixels, float64): ``src_lm`` [68,2] with the lips and jaw
     moved to each frame's mouth shape (in crop axes; the crop is upright by construction)."""
@@ -181,7 +192,7 @@ def apply_mouth(src_lm: np.ndarray, track: MouthTrack) -> np.ndarray:
     dy_up = -0.12 * np.maximum(gap - g0, 0.0) - track.raise_ * iod
     dy_lo = gap - g0 + dy_up
     cx = src[48:68, 0].mean()
-    w = track.width * (1.0 - 0.2 * track.round)
+    w = corner_width(track)
     mouth = list(range(48, 68))
     out[:, mouth, 0] = cx + w[:, None] * (src[mouth, 0] - cx)
     out[:, UPPER_OUTER + UPPER_INNER, 1] += dy_up[:, None]

@@ -4,7 +4,12 @@ The 15-class viseme set used by game lip-sync middleware (sil, PP, FF, TH, DD, k
 RR, aa, E, ih, oh, ou). Each viseme is a target :class:`MouthShape` in the face's own scale
 (inter-ocular distance, "IOD") and a dominance (how strongly it resists its neighbours in the
 coarticulation blend: bilabials and labiodentals must be reached, K/G/N/T/D borrow their lips
-from the vowels around them). The numbers are ours, set by eye on the fixture portraits.
+from the vowels around them).
+
+The opening amplitudes, rounding and dominances are ours, set by eye on the fixture portraits; the
+narrowing (widths below 1, with ``mouth.ROUND_NARROWING``) is set from scripts/measure_visemes.py
+on three MEAD speakers, which also finds no consistent reason to change the openings (see
+docs/engine-landmark.md, "Viseme amplitudes").
 """
 
 from __future__ import annotations
@@ -49,20 +54,20 @@ class MouthShape:
 
 VISEMES: dict[str, MouthShape] = {
     "sil": MouthShape(0.0, 1.0, 0.0, 0.0, 0.0, dominance=0.6),
-    "PP": MouthShape(0.0, 0.97, 0.0, 0.0, 0.0, dominance=6.0, closed=True),
-    "FF": MouthShape(0.03, 0.98, 0.0, 0.03, 1.0, dominance=4.0),
+    "PP": MouthShape(0.0, 0.992, 0.0, 0.0, 0.0, dominance=6.0, closed=True),
+    "FF": MouthShape(0.03, 0.994, 0.0, 0.03, 1.0, dominance=4.0),
     "TH": MouthShape(0.10, 1.0, 0.0, 0.02, 0.0, dominance=1.5),
     "DD": MouthShape(0.12, 1.02, 0.0, 0.02, 0.0, dominance=0.7),
     "kk": MouthShape(0.14, 1.0, 0.0, 0.01, 0.0, dominance=0.5),
-    "CH": MouthShape(0.09, 0.88, 0.55, 0.03, 0.0, dominance=2.0),
+    "CH": MouthShape(0.09, 0.966, 0.55, 0.03, 0.0, dominance=2.0),
     "SS": MouthShape(0.06, 1.06, 0.0, 0.02, 0.0, dominance=1.5),
     "nn": MouthShape(0.10, 1.0, 0.0, 0.01, 0.0, dominance=0.6),
-    "RR": MouthShape(0.11, 0.9, 0.45, 0.01, 0.0, dominance=1.2),
+    "RR": MouthShape(0.11, 0.972, 0.45, 0.01, 0.0, dominance=1.2),
     "aa": MouthShape(0.28, 1.03, 0.0, 0.03, 0.0, dominance=1.0),
     "E": MouthShape(0.20, 1.08, 0.0, 0.03, 0.0, dominance=1.0),
     "ih": MouthShape(0.14, 1.10, 0.0, 0.02, 0.0, dominance=1.0),
-    "oh": MouthShape(0.23, 0.86, 0.7, 0.01, 0.0, dominance=1.2),
-    "ou": MouthShape(0.12, 0.80, 1.0, 0.0, 0.0, dominance=1.5),
+    "oh": MouthShape(0.23, 0.961, 0.7, 0.01, 0.0, dominance=1.2),
+    "ou": MouthShape(0.12, 0.944, 1.0, 0.0, 0.0, dominance=1.5),
 }
 VISEME_NAMES = tuple(VISEMES)
 #: the rest shape in silence: lips closed, jaw relaxed

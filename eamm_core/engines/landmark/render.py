@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import cv2
 import numpy as np
 
-from eamm_core.engines.landmark import eyes, hires, mouth_interior, warp
+from eamm_core.engines.landmark import dense_mesh, eyes, hires, mouth_interior, warp
 from eamm_core.engines.landmark.mouth_colour import MouthLook
 from eamm_core.errors import EammError
 from eamm_core.types import PortraitCrop
@@ -60,14 +60,18 @@ class LandmarkRenderer:
             raise EammError(f"the portrait crop needs 68 finite landmarks, got shape {lm.shape}")
         self.source = np.ascontiguousarray(image)
         self.src_lm = lm
+        #: the crop's dense points in the mesh (:mod:`.dense_mesh`), None for a 68-point model
+        self.rig = None if crop.dense_px is None else dense_mesh.build_rig(lm, crop.dense_px)
         self.mesh = None
         if triangles is not None:
             try:
-                self.mesh = warp.build_mesh(lm, triangles)
+                self.mesh = warp.build_mesh(lm, triangles, dense=self.rig)
             except ValueError as exc:
                 log.warning("cached mesh not used (%s); triangulating again", exc)
         if self.mesh is None:
-            self.mesh = warp.build_mesh(lm)
+            self.mesh = warp.build_mesh(lm, dense=self.rig)
+        if self.rig is not None:
+            self.mesh = dense_mesh.loosen_irises(self.mesh, self.rig)
         self.field = warp.WarpField(self.mesh, smooth_sigma)
         self.interpolation = interpolation
         self.size = SIZE if size is None else int(size)
@@ -108,6 +112,8 @@ class LandmarkRenderer:
         """The frame (uint8 [S,S,3] RGB, S = ``self.size``) for driven landmarks ``drv_lm_px`` [68,2]
         in 256-crop pixels; ``tongue`` in [0,1]: how far the tongue is raised into view
         (``Keypoints.tongue``)."""
+        if self.rig is not None:
+            return self._render_dense(self._check(drv_lm_px), tongue)
         drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
         lm = drv_pts[:68]
         sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
@@ -121,6 +127,38 @@ class LandmarkRenderer:
         eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, lm_out, self.eyes,
                                to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail)
         mouth_interior.draw_mouth(frame, lm_out, hires.affine_in_out(head, self.size), self.mouth, tongue=tongue)
+        return frame
+
+    def drive_dense(self, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All mesh vertices [V,2] (the dense points last) and the head's 2x3 affine for driven
+        landmarks [68,2] of a crop with dense points."""
+        rig, src_lm = self.rig, self.src_lm
+        return warp.drive_points(self.mesh, drv_lm, lambda lm, head: dense_mesh.drive(rig, src_lm, lm, head[:, :2]))
+
+    def _render_dense(self, drv_lm: np.ndarray, tongue: float) -> np.ndarray:
+        """:meth:`render` with the dense contours: the warp's mesh, the smoothing's sharp polygons,
+        the eye interiors and lids, the mouth interior's inner lips."""
+        drv_pts, head = self.drive_dense(drv_lm)
+        rig, lm = self.rig, drv_pts[:68]
+        dense = drv_pts[len(drv_pts) - len(rig.ids):]
+        eye_lines = [rig.outline(lm, dense, side) for side in ("right", "left")]
+        sharp = [rig.outline(lm, dense, "outer"), self._lid_region(eye_lines[0], 0),
+                 self._lid_region(eye_lines[1], 1), _hull(lm[27:36])]
+        lids = [(line, rig.chain_points(lm, dense, f"{side}_upper"), rig.chain_points(self.src_lm, rig.src, f"{side}_upper"))
+                for line, side in zip(eye_lines, ("right", "left"))]
+        lips = (rig.chain_points(lm, dense, "inner_upper"), rig.chain_points(lm, dense, "inner_lower"))
+        if self.hires is None:
+            frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
+            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes, dense=lids)
+            mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue, inner=lips)
+            return frame
+        frame = self.hires.sample(self.field.displacement(drv_pts, sharp))
+        out = [tuple(hires.to_out(p, self.size) for p in lid) for lid in lids]
+        eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, hires.to_out(lm, self.size), self.eyes,
+                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail,
+                               dense=out)
+        mouth_interior.draw_mouth(frame, hires.to_out(lm, self.size), hires.affine_in_out(head, self.size),
+                                  self.mouth, tongue=tongue, inner=tuple(hires.to_out(p, self.size) for p in lips))
         return frame
 
     def _resample(self, backward_map: np.ndarray) -> np.ndarray:

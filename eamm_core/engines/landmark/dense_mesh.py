@@ -1,0 +1,269 @@
+"""MediaPipe's dense face mesh in the landmark engine's warp (crops with ``dense_px``).
+
+The motion stays defined on the 68 points. A :class:`DenseRig` adds chosen vertices of the 478-point
+mesh to the warp mesh and drives them from the driven 68 points:
+
+* **contours** (outer and inner lips, upper and lower eyelids, both edges of each brow): each dense
+  point follows the 68-point chain it lies along (outer lip 48-54 / 54-59-48, inner lip 60-64 /
+  64-67-60, eyes 36-39 / 39-41-36 and 42-45 / 45-47-42, brows 17-21 and 22-26). In the source it is
+  the point at ``t`` on its nearest chain segment plus an offset; driven, the same ``t`` on the
+  driven segment plus the offset turned and scaled with the head. An upper lid's offset also
+  shrinks with its eye's opening, and the upper lid stays above the lower one; an inner lip's
+  offset shrinks with the lips' gap (a closed eye or mouth closes along the whole dense contour,
+  not only at the 68 points);
+* **irises** (the points of 468-477 inside the eye's outline): moved by the similarity taking the
+  source eye corners onto the driven ones, so lids and expressions do not squash or drag the iris
+  (the gaze is kept); a lid coming down past an iris point pushes it down with it (the eye's
+  interior is then redrawn by :mod:`.eyes`).
+
+The contours are enforced as mesh edges (through the 68 points on them), the inner lips' and eyes'
+triangles (irises included) may collapse, and the driven outlines (:meth:`DenseRig.outline`) give
+the renderer its mouth and eye polygons. See docs/engine-landmark.md, "Dense mesh".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from eamm_core.engines.landmark import warp
+
+#: MediaPipe face-mesh contours (vertex ids of the public canonical topology), corner to corner,
+#: each with the 68-point chain it follows and its group (see ``_factors``)
+CONTOURS = (
+    ("outer_upper", (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291), (48, 49, 50, 51, 52, 53, 54), 0),
+    ("outer_lower", (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291), (48, 59, 58, 57, 56, 55, 54), 0),
+    ("inner_upper", (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308), (60, 61, 62, 63, 64), 3),
+    ("inner_lower", (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308), (60, 67, 66, 65, 64), 3),
+    ("right_upper", (33, 246, 161, 160, 159, 158, 157, 173, 133), (36, 37, 38, 39), 1),
+    ("right_lower", (33, 7, 163, 144, 145, 153, 154, 155, 133), (36, 41, 40, 39), 0),
+    ("left_upper", (362, 398, 384, 385, 386, 387, 388, 466, 263), (42, 43, 44, 45), 2),
+    ("left_lower", (362, 382, 381, 380, 374, 373, 390, 249, 263), (42, 47, 46, 45), 0),
+    ("right_brow", (46, 53, 52, 65, 55, 70, 63, 105, 66, 107), (17, 18, 19, 20, 21), 0),
+    ("left_brow", (276, 283, 282, 295, 285, 300, 293, 334, 296, 336), (22, 23, 24, 25, 26), 0),
+)
+#: the brows are areas, not lines: their points follow the chain but are no mesh edges
+EDGELESS = ("right_brow", "left_brow")
+IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
+#: per eye: (outer corner, inner corner, upper lid pair, lower lid pair) of the 68 points
+EYE_CORNERS = ((36, 39), (42, 45))
+LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
+LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
+#: dense points nearer than this (crop px, in the mesh's opened layout) to a kept point are dropped
+MIN_DIST = 1.5
+#: iris points must lie this far (px) inside the source eye outline; driven, this far from the lids
+IRIS_MARGIN = 1.0
+#: a driven upper lid stays this far (px) above the lower lid
+MIN_LID_GAP = 0.3
+#: gap (fraction of the mouth width) added to both gaps of the inner-lip offset factor
+LIP_GAP_EPS = 0.03
+IRIS_GROUP = 4
+
+
+@dataclass(frozen=True)
+class DenseRig:
+    """Dense vertices of one portrait and how they follow the 68 points.
+
+    ``ids`` [K] MediaPipe vertex ids; ``src`` [K,2] source crop pixels; ``seg`` [K,2] the 68-point
+    segment each follows (irises: the eye's corners); ``t`` [K] position on it; ``offset`` [K,2]
+    source offset from it; ``layout`` [K,2] the points in the mesh's opened layout (mouth and eyes
+    held open: topology only); ``group`` [K]: 0 offset kept, 1/2 scaled with the right/left eye's
+    opening (upper lids), 3 with the inner lips' gap, 4 iris; ``eye`` [K] which eye an iris point is in (-1:
+    none); ``chains``: name -> mesh-local vertex order corner to corner (a 68 index ``i`` as ``i``,
+    dense point ``k`` as ``-(k + 1)``)."""
+
+    ids: np.ndarray
+    src: np.ndarray
+    seg: np.ndarray
+    t: np.ndarray
+    offset: np.ndarray
+    group: np.ndarray
+    eye: np.ndarray
+    chains: dict
+    layout: np.ndarray
+
+    def edges(self, base: int) -> list[tuple[int, int]]:
+        """Mesh edges along the contours, dense point ``k`` being mesh vertex ``base + k``."""
+        out = []
+        for name, chain in self.chains.items():
+            if name in EDGELESS:
+                continue
+            v = [_vertex(c, base) for c in chain]
+            out += list(zip(v[:-1], v[1:]))
+        return out
+
+    def inner_sets(self, base: int) -> list[set]:
+        """Vertex sets whose triangles may collapse: inner lips, each eye with its iris points."""
+        lips = {_vertex(c, base) for n in ("inner_upper", "inner_lower") for c in self.chains[n]}
+        eyes = []
+        for e, side in enumerate(("right", "left")):
+            ring = {_vertex(c, base) for n in (f"{side}_upper", f"{side}_lower") for c in self.chains[n]}
+            eyes.append(ring | {base + k for k in np.flatnonzero(self.eye == e).tolist()})
+        return [lips, *eyes]
+
+    def outline(self, lm: np.ndarray, dense: np.ndarray, region: str) -> np.ndarray:
+        """Closed outline [n,2] of ``region`` (``outer``, ``inner``, ``right``, ``left``) from
+        driven 68 points ``lm`` and dense points ``dense`` [K,2]: upper chain, lower chain back."""
+        upper, lower = self.chain_points(lm, dense, f"{region}_upper"), self.chain_points(lm, dense, f"{region}_lower")
+        return np.vstack([upper, lower[-2:0:-1]])
+
+    def chain_points(self, lm: np.ndarray, dense: np.ndarray, name: str) -> np.ndarray:
+        """The points [n,2] of one chain, corner to corner."""
+        return np.array([lm[c] if c >= 0 else dense[-c - 1] for c in self.chains[name]], np.float64)
+
+
+def loosen_irises(mesh: warp.Mesh, rig: DenseRig) -> warp.Mesh:
+    """``mesh`` with its iris triangles never relaxed: where a closing lid squeezes them they only
+    collapse (the eye's interior is then redrawn by :mod:`.eyes`), and the driven lid stays put."""
+    base = len(mesh.src) - len(rig.ids)
+    iris = np.zeros(len(mesh.src), bool)
+    iris[base + np.flatnonzero(rig.group == IRIS_GROUP)] = True
+    return replace(mesh, fold_limit=np.where(iris[mesh.triangles].any(axis=1), -np.inf, mesh.fold_limit))
+
+
+def _vertex(code: int, base: int) -> int:
+    return code if code >= 0 else base - code - 1
+
+
+def _project(p: np.ndarray, chain: np.ndarray) -> tuple[int, float, np.ndarray]:
+    """Nearest point of the polyline ``chain`` [n,2] to ``p``: segment index, t in [0,1], offset."""
+    a, b = chain[:-1], chain[1:]
+    d = b - a
+    length2 = np.maximum(np.einsum("ij,ij->i", d, d), 1e-12)
+    t = np.clip(np.einsum("ij,ij->i", p - a, d) / length2, 0.0, 1.0)
+    foot = a + t[:, None] * d
+    k = int(np.argmin(np.hypot(*(p - foot).T)))
+    return k, float(t[k]), p - foot[k]
+
+
+def build_rig(lm: np.ndarray, dense: np.ndarray) -> DenseRig:
+    """The rig of one portrait from its 68 and 478 crop-pixel points (deterministic)."""
+    lm = np.asarray(lm, np.float64)
+    dense = np.asarray(dense, np.float64)
+    rows: list[tuple] = []  # (id, seg a, seg b, t, offset, group, eye, chain, order key)
+    for name, ids, chain, group in CONTOURS:
+        for vid in ids:
+            k, t, off = _project(dense[vid], lm[list(chain)])
+            if name not in EDGELESS and (k + t <= 0.0 or k + t >= len(chain) - 1):
+                continue  # beyond the chain's corner point: the 68 point is the corner
+            rows.append((vid, chain[k], chain[k + 1], t, off, group, -1, name, k + t))
+    for e, ids in enumerate(IRISES):
+        a, b = EYE_CORNERS[e]
+        ring = _source_eye_outline(lm, dense, e)
+        for vid in ids:
+            if cv2.pointPolygonTest(ring.astype(np.float32), tuple(map(float, dense[vid])), True) >= IRIS_MARGIN:
+                rows.append((vid, a, b, 0.0, np.zeros(2), IRIS_GROUP, e, None, 0.0))
+    layout = _layout_positions(lm, dense, rows)
+    keep = warp._keep_apart(layout, lm, MIN_DIST)
+    rows = [rows[i] for i in keep]
+    chains = {}
+    for name, _, chain, _ in CONTOURS:
+        members = sorted((r[8], -(i + 1)) for i, r in enumerate(rows) if r[7] == name)
+        anchors = [(float(j), c) for j, c in enumerate(chain)]
+        chains[name] = tuple(c for _, c in sorted(anchors + members, key=lambda x: x[0]))
+    return DenseRig(ids=np.array([r[0] for r in rows], int), src=dense[[r[0] for r in rows]],
+                    seg=np.array([(r[1], r[2]) for r in rows], int).reshape(-1, 2),
+                    t=np.array([r[3] for r in rows]), offset=np.array([r[4] for r in rows]).reshape(-1, 2),
+                    group=np.array([r[5] for r in rows], int), eye=np.array([r[6] for r in rows], int),
+                    chains=chains, layout=layout[keep].reshape(-1, 2))
+
+
+def _source_eye_outline(lm: np.ndarray, dense: np.ndarray, eye: int) -> np.ndarray:
+    """The source eye's outline from the dense contour (upper, then lower back)."""
+    side = ("right", "left")[eye]
+    up = next(ids for n, ids, _, _ in CONTOURS if n == f"{side}_upper")
+    low = next(ids for n, ids, _, _ in CONTOURS if n == f"{side}_lower")
+    return np.vstack([dense[list(up)], dense[list(low[-2:0:-1])]])
+
+
+def _layout_positions(lm: np.ndarray, dense: np.ndarray, rows: list[tuple]) -> np.ndarray:
+    """Where the dense points sit in the mesh's opened layout (mouth and eyes held open; the
+    irises stay where they are, the lids open around them)."""
+    opened = warp._opened(lm)
+    return np.array([dense[r[0]] if r[5] == IRIS_GROUP else opened[r[1]] * (1 - r[3]) + opened[r[2]] * r[3] + r[4]
+                     for r in rows]).reshape(-1, 2)
+
+
+def drive(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, linear: np.ndarray) -> np.ndarray:
+    """Driven dense points [K,2] for driven 68 points ``drv_lm`` and the head's 2x2 ``linear`` part."""
+    a, b = rig.seg[:, 0], rig.seg[:, 1]
+    t = rig.t[:, None]
+    scale = _factors(src_lm, drv_lm)
+    out = (1.0 - t) * drv_lm[a] + t * drv_lm[b] + scale[np.minimum(rig.group, 3), None] * (rig.offset @ linear.T)
+    for e, side in enumerate(("right", "left")):
+        _keep_lid_above(rig, drv_lm, out, e, side)
+    iris = rig.group == IRIS_GROUP
+    if iris.any():
+        out[iris] = _iris_points(rig, src_lm, drv_lm, out, iris)
+    return out
+
+
+def _factors(src_lm: np.ndarray, drv_lm: np.ndarray) -> np.ndarray:
+    """Offset scale per group: 1; the right and left eye's opening ratio (0..1.5); the inner lips'."""
+    out = np.ones(4)
+    for e, pairs in enumerate(LID_PAIRS):
+        src_open = np.mean([np.hypot(*(src_lm[lo] - src_lm[up])) for up, lo in pairs])
+        drv_open = np.mean([np.hypot(*(drv_lm[lo] - drv_lm[up])) for up, lo in pairs])
+        out[1 + e] = np.clip(drv_open / max(src_open, 1e-6), 0.0, 1.5)
+    eps = LIP_GAP_EPS * float(np.hypot(*(src_lm[54] - src_lm[48])))
+    gaps = [np.mean([np.hypot(*(lm[lo] - lm[up])) for up, lo in LIP_PAIRS]) for lm in (src_lm, drv_lm)]
+    out[3] = np.clip((gaps[1] + eps) / (gaps[0] + eps), 0.0, 1.0)
+    return out
+
+
+def _iris_points(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, dense: np.ndarray,
+                 iris: np.ndarray) -> np.ndarray:
+    """Iris points carried by their eye corners' similarity, kept between the driven lids."""
+    out = []
+    for k in np.flatnonzero(iris).tolist():
+        a, b = EYE_CORNERS[rig.eye[k]]
+        p = _similar(src_lm[a], src_lm[b], drv_lm[a], drv_lm[b], rig.src[k])
+        side = ("right", "left")[rig.eye[k]]
+        up = rig.chain_points(drv_lm, dense, f"{side}_upper")
+        low = rig.chain_points(drv_lm, dense, f"{side}_lower")
+        out.append(_between_lids(p, drv_lm[a], drv_lm[b], up, low))
+    return np.array(out)
+
+
+def _keep_lid_above(rig: DenseRig, drv_lm: np.ndarray, dense: np.ndarray, eye: int, side: str) -> None:
+    """Upper-lid points of one eye moved up (in place) to :data:`MIN_LID_GAP` above the lower lid."""
+    a, b = EYE_CORNERS[eye]
+    ux = (drv_lm[b] - drv_lm[a]) / (float(np.hypot(*(drv_lm[b] - drv_lm[a]))) or 1.0)
+    uy = np.array([-ux[1], ux[0]])
+    low = rig.chain_points(drv_lm, dense, f"{side}_lower") - drv_lm[a]
+    ls, lt = low @ ux, low @ uy
+    order = np.argsort(ls, kind="stable")
+    ks = np.array([-c - 1 for c in rig.chains[f"{side}_upper"] if c < 0], int)
+    rel = dense[ks] - drv_lm[a]
+    over = rel @ uy - (np.interp(rel @ ux, ls[order], lt[order]) - MIN_LID_GAP)
+    dense[ks] -= np.maximum(over, 0.0)[:, None] * uy
+
+
+def _similar(sa, sb, da, db, p) -> np.ndarray:
+    """``p`` moved by the similarity taking segment sa-sb onto da-db."""
+    s, d = complex(*(sb - sa)), complex(*(db - da))
+    z = d / s if abs(s) > 1e-9 else 1.0
+    q = z * complex(*(p - sa))
+    return da + np.array([q.real, q.imag])
+
+
+def _between_lids(p, a, b, upper, lower) -> np.ndarray:
+    """``p`` pushed along the eye's vertical to stay :data:`IRIS_MARGIN` inside the driven lids."""
+    ux = (b - a) / (float(np.hypot(*(b - a))) or 1.0)
+    uy = np.array([-ux[1], ux[0]])
+    s = float((p - a) @ ux)
+    t_up = _height(upper, a, ux, uy, s)
+    t_low = _height(lower, a, ux, uy, s)
+    t = float((p - a) @ uy)
+    lo, hi = t_up + IRIS_MARGIN, t_low - IRIS_MARGIN
+    t_new = 0.5 * (t_up + t_low) if lo > hi else min(max(t, lo), hi)
+    return p + (t_new - t) * uy
+
+
+def _height(points, a, ux, uy, s) -> float:
+    rel = points - a
+    ps, pt = rel @ ux, rel @ uy
+    order = np.argsort(ps, kind="stable")
+    return float(np.interp(s, ps[order], pt[order]))

@@ -24,6 +24,7 @@ the renderer its mouth and eye polygons. See docs/engine-landmark.md, "Dense mes
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -60,13 +61,15 @@ MIN_LID_GAP = 0.3
 #: gap (fraction of the mouth width) added to both gaps of the inner-lip offset factor
 LIP_GAP_EPS = 0.03
 IRIS_GROUP = 4
+#: the extra iris points lie this fraction of the way from the iris centre to its top and bottom
+IRIS_INNER = 0.6
 
 
 @dataclass(frozen=True)
 class DenseRig:
     """Dense vertices of one portrait and how they follow the 68 points.
 
-    ``ids`` [K] MediaPipe vertex ids; ``src`` [K,2] source crop pixels; ``seg`` [K,2] the 68-point
+    ``ids`` [K] MediaPipe vertex ids (-1: an extra iris point); ``src`` [K,2] source crop pixels; ``seg`` [K,2] the 68-point
     segment each follows (irises: the eye's corners); ``t`` [K] position on it; ``offset`` [K,2]
     source offset from it; ``layout`` [K,2] the points in the mesh's opened layout (mouth and eyes
     held open: topology only); ``group`` [K]: 0 offset kept, 1/2 scaled with the right/left eye's
@@ -138,36 +141,60 @@ def _project(p: np.ndarray, chain: np.ndarray) -> tuple[int, float, np.ndarray]:
     return k, float(t[k]), p - foot[k]
 
 
+class _Row(NamedTuple):
+    """One dense point while the rig is built."""
+
+    id: int
+    pos: np.ndarray
+    a: int
+    b: int
+    t: float
+    offset: np.ndarray
+    group: int
+    eye: int
+    chain: str
+    key: float
+
+
 def build_rig(lm: np.ndarray, dense: np.ndarray) -> DenseRig:
     """The rig of one portrait from its 68 and 478 crop-pixel points (deterministic)."""
     lm = np.asarray(lm, np.float64)
     dense = np.asarray(dense, np.float64)
-    rows: list[tuple] = []  # (id, seg a, seg b, t, offset, group, eye, chain, order key)
+    rows: list[_Row] = []
     for name, ids, chain, group in CONTOURS:
         for vid in ids:
             k, t, off = _project(dense[vid], lm[list(chain)])
             if name not in EDGELESS and (k + t <= 0.0 or k + t >= len(chain) - 1):
                 continue  # beyond the chain's corner point: the 68 point is the corner
-            rows.append((vid, chain[k], chain[k + 1], t, off, group, -1, name, k + t))
-    for e, ids in enumerate(IRISES):
-        a, b = EYE_CORNERS[e]
-        ring = _source_eye_outline(lm, dense, e)
-        for vid in ids:
-            if cv2.pointPolygonTest(ring.astype(np.float32), tuple(map(float, dense[vid])), True) >= IRIS_MARGIN:
-                rows.append((vid, a, b, 0.0, np.zeros(2), IRIS_GROUP, e, None, 0.0))
-    layout = _layout_positions(lm, dense, rows)
+            rows.append(_Row(vid, dense[vid], chain[k], chain[k + 1], t, off, group, -1, name, k + t))
+    for e in range(2):
+        rows += _iris_rows(lm, dense, e)
+    layout = _layout_positions(lm, rows)
     keep = warp._keep_apart(layout, lm, MIN_DIST)
     rows = [rows[i] for i in keep]
     chains = {}
     for name, _, chain, _ in CONTOURS:
-        members = sorted((r[8], -(i + 1)) for i, r in enumerate(rows) if r[7] == name)
+        members = sorted((r.key, -(i + 1)) for i, r in enumerate(rows) if r.chain == name)
         anchors = [(float(j), c) for j, c in enumerate(chain)]
         chains[name] = tuple(c for _, c in sorted(anchors + members, key=lambda x: x[0]))
-    return DenseRig(ids=np.array([r[0] for r in rows], int), src=dense[[r[0] for r in rows]],
-                    seg=np.array([(r[1], r[2]) for r in rows], int).reshape(-1, 2),
-                    t=np.array([r[3] for r in rows]), offset=np.array([r[4] for r in rows]).reshape(-1, 2),
-                    group=np.array([r[5] for r in rows], int), eye=np.array([r[6] for r in rows], int),
+    return DenseRig(ids=np.array([r.id for r in rows], int), src=np.array([r.pos for r in rows]).reshape(-1, 2),
+                    seg=np.array([(r.a, r.b) for r in rows], int).reshape(-1, 2),
+                    t=np.array([r.t for r in rows]), offset=np.array([r.offset for r in rows]).reshape(-1, 2),
+                    group=np.array([r.group for r in rows], int), eye=np.array([r.eye for r in rows], int),
                     chains=chains, layout=layout[keep].reshape(-1, 2))
+
+
+def _iris_rows(lm: np.ndarray, dense: np.ndarray, eye: int) -> list[_Row]:
+    """The iris points of one eye inside its source outline: MediaPipe's centre and ring points and
+    two points :data:`IRIS_INNER` of the way to its top and bottom (id -1; the iris's top and
+    bottom themselves are mostly under the lids), so the visible disc moves as one."""
+    a, b = EYE_CORNERS[eye]
+    ring = _source_eye_outline(lm, dense, eye).astype(np.float32)
+    centre, _, top, _, bottom = IRISES[eye]
+    cands = [(vid, dense[vid]) for vid in IRISES[eye]]
+    cands += [(-1, dense[centre] + IRIS_INNER * (dense[v] - dense[centre])) for v in (top, bottom)]
+    return [_Row(vid, p, a, b, 0.0, np.zeros(2), IRIS_GROUP, eye, "", 0.0) for vid, p in cands
+            if cv2.pointPolygonTest(ring, (float(p[0]), float(p[1])), True) >= IRIS_MARGIN]
 
 
 def _source_eye_outline(lm: np.ndarray, dense: np.ndarray, eye: int) -> np.ndarray:
@@ -178,11 +205,11 @@ def _source_eye_outline(lm: np.ndarray, dense: np.ndarray, eye: int) -> np.ndarr
     return np.vstack([dense[list(up)], dense[list(low[-2:0:-1])]])
 
 
-def _layout_positions(lm: np.ndarray, dense: np.ndarray, rows: list[tuple]) -> np.ndarray:
+def _layout_positions(lm: np.ndarray, rows: list[_Row]) -> np.ndarray:
     """Where the dense points sit in the mesh's opened layout (mouth and eyes held open; the
     irises stay where they are, the lids open around them)."""
     opened = warp._opened(lm)
-    return np.array([dense[r[0]] if r[5] == IRIS_GROUP else opened[r[1]] * (1 - r[3]) + opened[r[2]] * r[3] + r[4]
+    return np.array([r.pos if r.group == IRIS_GROUP else opened[r.a] * (1 - r.t) + opened[r.b] * r.t + r.offset
                      for r in rows]).reshape(-1, 2)
 
 

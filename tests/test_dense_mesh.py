@@ -1,0 +1,193 @@
+"""The landmark engine on MediaPipe's dense mesh (issue 20, item 2): dense contours follow the
+driven lips, the irises keep their place through a blink, the dense points survive the crop cache,
+a wide-open mouth leaves no folded triangle, and a 68-point crop never takes the dense path."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from conftest import portrait_path
+
+from eamm_core.engines.landmark import dense_mesh, warp
+from eamm_core.engines.landmark.render import LandmarkRenderer
+
+needs_mediapipe = pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
+                                     reason="the mediapipe478 landmark model needs mediapipe (requirements/nodeps.txt)")
+#: lid pairs of the 68 points (upper, lower)
+LIDS = ((37, 41), (38, 40), (43, 47), (44, 46))
+
+
+@pytest.fixture(scope="module")
+def crop60():
+    if importlib.util.find_spec("mediapipe") is None:
+        pytest.skip("the mediapipe478 landmark model needs mediapipe (requirements/nodeps.txt)")
+    from eamm_core.prepare.portrait import load_portrait
+
+    return load_portrait(portrait_path("60.png"), landmarks="mediapipe478")
+
+
+def _open_mouth(src: np.ndarray, amount: float) -> np.ndarray:
+    """The 68 points with the jaw dropped ``amount`` px (lower lip and chin) and the upper lip raised a little."""
+    drv = src.copy()
+    drv[[5, 6, 7, 8, 9, 10, 11, 56, 57, 58, 65, 66, 67]] += (0.0, amount)
+    drv[[4, 12, 55, 59, 60, 64]] += (0.0, amount / 3)
+    drv[[50, 51, 52, 61, 62, 63]] += (0.0, -amount / 6)
+    return drv
+
+
+def _blink(src: np.ndarray, closure: float) -> np.ndarray:
+    """The 68 points with both upper lids ``closure`` of the way down to the lower lids."""
+    drv = src.copy()
+    for up, low in LIDS:
+        drv[up] += closure * (drv[low] - drv[up])
+    return drv
+
+
+def _distance_to_polyline(p: np.ndarray, line: np.ndarray) -> float:
+    return abs(float(cv2.pointPolygonTest(line.astype(np.float32).reshape(-1, 1, 2), (float(p[0]), float(p[1])), True)))
+
+
+def test_a_68_point_crop_never_takes_the_dense_path(sample_face_png):
+    from eamm_core.prepare.portrait import load_portrait
+
+    crop = load_portrait(sample_face_png)
+    assert crop.dense_px is None
+    renderer = LandmarkRenderer(crop)
+    assert renderer.rig is None
+    plain = warp.build_mesh(crop.landmarks_px)
+    assert np.array_equal(renderer.mesh.src, plain.src) and np.array_equal(renderer.mesh.triangles, plain.triangles)
+    src = crop.landmarks_px.astype(np.float64)
+    drv = _open_mouth(_blink(src, 0.6), 6.0)
+    pts, _ = warp.drive_points(renderer.mesh, drv)
+    assert len(pts) == len(plain.src)
+
+
+@needs_mediapipe
+def test_the_dense_points_round_trip_the_crop_cache(tmp_path, crop60):
+    from eamm_core.cache import Cache, pack_crop, unpack_crop
+
+    assert crop60.dense_px.shape == (478, 2) and crop60.dense_px.dtype == np.float32
+    # the crop's dense points are the image's mesh under the crop's similarity, like its 68 points
+    assert np.allclose(crop60.dense_px[[61, 291]].mean(0), crop60.landmarks_px[[48, 54]].mean(0), atol=3.0)
+    cache = Cache(tmp_path)
+    cache.put("crop", "k", pack_crop(crop60))
+    back = unpack_crop(cache.get("crop", "k"))
+    assert np.array_equal(back.dense_px, crop60.dense_px)
+    cache.put("crop", "plain", pack_crop(replace(crop60, dense_px=None)))
+    assert unpack_crop(cache.get("crop", "plain")).dense_px is None
+
+
+@needs_mediapipe
+def test_the_rig_uses_lips_lids_irises_and_brows(crop60):
+    renderer = LandmarkRenderer(crop60)
+    rig = renderer.rig
+    assert rig is not None and len(renderer.mesh.src) == len(warp.build_mesh(crop60.landmarks_px).src) + len(rig.ids)
+    for name, _, chain, _ in dense_mesh.CONTOURS:
+        dense_on_chain = [c for c in rig.chains[name] if c < 0]
+        assert len(dense_on_chain) >= 3, name  # more than the 68 points alone
+        assert rig.chains[name][0] == chain[0] and rig.chains[name][-1] == chain[-1]
+    for eye in (0, 1):
+        assert np.count_nonzero((rig.group == dense_mesh.IRIS_GROUP) & (rig.eye == eye)) >= 3
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("amount", [4.0, 10.0])
+def test_driven_lip_contours_stay_on_the_driven_lips(crop60, amount):
+    renderer = LandmarkRenderer(crop60)
+    rig, src = renderer.rig, crop60.landmarks_px.astype(np.float64)
+    drv = _open_mouth(src, amount)
+    pts, _ = renderer.drive_dense(drv)
+    dense = pts[len(pts) - len(rig.ids):]
+    for region, ring in (("outer", list(range(48, 60))), ("inner", list(range(60, 68)))):
+        for half in ("upper", "lower"):
+            codes = [c for c in rig.chains[f"{region}_{half}"] if c < 0]
+            for c in codes:
+                k = -c - 1
+                before = _distance_to_polyline(rig.src[k], np.vstack([src[ring], src[ring[:1]]]))
+                after = _distance_to_polyline(dense[k], np.vstack([drv[ring], drv[ring[:1]]]))
+                assert after <= before + 0.5, (region, half, int(rig.ids[k]), before, after)
+    # the dense inner lips open as far as the 68 points in the middle of the mouth
+    up, low = (rig.chain_points(pts[:68], dense, f"inner_{h}") for h in ("upper", "lower"))
+    mid_gap = float(np.interp(drv[62, 0], low[:, 0], low[:, 1]) - np.interp(drv[62, 0], up[:, 0], up[:, 1]))
+    assert abs(mid_gap - float(drv[66, 1] - drv[62, 1])) < 1.0
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("size", [256, 512])
+def test_the_irises_keep_their_place_through_a_blink(crop60, size):
+    """Through a blink under a rolled, moved head, each iris point is where the similarity of its
+    eye's corners puts it (within 0.5 px) while the upper lid is above it, and never crosses a lid."""
+    renderer = LandmarkRenderer(crop60, size=size)
+    rig, src = renderer.rig, crop60.landmarks_px.astype(np.float64)
+    iris = np.flatnonzero(rig.group == dense_mesh.IRIS_GROUP)
+    angle = np.deg2rad(6.0)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    centre = src.mean(0)
+    checked = 0
+    for closure in np.linspace(0.0, 0.92, 12).tolist() + np.linspace(0.92, 0.0, 6).tolist():
+        drv = (_blink(src, closure) - centre) @ rot.T + centre + (2.0, -1.5)
+        pts, _ = renderer.drive_dense(drv)
+        dense = pts[len(pts) - len(rig.ids):]
+        for k in iris.tolist():
+            a, b = dense_mesh.EYE_CORNERS[rig.eye[k]]
+            expected = dense_mesh._similar(src[a], src[b], pts[a], pts[b], rig.src[k])
+            side = ("right", "left")[rig.eye[k]]
+            outline = rig.outline(pts[:68], dense, side).astype(np.float32)
+            inside = cv2.pointPolygonTest(outline, (float(dense[k, 0]), float(dense[k, 1])), True)
+            assert inside >= -1e-6, (closure, int(rig.ids[k]))  # never outside the driven eye
+            clear = cv2.pointPolygonTest(outline, (float(expected[0]), float(expected[1])), True)
+            if clear >= dense_mesh.IRIS_MARGIN + 0.5:  # the lids are clear of it: exactly carried
+                assert np.hypot(*(dense[k] - expected)) < 0.5, (closure, int(rig.ids[k]))
+                checked += 1
+        renderer.render(drv)  # the frame renders (eye interior and lid drawn along the dense outline)
+    assert checked >= 30
+
+
+@needs_mediapipe
+def test_widened_eyes_keep_the_iris_round(crop60):
+    """Lids opened wide (surprise): the iris's pixels stay put in the frame with the dense mesh,
+    closer than the 68-point mesh keeps them (which stretches the iris with the lids)."""
+    src = crop60.landmarks_px.astype(np.float64)
+    drv = src.copy()
+    for up, low in LIDS:
+        drv[up] -= 0.35 * (src[low] - src[up])
+        drv[low] += 0.15 * (src[low] - src[up])
+    errors = []
+    for crop in (crop60, replace(crop60, dense_px=None)):
+        renderer = LandmarkRenderer(crop)
+        still, wide = renderer.render(src).astype(np.float64), renderer.render(drv).astype(np.float64)
+        err = 0.0
+        for centre, side in ((468, 469), (473, 474)):
+            c = crop60.dense_px[centre]
+            r = int(0.8 * np.hypot(*(crop60.dense_px[side] - c)))
+            x, y = int(round(c[0])), int(round(c[1]))
+            err += float(np.abs(wide[y - r // 2:y + r // 2 + 1, x - r:x + r + 1]
+                                - still[y - r // 2:y + r // 2 + 1, x - r:x + r + 1]).mean())
+        errors.append(err / 2)
+    assert errors[0] < 0.85 * errors[1], errors
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("pose", ["open", "open_blink", "roll"])
+def test_no_folded_triangles_with_the_mouth_wide_open(crop60, pose):
+    """Wide-open mouth (alone, with closed eyes, under a 10 deg roll): no driven triangle is folded
+    and the fold relaxation did not have to move a single 68 point."""
+    renderer = LandmarkRenderer(crop60)
+    src = crop60.landmarks_px.astype(np.float64)
+    drv = _open_mouth(src, 14.0)
+    if pose == "open_blink":
+        drv = _blink(drv, 0.92)
+    if pose == "roll":
+        a = np.deg2rad(10.0)
+        drv = (drv - src.mean(0)) @ np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) + src.mean(0)
+    pts, _ = renderer.drive_dense(drv)
+    mesh = renderer.mesh
+    assert not np.any(warp._signed_areas(pts, mesh.triangles) < mesh.fold_limit)
+    assert np.abs(pts[:68] - drv).max() < 1e-9
+    frame = renderer.render(drv)
+    assert frame.shape == (256, 256, 3)
+

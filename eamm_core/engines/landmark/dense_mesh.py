@@ -3,22 +3,21 @@
 The motion stays defined on the 68 points. A :class:`DenseRig` adds chosen vertices of the 478-point
 mesh to the warp mesh and drives them from the driven 68 points:
 
-* **contours** (outer and inner lips, upper and lower eyelids, both edges of each brow): each dense
-  point follows the 68-point chain it lies along (outer lip 48-54 / 54-59-48, inner lip 60-64 /
-  64-67-60, eyes 36-39 / 39-41-36 and 42-45 / 45-47-42, brows 17-21 and 22-26). In the source it is
-  the point at ``t`` on its nearest chain segment plus an offset; driven, the same ``t`` on the
-  driven segment plus the offset turned and scaled with the head. An upper lid's offset also
-  shrinks with its eye's opening, and the upper lid stays above the lower one; an inner lip's
-  offset shrinks with the lips' gap (a closed eye or mouth closes along the whole dense contour,
-  not only at the 68 points);
+* **contours** (upper and lower eyelids, both edges of each brow): each dense point follows the
+  68-point chain it lies along (eyes 36-39 / 39-41-36 and 42-45 / 45-47-42, brows 17-21 and
+  22-26). In the source it is the point at ``t`` on its nearest chain segment plus an offset;
+  driven, the same ``t`` on the driven segment plus the offset turned and scaled with the head. An
+  upper lid's offset also shrinks with its eye's opening, and the upper lid stays above the lower
+  one (a closed eye closes along the whole dense contour, not only at the 68 points);
 * **irises** (the points of 468-477 inside the eye's outline): moved by the similarity taking the
   source eye corners onto the driven ones, so lids and expressions do not squash or drag the iris
   (the gaze is kept); a lid coming down past an iris point pushes it down with it (the eye's
   interior is then redrawn by :mod:`.eyes`).
 
-The contours are enforced as mesh edges (through the 68 points on them), the inner lips' and eyes'
-triangles (irises included) may collapse, and the driven outlines (:meth:`DenseRig.outline`) give
-the renderer its mouth and eye polygons. See docs/engine-landmark.md, "Dense mesh".
+The eye contours are enforced as mesh edges (through the 68 points on them), the eyes' triangles
+(irises included) may collapse, and the driven outlines (:meth:`DenseRig.outline`) give the
+renderer its eye polygons. The lips stay on the 68 points: their dense contours measured worse
+(docs/engine-landmark.md, "Dense mesh").
 """
 
 from __future__ import annotations
@@ -34,10 +33,6 @@ from eamm_core.engines.landmark import warp
 #: MediaPipe face-mesh contours (vertex ids of the public canonical topology), corner to corner,
 #: each with the 68-point chain it follows and its group (see ``_factors``)
 CONTOURS = (
-    ("outer_upper", (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291), (48, 49, 50, 51, 52, 53, 54), 0),
-    ("outer_lower", (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291), (48, 59, 58, 57, 56, 55, 54), 0),
-    ("inner_upper", (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308), (60, 61, 62, 63, 64), 3),
-    ("inner_lower", (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308), (60, 67, 66, 65, 64), 3),
     ("right_upper", (33, 246, 161, 160, 159, 158, 157, 173, 133), (36, 37, 38, 39), 1),
     ("right_lower", (33, 7, 163, 144, 145, 153, 154, 155, 133), (36, 41, 40, 39), 0),
     ("left_upper", (362, 398, 384, 385, 386, 387, 388, 466, 263), (42, 43, 44, 45), 2),
@@ -51,16 +46,13 @@ IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
 #: per eye: (outer corner, inner corner, upper lid pair, lower lid pair) of the 68 points
 EYE_CORNERS = ((36, 39), (42, 45))
 LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
-LIP_PAIRS = ((61, 67), (62, 66), (63, 65))
 #: dense points nearer than this (crop px, in the mesh's opened layout) to a kept point are dropped
 MIN_DIST = 1.5
 #: iris points must lie this far (px) inside the source eye outline; driven, this far from the lids
 IRIS_MARGIN = 1.0
 #: a driven upper lid stays this far (px) above the lower lid
 MIN_LID_GAP = 0.3
-#: gap (fraction of the mouth width) added to both gaps of the inner-lip offset factor
-LIP_GAP_EPS = 0.03
-IRIS_GROUP = 4
+IRIS_GROUP = 3
 #: the extra iris points lie this fraction of the way from the iris centre to its top and bottom
 IRIS_INNER = 0.6
 
@@ -73,7 +65,7 @@ class DenseRig:
     segment each follows (irises: the eye's corners); ``t`` [K] position on it; ``offset`` [K,2]
     source offset from it; ``layout`` [K,2] the points in the mesh's opened layout (mouth and eyes
     held open: topology only); ``group`` [K]: 0 offset kept, 1/2 scaled with the right/left eye's
-    opening (upper lids), 3 with the inner lips' gap, 4 iris; ``eye`` [K] which eye an iris point is in (-1:
+    opening (upper lids), 3 iris; ``eye`` [K] which eye an iris point is in (-1:
     none); ``chains``: name -> mesh-local vertex order corner to corner (a 68 index ``i`` as ``i``,
     dense point ``k`` as ``-(k + 1)``)."""
 
@@ -98,16 +90,16 @@ class DenseRig:
         return out
 
     def inner_sets(self, base: int) -> list[set]:
-        """Vertex sets whose triangles may collapse: inner lips, each eye with its iris points."""
-        lips = {_vertex(c, base) for n in ("inner_upper", "inner_lower") for c in self.chains[n]}
-        eyes = []
+        """Vertex sets whose triangles may collapse: the inner lips (68 points), each eye with its
+        iris points."""
+        eyes = [set(warp.INNER_LIP)]
         for e, side in enumerate(("right", "left")):
             ring = {_vertex(c, base) for n in (f"{side}_upper", f"{side}_lower") for c in self.chains[n]}
             eyes.append(ring | {base + k for k in np.flatnonzero(self.eye == e).tolist()})
-        return [lips, *eyes]
+        return eyes
 
     def outline(self, lm: np.ndarray, dense: np.ndarray, region: str) -> np.ndarray:
-        """Closed outline [n,2] of ``region`` (``outer``, ``inner``, ``right``, ``left``) from
+        """Closed outline [n,2] of ``region`` (``right`` or ``left`` eye) from
         driven 68 points ``lm`` and dense points ``dense`` [K,2]: upper chain, lower chain back."""
         upper, lower = self.chain_points(lm, dense, f"{region}_upper"), self.chain_points(lm, dense, f"{region}_lower")
         return np.vstack([upper, lower[-2:0:-1]])
@@ -218,7 +210,7 @@ def drive(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, linear: np.ndar
     a, b = rig.seg[:, 0], rig.seg[:, 1]
     t = rig.t[:, None]
     scale = _factors(src_lm, drv_lm)
-    out = (1.0 - t) * drv_lm[a] + t * drv_lm[b] + scale[np.minimum(rig.group, 3), None] * (rig.offset @ linear.T)
+    out = (1.0 - t) * drv_lm[a] + t * drv_lm[b] + scale[np.minimum(rig.group, 2), None] * (rig.offset @ linear.T)
     for e, side in enumerate(("right", "left")):
         _keep_lid_above(rig, drv_lm, out, e, side)
     iris = rig.group == IRIS_GROUP
@@ -228,15 +220,12 @@ def drive(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, linear: np.ndar
 
 
 def _factors(src_lm: np.ndarray, drv_lm: np.ndarray) -> np.ndarray:
-    """Offset scale per group: 1; the right and left eye's opening ratio (0..1.5); the inner lips'."""
-    out = np.ones(4)
+    """Offset scale per group: 1; the right and left eye's opening ratio (0..1.5)."""
+    out = np.ones(3)
     for e, pairs in enumerate(LID_PAIRS):
         src_open = np.mean([np.hypot(*(src_lm[lo] - src_lm[up])) for up, lo in pairs])
         drv_open = np.mean([np.hypot(*(drv_lm[lo] - drv_lm[up])) for up, lo in pairs])
         out[1 + e] = np.clip(drv_open / max(src_open, 1e-6), 0.0, 1.5)
-    eps = LIP_GAP_EPS * float(np.hypot(*(src_lm[54] - src_lm[48])))
-    gaps = [np.mean([np.hypot(*(lm[lo] - lm[up])) for up, lo in LIP_PAIRS]) for lm in (src_lm, drv_lm)]
-    out[3] = np.clip((gaps[1] + eps) / (gaps[0] + eps), 0.0, 1.0)
     return out
 
 

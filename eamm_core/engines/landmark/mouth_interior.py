@@ -120,22 +120,20 @@ def _smooth_step(x: np.ndarray) -> np.ndarray:
 
 
 def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: MouthSource,
-               tongue: float = 0.0, inner: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+               tongue: float = 0.0) -> None:
     """Paint the interior in place on ``out`` (uint8 [S,S,3]) for driven landmarks ``drv_lm`` (its pixels);
     ``head`` is the 2x3 affine of the head's motion (source -> driven pixels); ``tongue`` in [0,1]
-    raises the tongue's tip toward the upper teeth (T, D, N, L, TH; :mod:`.tongue`); ``inner``:
-    the driven upper and lower inner lip of the dense mesh (corner to corner, ``out``'s pixels;
-    :mod:`.dense_mesh`), None: the 68 points."""
+    raises the tongue's tip toward the upper teeth (T, D, N, L, TH; :mod:`.tongue`)."""
     gap = inner_gap(drv_lm)
     alpha = src.synth_weight * float(np.clip((gap - src.gap) / FADE_IN, 0.0, 1.0))
     if alpha <= 0.0:
         return
-    lips = drv_lm[60:68].astype(np.float64) if inner is None else np.vstack(inner)
+    inner = drv_lm[60:68].astype(np.float64)
     h, w = out.shape[:2]
     sigma = src.look.blur_sigma
     pad = int(np.ceil(PAD * src.unit + 2.0 * sigma))
-    x0, y0 = np.maximum(np.floor(lips.min(0)).astype(int) - pad, 0)
-    x1, y1 = np.minimum(np.ceil(lips.max(0)).astype(int) + pad + 1, (w, h))
+    x0, y0 = np.maximum(np.floor(inner.min(0)).astype(int) - pad, 0)
+    x1, y1 = np.minimum(np.ceil(inner.max(0)).astype(int) + pad + 1, (w, h))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return
     origin, ux, uy, width = mouth_axes(drv_lm)
@@ -144,12 +142,8 @@ def draw_mouth(out: np.ndarray, drv_lm: np.ndarray, head: np.ndarray, src: Mouth
     t = (xs - origin[0]) * uy[0] + (ys - origin[1]) * uy[1]
     rel = drv_lm.astype(np.float64) - origin
     ps, pt = rel @ ux, rel @ uy
-    if inner is None:
-        t_up = _curve(ps[UPPER_IN], pt[UPPER_IN], s)
-        t_low = _curve(ps[LOWER_IN], pt[LOWER_IN], s)
-    else:
-        up, low = inner[0] - origin, inner[1] - origin
-        t_up, t_low = _curve(up @ ux, up @ uy, s), _curve(low @ ux, low @ uy, s)
+    t_up = _curve(ps[UPPER_IN], pt[UPPER_IN], s)
+    t_low = _curve(ps[LOWER_IN], pt[LOWER_IN], s)
     s_lo, s_hi = ps[60], ps[64]
     inside = (_smooth_step(t - t_up + 0.5) * _smooth_step(t_low - t + 0.5)
               * _smooth_step(s - s_lo + 0.5) * _smooth_step(s_hi - s + 0.5))

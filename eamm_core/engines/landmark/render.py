@@ -112,20 +112,27 @@ class LandmarkRenderer:
         """The frame (uint8 [S,S,3] RGB, S = ``self.size``) for driven landmarks ``drv_lm_px`` [68,2]
         in 256-crop pixels; ``tongue`` in [0,1]: how far the tongue is raised into view
         (``Keypoints.tongue``)."""
-        if self.rig is not None:
-            return self._render_dense(self._check(drv_lm_px), tongue)
-        drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
-        lm = drv_pts[:68]
-        sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
+        drv = self._check(drv_lm_px)
+        if self.rig is None:
+            drv_pts, head = warp.drive_points(self.mesh, drv)
+            lm = drv_pts[:68]
+            eye_lines, lids = (lm[36:42], lm[42:48]), None
+        else:
+            drv_pts, head = self.drive_dense(drv)
+            lm = drv_pts[:68]
+            eye_lines, lids = self._dense_eyes(drv_pts)
+        sharp = [lm[48:60], self._lid_region(eye_lines[0], 0), self._lid_region(eye_lines[1], 1), _hull(lm[27:36])]
         if self.hires is None:
             frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
-            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
+            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes, dense=lids)
             mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue)
             return frame
         frame = self.hires.sample(self.field.displacement(drv_pts, sharp))
         lm_out = hires.to_out(lm, self.size)
+        lids_out = None if lids is None else [tuple(hires.to_out(p, self.size) for p in lid) for lid in lids]
         eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, lm_out, self.eyes,
-                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail)
+                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail,
+                               dense=lids_out)
         mouth_interior.draw_mouth(frame, lm_out, hires.affine_in_out(head, self.size), self.mouth, tongue=tongue)
         return frame
 
@@ -135,31 +142,15 @@ class LandmarkRenderer:
         rig, src_lm = self.rig, self.src_lm
         return warp.drive_points(self.mesh, drv_lm, lambda lm, head: dense_mesh.drive(rig, src_lm, lm, head[:, :2]))
 
-    def _render_dense(self, drv_lm: np.ndarray, tongue: float) -> np.ndarray:
-        """:meth:`render` with the dense contours: the warp's mesh, the smoothing's sharp polygons,
-        the eye interiors and lids, the mouth interior's inner lips."""
-        drv_pts, head = self.drive_dense(drv_lm)
+    def _dense_eyes(self, drv_pts: np.ndarray) -> tuple[list, list]:
+        """The driven eye outlines of the dense mesh and, per eye, what :func:`.eyes.draw_closing_eyes`
+        draws along (outline, driven upper lid, source upper lid)."""
         rig, lm = self.rig, drv_pts[:68]
         dense = drv_pts[len(drv_pts) - len(rig.ids):]
-        eye_lines = [rig.outline(lm, dense, side) for side in ("right", "left")]
-        sharp = [rig.outline(lm, dense, "outer"), self._lid_region(eye_lines[0], 0),
-                 self._lid_region(eye_lines[1], 1), _hull(lm[27:36])]
+        lines = [rig.outline(lm, dense, side) for side in ("right", "left")]
         lids = [(line, rig.chain_points(lm, dense, f"{side}_upper"), rig.chain_points(self.src_lm, rig.src, f"{side}_upper"))
-                for line, side in zip(eye_lines, ("right", "left"))]
-        lips = (rig.chain_points(lm, dense, "inner_upper"), rig.chain_points(lm, dense, "inner_lower"))
-        if self.hires is None:
-            frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
-            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes, dense=lids)
-            mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue, inner=lips)
-            return frame
-        frame = self.hires.sample(self.field.displacement(drv_pts, sharp))
-        out = [tuple(hires.to_out(p, self.size) for p in lid) for lid in lids]
-        eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, hires.to_out(lm, self.size), self.eyes,
-                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail,
-                               dense=out)
-        mouth_interior.draw_mouth(frame, hires.to_out(lm, self.size), hires.affine_in_out(head, self.size),
-                                  self.mouth, tongue=tongue, inner=tuple(hires.to_out(p, self.size) for p in lips))
-        return frame
+                for line, side in zip(lines, ("right", "left"))]
+        return lines, lids
 
     def _resample(self, backward_map: np.ndarray) -> np.ndarray:
         """The source sampled at ``backward_map`` (float32 [256,256,2] source pixel coordinates,

@@ -152,7 +152,7 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None, de
     the ``Mesh.triangles`` of an earlier mesh of the same landmarks (a cached triangulation: the
     same mesh without the Delaunay step and its scipy import); raises ``ValueError`` if they do
     not fit these landmarks' vertices. ``dense``: a :class:`.dense_mesh.DenseRig` whose points
-    join the mesh after the border anchors, its contours replacing the 68-point lip and eye outlines."""
+    join the mesh after the border anchors, its contours replacing the 68-point eye outlines."""
     lm = np.asarray(landmarks_px, np.float64).reshape(N_LM, 2)
     fore = _forehead_points(lm)
     fore = fore[np.all((fore > 4) & (fore < SIZE - 5), axis=1)]
@@ -169,7 +169,7 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None, de
     layout[:N_LM] = _opened(lm)
     edges, inner = _required_edges(), [set(INNER_LIP), set(RIGHT_EYE), set(LEFT_EYE)]
     if dense is not None:
-        edges = [(JAW[i], JAW[i + 1]) for i in range(len(JAW) - 1)] + dense.edges(len(src))
+        edges = [e for e in edges if not {*e} <= {*RIGHT_EYE, *LEFT_EYE}] + dense.edges(len(src))
         inner = dense.inner_sets(len(src))
         src, layout = np.vstack([src, dense.src]), np.vstack([layout, dense.layout])
     tris = _triangulate(layout, edges) if triangles is None else _checked_triangles(triangles, len(src))

@@ -182,8 +182,8 @@ def test_widened_eyes_keep_the_iris_round(crop60):
 @needs_mediapipe
 @pytest.mark.parametrize("pose", ["open", "open_blink", "roll"])
 def test_no_folded_triangles_with_the_mouth_wide_open(crop60, pose):
-    """Wide-open mouth (alone, with closed eyes, under a 10 deg roll): no driven triangle is folded
-    and the fold relaxation did not have to move a single 68 point."""
+    """Wide-open mouth (alone, with closed eyes, under a 10 deg roll): no driven triangle is folded,
+    and the 68 points and anchors are where the 68-point mesh puts them."""
     renderer = LandmarkRenderer(crop60)
     src = crop60.landmarks_px.astype(np.float64)
     drv = _open_mouth(src, 14.0)
@@ -195,7 +195,26 @@ def test_no_folded_triangles_with_the_mouth_wide_open(crop60, pose):
     pts, _ = renderer.drive_dense(drv)
     mesh = renderer.mesh
     assert not np.any(warp._signed_areas(pts, mesh.triangles) < mesh.fold_limit)
-    assert np.abs(pts[:68] - drv).max() < 1e-9
+    assert np.abs(pts[:68] - drv).max() < 1e-9  # nothing to relax
+    plain, _ = warp.drive_points(renderer.mesh68, drv)
+    assert np.array_equal(pts[:len(plain)], plain)
     frame = renderer.render(drv)
     assert frame.shape == (256, 256, 3)
 
+
+
+@needs_mediapipe
+def test_the_render_setup_carries_both_meshes(crop60):
+    """The pipeline's cached render setup holds the dense mesh's and the 68-point mesh's
+    triangulations; a renderer made from it gives the same bytes."""
+    from eamm_core.engines.base import EngineOptions
+    from eamm_core.engines.landmark import create
+
+    first = create(EngineOptions(seed=0, size="256"))
+    kp = first.source_keypoints(crop60)
+    frame = dict(first.render(crop60, kp, kp, [0]))[0]
+    setup = first.render_setup(crop60)
+    assert {"triangles", "triangles68"} <= set(setup) and len(setup["triangles"]) > len(setup["triangles68"])
+    again = create(EngineOptions(seed=0, size="256"))
+    assert again.use_render_setup(crop60, setup)
+    assert np.array_equal(dict(again.render(crop60, kp, kp, [0]))[0], frame)

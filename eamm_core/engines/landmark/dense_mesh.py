@@ -14,7 +14,9 @@ mesh to the warp mesh and drives them from the driven 68 points:
   (the gaze is kept); a lid coming down past an iris point pushes it down with it (the eye's
   interior is then redrawn by :mod:`.eyes`).
 
-The eye contours are enforced as mesh edges (through the 68 points on them), the eyes' triangles
+The 68 points and the anchors move exactly as in the 68-point mesh (its fold relaxation included);
+the dense points follow and only they give way to a fold they would still make. The eye contours
+are enforced as mesh edges (through the 68 points on them), the eyes' triangles
 (irises included) may collapse, and the driven outlines (:meth:`DenseRig.outline`) give the
 renderer its eye polygons. The lips stay on the 68 points: their dense contours measured worse
 (docs/engine-landmark.md, "Dense mesh").
@@ -116,6 +118,34 @@ def loosen_irises(mesh: warp.Mesh, rig: DenseRig) -> warp.Mesh:
     iris = np.zeros(len(mesh.src), bool)
     iris[base + np.flatnonzero(rig.group == IRIS_GROUP)] = True
     return replace(mesh, fold_limit=np.where(iris[mesh.triangles].any(axis=1), -np.inf, mesh.fold_limit))
+
+
+def relax_mesh(mesh: warp.Mesh, n_plain: int) -> warp.Mesh:
+    """``mesh`` (with dense points after its first ``n_plain`` vertices) as :func:`drive_vertices`
+    relaxes it: only the dense points move."""
+    none = np.empty(0, int)
+    return replace(mesh, border=np.arange(n_plain), forehead=none, ring=none)
+
+
+def drive_vertices(relax: warp.Mesh, rig: DenseRig, src_lm: np.ndarray, plain: np.ndarray,
+                   head: np.ndarray) -> np.ndarray:
+    """All vertices [V,2] of the dense mesh: ``plain``, the 68-point mesh's driven vertices and
+    ``head`` its 2x3 affine (:func:`.warp.drive_points`: landmarks and anchors move exactly as
+    without dense points), then the rig's points from those landmarks. A dense point of a triangle
+    that is folded goes onto its 68-point segment (an edge of the 68-point mesh, where it folds
+    nothing the 68 points do not), then a fold left is relaxed by moving dense points alone
+    (``relax``: :func:`relax_mesh`)."""
+    lm = plain[:warp.N_LM]
+    drv = np.vstack([plain, drive(rig, src_lm, lm, head[:, :2])])
+    bad = warp._signed_areas(drv, relax.triangles) < relax.fold_limit
+    if bad.any():  # first put the points of folded triangles on their 68-point segment
+        base = len(plain)
+        k = warp._vertices_of(relax.triangles[bad], len(drv))
+        k = k[k >= base] - base
+        t = rig.t[k, None]
+        drv[base + k] = (1.0 - t) * lm[rig.seg[k, 0]] + t * lm[rig.seg[k, 1]]
+        warp._relax_folds(relax, drv)
+    return drv
 
 
 def _vertex(code: int, base: int) -> int:

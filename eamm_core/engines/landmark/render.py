@@ -45,13 +45,15 @@ class LandmarkRenderer:
 
     def __init__(self, crop: PortraitCrop, *, size: int | None = None, smooth_sigma: float = warp.SMOOTH_SIGMA,
                  interpolation: int = cv2.INTER_CUBIC, triangles: np.ndarray | None = None,
-                 sampled: np.ndarray | None = None, mouth_look: MouthLook | None = None):
+                 sampled: np.ndarray | None = None, mouth_look: MouthLook | None = None,
+                 triangles68: np.ndarray | None = None):
         """``triangles`` and ``sampled``: ``renderer.mesh.triangles`` and ``renderer.sampled`` of an
         earlier renderer of the same crop (cached by the pipeline): the same renderer without the
         triangulation and the supersampling; ignored if they do not fit. ``size``: render ``size`` x
         ``size`` frames from ``crop.original`` (None: 256 frames from ``crop.image``). ``mouth_look``:
         ``renderer.mouth.look`` of an earlier renderer of the same crop and size (its measuring is
-        most of a fresh process's setup: OpenCV builds its float CIELAB tables on the first use)."""
+        most of a fresh process's setup: OpenCV builds its float CIELAB tables on the first use).
+        ``triangles68``: ``renderer.mesh68.triangles`` likewise (crops with dense points)."""
         image = np.asarray(crop.image)
         if image.shape != (SIZE, SIZE, 3) or image.dtype != np.uint8:
             raise EammError(f"the portrait crop must be uint8 {SIZE}x{SIZE}x3, got {image.dtype} {image.shape}")
@@ -60,18 +62,16 @@ class LandmarkRenderer:
             raise EammError(f"the portrait crop needs 68 finite landmarks, got shape {lm.shape}")
         self.source = np.ascontiguousarray(image)
         self.src_lm = lm
-        #: the crop's dense points in the mesh (:mod:`.dense_mesh`), None for a 68-point model
+        #: the crop's dense points in the mesh (:mod:`.dense_mesh`), None for a 68-point model;
+        #: with them ``mesh`` holds them and ``mesh68`` (the 68-point mesh) drives the 68 points
         self.rig = None if crop.dense_px is None else dense_mesh.build_rig(lm, crop.dense_px)
-        self.mesh = None
-        if triangles is not None:
-            try:
-                self.mesh = warp.build_mesh(lm, triangles, dense=self.rig)
-            except ValueError as exc:
-                log.warning("cached mesh not used (%s); triangulating again", exc)
-        if self.mesh is None:
-            self.mesh = warp.build_mesh(lm, dense=self.rig)
-        if self.rig is not None:
-            self.mesh = dense_mesh.loosen_irises(self.mesh, self.rig)
+        self.mesh68 = None
+        if self.rig is None:
+            self.mesh = _mesh(lm, triangles)
+        else:
+            self.mesh68 = _mesh(lm, triangles68)
+            self.mesh = dense_mesh.loosen_irises(_mesh(lm, triangles, self.rig), self.rig)
+            self._relax = dense_mesh.relax_mesh(self.mesh, len(self.mesh68.src))
         self.field = warp.WarpField(self.mesh, smooth_sigma)
         self.interpolation = interpolation
         self.size = SIZE if size is None else int(size)
@@ -139,8 +139,8 @@ class LandmarkRenderer:
     def drive_dense(self, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """All mesh vertices [V,2] (the dense points last) and the head's 2x3 affine for driven
         landmarks [68,2] of a crop with dense points."""
-        rig, src_lm = self.rig, self.src_lm
-        return warp.drive_points(self.mesh, drv_lm, lambda lm, head: dense_mesh.drive(rig, src_lm, lm, head[:, :2]))
+        plain, head = warp.drive_points(self.mesh68, drv_lm)
+        return dense_mesh.drive_vertices(self._relax, self.rig, self.src_lm, plain, head), head
 
     def _dense_eyes(self, drv_pts: np.ndarray) -> tuple[list, list]:
         """The driven eye outlines of the dense mesh and, per eye, what :func:`.eyes.draw_closing_eyes`
@@ -171,6 +171,16 @@ class LandmarkRenderer:
         """Frames for a sequence of driven landmarks ([T,68,2] array or any iterable of [68,2]), lazily."""
         for lm in drv_lm:
             yield self.render(lm)
+
+
+def _mesh(lm: np.ndarray, triangles: np.ndarray | None, rig: dense_mesh.DenseRig | None = None) -> warp.Mesh:
+    """The warp mesh, from a cached triangulation when one is given and fits."""
+    if triangles is not None:
+        try:
+            return warp.build_mesh(lm, triangles, dense=rig)
+        except ValueError as exc:
+            log.warning("cached mesh not used (%s); triangulating again", exc)
+    return warp.build_mesh(lm, dense=rig)
 
 
 def _hull(points: np.ndarray) -> np.ndarray:

@@ -310,10 +310,9 @@ def fit_affine(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return (_fit_matrix(src) @ dst).T
 
 
-def drive_points(mesh: Mesh, drv_lm: np.ndarray, dense=None) -> tuple[np.ndarray, np.ndarray]:
+def drive_points(mesh: Mesh, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """All mesh vertices [V,2] for driven landmarks (anchors follow the head, the border stays;
-    crossed lips/lids clamped, folds relaxed) and the head's 2x3 affine (source -> driven).
-    ``dense``: for a mesh with dense points, ``dense(drv_lm, head)`` gives their driven places."""
+    crossed lips/lids clamped, folds relaxed) and the head's 2x3 affine (source -> driven)."""
     src = mesh.src
     drv = src.copy()
     drv[:N_LM] = drv_lm
@@ -323,9 +322,6 @@ def drive_points(mesh: Mesh, drv_lm: np.ndarray, dense=None) -> tuple[np.ndarray
     w = mesh.ring_weight[:, None]
     drv[mesh.ring] = src[mesh.ring] + w * (moved[mesh.ring] - src[mesh.ring])
     _unclash(drv)
-    if dense is not None:
-        extra = dense(drv[:N_LM], head)
-        drv[len(drv) - len(extra):] = extra
     _relax_folds(mesh, drv)
     return drv, head
 

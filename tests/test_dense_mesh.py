@@ -48,6 +48,12 @@ def _blink(src: np.ndarray, closure: float) -> np.ndarray:
     return drv
 
 
+def _similar(sa, sb, da, db, p) -> np.ndarray:
+    """``p`` moved by the similarity taking the segment sa-sb onto da-db."""
+    m, _ = cv2.estimateAffinePartial2D(np.array([sa, sb], np.float32), np.array([da, db], np.float32))
+    return m[:, :2] @ p + m[:, 2]
+
+
 def _distance_to_polyline(p: np.ndarray, line: np.ndarray) -> float:
     return abs(float(cv2.pointPolygonTest(line.astype(np.float32).reshape(-1, 1, 2), (float(p[0]), float(p[1])), True)))
 
@@ -142,7 +148,7 @@ def test_the_irises_keep_their_place_through_a_blink(crop60, size):
         dense = pts[len(pts) - len(rig.ids):]
         for k in iris.tolist():
             a, b = dense_mesh.EYE_CORNERS[rig.eye[k]]
-            expected = dense_mesh._similar(src[a], src[b], pts[a], pts[b], rig.src[k])
+            expected = _similar(src[a], src[b], pts[a], pts[b], rig.src[k])
             side = ("right", "left")[rig.eye[k]]
             outline = rig.outline(pts[:68], dense, side).astype(np.float32)
             inside = cv2.pointPolygonTest(outline, (float(dense[k, 0]), float(dense[k, 1])), True)

@@ -47,7 +47,7 @@ EDGELESS = ("right_brow", "left_brow")
 IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
 #: per eye: (outer corner, inner corner, upper lid pair, lower lid pair) of the 68 points
 EYE_CORNERS = ((36, 39), (42, 45))
-LID_PAIRS = (((37, 41), (38, 40)), ((43, 47), (44, 46)))
+LID_PAIRS = np.array((((37, 41), (38, 40)), ((43, 47), (44, 46))))
 #: dense points nearer than this (crop px, in the mesh's opened layout) to a kept point are dropped
 MIN_DIST = 1.5
 #: iris points must lie this far (px) inside the source eye outline; driven, this far from the lids
@@ -69,7 +69,7 @@ class DenseRig:
     held open: topology only); ``group`` [K]: 0 offset kept, 1/2 scaled with the right/left eye's
     opening (upper lids), 3 iris; ``eye`` [K] which eye an iris point is in (-1:
     none); ``chains``: name -> mesh-local vertex order corner to corner (a 68 index ``i`` as ``i``,
-    dense point ``k`` as ``-(k + 1)``)."""
+    dense point ``k`` as ``-(k + 1)``); ``index``: name -> the chain's rows in ``[68 points; dense points]``."""
 
     ids: np.ndarray
     src: np.ndarray
@@ -80,6 +80,7 @@ class DenseRig:
     eye: np.ndarray
     chains: dict
     layout: np.ndarray
+    index: dict
 
     def edges(self, base: int) -> list[tuple[int, int]]:
         """Mesh edges along the contours, dense point ``k`` being mesh vertex ``base + k``."""
@@ -108,7 +109,7 @@ class DenseRig:
 
     def chain_points(self, lm: np.ndarray, dense: np.ndarray, name: str) -> np.ndarray:
         """The points [n,2] of one chain, corner to corner."""
-        return np.array([lm[c] if c >= 0 else dense[-c - 1] for c in self.chains[name]], np.float64)
+        return np.vstack([lm, dense])[self.index[name]].astype(np.float64)
 
 
 def loosen_irises(mesh: warp.Mesh, rig: DenseRig) -> warp.Mesh:
@@ -203,7 +204,8 @@ def build_rig(lm: np.ndarray, dense: np.ndarray) -> DenseRig:
                     seg=np.array([(r.a, r.b) for r in rows], int).reshape(-1, 2),
                     t=np.array([r.t for r in rows]), offset=np.array([r.offset for r in rows]).reshape(-1, 2),
                     group=np.array([r.group for r in rows], int), eye=np.array([r.eye for r in rows], int),
-                    chains=chains, layout=layout[keep].reshape(-1, 2))
+                    chains=chains, layout=layout[keep].reshape(-1, 2),
+                    index={n: np.array([_vertex(c, warp.N_LM) for c in ch], int) for n, ch in chains.items()})
 
 
 def _iris_rows(lm: np.ndarray, dense: np.ndarray, eye: int) -> list[_Row]:
@@ -241,75 +243,51 @@ def drive(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, linear: np.ndar
     t = rig.t[:, None]
     scale = _factors(src_lm, drv_lm)
     out = (1.0 - t) * drv_lm[a] + t * drv_lm[b] + scale[np.minimum(rig.group, 2), None] * (rig.offset @ linear.T)
-    for e, side in enumerate(("right", "left")):
-        _keep_lid_above(rig, drv_lm, out, e, side)
-    iris = rig.group == IRIS_GROUP
-    if iris.any():
-        out[iris] = _iris_points(rig, src_lm, drv_lm, out, iris)
+    for eye in (0, 1):
+        _drive_eye(rig, src_lm, drv_lm, out, eye)
     return out
 
 
 def _factors(src_lm: np.ndarray, drv_lm: np.ndarray) -> np.ndarray:
     """Offset scale per group: 1; the right and left eye's opening ratio (0..1.5)."""
-    out = np.ones(3)
-    for e, pairs in enumerate(LID_PAIRS):
-        src_open = np.mean([np.hypot(*(src_lm[lo] - src_lm[up])) for up, lo in pairs])
-        drv_open = np.mean([np.hypot(*(drv_lm[lo] - drv_lm[up])) for up, lo in pairs])
-        out[1 + e] = np.clip(drv_open / max(src_open, 1e-6), 0.0, 1.5)
-    return out
+    up, low = LID_PAIRS[:, :, 0], LID_PAIRS[:, :, 1]
+    src_open = np.linalg.norm(src_lm[low] - src_lm[up], axis=-1).mean(axis=1)  # [2], one per eye
+    drv_open = np.linalg.norm(drv_lm[low] - drv_lm[up], axis=-1).mean(axis=1)
+    return np.concatenate([[1.0], np.clip(drv_open / np.maximum(src_open, 1e-6), 0.0, 1.5)])
 
 
-def _iris_points(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, dense: np.ndarray,
-                 iris: np.ndarray) -> np.ndarray:
-    """Iris points carried by their eye corners' similarity, kept between the driven lids."""
-    out = []
-    for k in np.flatnonzero(iris).tolist():
-        a, b = EYE_CORNERS[rig.eye[k]]
-        p = _similar(src_lm[a], src_lm[b], drv_lm[a], drv_lm[b], rig.src[k])
-        side = ("right", "left")[rig.eye[k]]
-        up = rig.chain_points(drv_lm, dense, f"{side}_upper")
-        low = rig.chain_points(drv_lm, dense, f"{side}_lower")
-        out.append(_between_lids(p, drv_lm[a], drv_lm[b], up, low))
-    return np.array(out)
-
-
-def _keep_lid_above(rig: DenseRig, drv_lm: np.ndarray, dense: np.ndarray, eye: int, side: str) -> None:
-    """Upper-lid points of one eye moved up (in place) to :data:`MIN_LID_GAP` above the lower lid."""
+def _drive_eye(rig: DenseRig, src_lm: np.ndarray, drv_lm: np.ndarray, dense: np.ndarray, eye: int) -> None:
+    """In place on ``dense``: the eye's upper-lid points moved up to :data:`MIN_LID_GAP` above the
+    lower lid, its iris points carried by the eye corners' similarity and kept
+    :data:`IRIS_MARGIN` inside the lids (at their middle where the lids are closer than that)."""
     a, b = EYE_CORNERS[eye]
-    ux = (drv_lm[b] - drv_lm[a]) / (float(np.hypot(*(drv_lm[b] - drv_lm[a]))) or 1.0)
+    side = ("right", "left")[eye]
+    origin = drv_lm[a]
+    ux = (drv_lm[b] - origin) / (float(np.hypot(*(drv_lm[b] - origin))) or 1.0)
     uy = np.array([-ux[1], ux[0]])
-    low = rig.chain_points(drv_lm, dense, f"{side}_lower") - drv_lm[a]
-    ls, lt = low @ ux, low @ uy
-    order = np.argsort(ls, kind="stable")
-    ks = np.array([-c - 1 for c in rig.chains[f"{side}_upper"] if c < 0], int)
-    rel = dense[ks] - drv_lm[a]
-    over = rel @ uy - (np.interp(rel @ ux, ls[order], lt[order]) - MIN_LID_GAP)
+    both = np.vstack([drv_lm, dense])
+    lower, upper = _profile(both[rig.index[f"{side}_lower"]] - origin, ux, uy), rig.index[f"{side}_upper"]
+    ks = upper[upper >= warp.N_LM] - warp.N_LM
+    rel = dense[ks] - origin
+    over = rel @ uy - (np.interp(rel @ ux, *lower) - MIN_LID_GAP)
     dense[ks] -= np.maximum(over, 0.0)[:, None] * uy
+    iris = np.flatnonzero((rig.group == IRIS_GROUP) & (rig.eye == eye))
+    if not len(iris):
+        return
+    both[warp.N_LM:] = dense
+    top = _profile(both[upper] - origin, ux, uy)
+    s0, d0 = complex(*(src_lm[b] - src_lm[a])), complex(*(drv_lm[b] - origin))
+    z = d0 / s0 if abs(s0) > 1e-9 else 1.0
+    q = z * ((rig.src[iris] - src_lm[a]) @ np.array([1.0, 1j]))
+    p = np.stack([q.real, q.imag], axis=1)  # relative to the driven outer corner
+    s, t = p @ ux, p @ uy
+    lo, hi = np.interp(s, *top) + IRIS_MARGIN, np.interp(s, *lower) - IRIS_MARGIN
+    t_new = np.where(lo > hi, 0.5 * (lo + hi), np.clip(t, lo, np.maximum(lo, hi)))
+    dense[iris] = origin + p + (t_new - t)[:, None] * uy
 
 
-def _similar(sa, sb, da, db, p) -> np.ndarray:
-    """``p`` moved by the similarity taking segment sa-sb onto da-db."""
-    s, d = complex(*(sb - sa)), complex(*(db - da))
-    z = d / s if abs(s) > 1e-9 else 1.0
-    q = z * complex(*(p - sa))
-    return da + np.array([q.real, q.imag])
-
-
-def _between_lids(p, a, b, upper, lower) -> np.ndarray:
-    """``p`` pushed along the eye's vertical to stay :data:`IRIS_MARGIN` inside the driven lids."""
-    ux = (b - a) / (float(np.hypot(*(b - a))) or 1.0)
-    uy = np.array([-ux[1], ux[0]])
-    s = float((p - a) @ ux)
-    t_up = _height(upper, a, ux, uy, s)
-    t_low = _height(lower, a, ux, uy, s)
-    t = float((p - a) @ uy)
-    lo, hi = t_up + IRIS_MARGIN, t_low - IRIS_MARGIN
-    t_new = 0.5 * (t_up + t_low) if lo > hi else min(max(t, lo), hi)
-    return p + (t_new - t) * uy
-
-
-def _height(points, a, ux, uy, s) -> float:
-    rel = points - a
+def _profile(rel: np.ndarray, ux: np.ndarray, uy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A lid's points (relative to the eye's corner) as sorted positions along ``ux`` and heights along ``uy``."""
     ps, pt = rel @ ux, rel @ uy
     order = np.argsort(ps, kind="stable")
-    return float(np.interp(s, ps[order], pt[order]))
+    return ps[order], pt[order]

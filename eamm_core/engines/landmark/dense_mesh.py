@@ -45,7 +45,7 @@ CONTOURS = (
 #: the brows are areas, not lines: their points follow the chain but are no mesh edges
 EDGELESS = ("right_brow", "left_brow")
 IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))
-#: per eye: (outer corner, inner corner, upper lid pair, lower lid pair) of the 68 points
+#: per eye (the subject's right, then left): its two corners and its (upper, lower) lid pairs of the 68 points
 EYE_CORNERS = ((36, 39), (42, 45))
 LID_PAIRS = np.array((((37, 41), (38, 40)), ((43, 47), (44, 46))))
 #: dense points nearer than this (crop px, in the mesh's opened layout) to a kept point are dropped

@@ -165,7 +165,9 @@ def unpack_keypoints(data: dict[str, np.ndarray], prefix: str) -> Keypoints:
 
 
 def pack_crop(crop: PortraitCrop) -> dict[str, np.ndarray]:
+    dense = {} if crop.dense_px is None else {"dense_px": crop.dense_px}
     return {
+        **dense,
         "image": crop.image,
         "mask": crop.mask,
         "landmarks_px": crop.landmarks_px,
@@ -194,6 +196,7 @@ def unpack_crop(d: dict[str, np.ndarray]) -> PortraitCrop:
         path=Path(path) if path else None,
         sha256=str(d["sha256"][0]),
         warnings=tuple(str(w) for w in d["warnings"]),
+        dense_px=d["dense_px"] if "dense_px" in d else None,
     )
 
 

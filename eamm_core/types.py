@@ -59,7 +59,8 @@ class PortraitCrop:
     source_landmarks_px: [68,2] landmarks in the original image. crop_from_source: [3,3] similarity
     matrix mapping original-image pixels to crop pixels; source_from_crop its inverse.
     original: the full-resolution RGB image (uint8 [H,W,3]) for paste-back. face_box: (x0,y0,x1,y1)
-    in the original image. sha256: hash of the input file bytes.
+    in the original image. sha256: hash of the input file bytes. dense_px: the landmark model's own
+    points in crop pixels when it has more than 68 (``mediapipe478``: float32 [478,2]), else None.
     """
 
     image: np.ndarray
@@ -73,6 +74,7 @@ class PortraitCrop:
     path: Path | None = None
     sha256: str = ""
     warnings: tuple[str, ...] = ()
+    dense_px: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

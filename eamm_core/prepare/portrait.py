@@ -69,7 +69,8 @@ def crop_portrait(rgb: np.ndarray, alpha: np.ndarray | None, face: Face) -> dict
     return dict(image=image, mask=mask.astype(np.float32),
                 landmarks_px=apply_transform(m, face.landmarks),
                 source_landmarks_px=face.landmarks.astype(np.float32),
-                crop_from_source=m, source_from_crop=np.linalg.inv(m))
+                crop_from_source=m, source_from_crop=np.linalg.inv(m),
+                dense_px=None if face.dense is None else apply_transform(m, face.dense))
 
 
 def load_portrait(path: str | Path, *, face_index: int | None = None, landmarks: str | None = None) -> PortraitCrop:

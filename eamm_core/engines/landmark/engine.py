@@ -176,10 +176,12 @@ class LandmarkEngine(Engine):
         look = None
         if "look_size" in setup and int(np.asarray(setup["look_size"])) == size:
             look = look_from_arrays(setup)
-        renderer = LandmarkRenderer(crop, size=size, triangles=setup.get("triangles"), mouth_look=look)
+        renderer = LandmarkRenderer(crop, size=size, triangles=setup.get("triangles"), mouth_look=look,
+                                    triangles68=setup.get("triangles68"))
+        dense = {} if renderer.mesh68 is None else {"triangles68": renderer.mesh68.triangles}
         self._setup = {"landmarks": _landmarks(crop), "image": np.asarray(crop.image),
                        "triangles": renderer.mesh.triangles, "look_size": np.asarray(size),
-                       **look_to_arrays(renderer.mouth.look)}
+                       **dense, **look_to_arrays(renderer.mouth.look)}
         for i in order:
             yield i, renderer.render(lm[i], tongue=float(tongue[i]))
 

@@ -67,8 +67,12 @@ def _axes(lm: np.ndarray, a: int, b: int):
 
 
 def _lid_curve(lm, a, mid, b, origin, ux, uy, s):
-    idx = [a, *mid, b]
-    rel = lm[idx].astype(np.float64) - origin
+    return _curve_through(lm[[a, *mid, b]], origin, ux, uy, s)
+
+
+def _curve_through(points, origin, ux, uy, s):
+    """The polyline ``points`` [n,2] as heights along ``uy`` at positions ``s`` along ``ux``."""
+    rel = points.astype(np.float64) - origin
     ps, pt = rel @ ux, rel @ uy
     order = np.argsort(ps, kind="stable")
     return np.interp(s, ps[order], pt[order])
@@ -139,13 +143,15 @@ def _smooth_step1(x: float) -> float:
 
 def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, drv_lm: np.ndarray,
                       eyes: tuple[EyeSource, ...], *, to_source: np.ndarray | None = None,
-                      unit: float = 1.0, texture: np.ndarray | None = None) -> None:
+                      unit: float = 1.0, texture: np.ndarray | None = None, dense=None) -> None:
     """Redraw, in place on ``out`` (uint8 [S,S,3]), every eye that closes (see module doc).
     Landmarks in ``out``'s pixels; ``to_source`` (2x3) takes them to ``source``'s pixels (None:
     the same); ``unit``: ``out`` pixels per 256-crop pixel (lash and feather widths scale with it);
     ``texture``: the still frame's fine detail (float32 [S,S,3], :func:`fine_detail`), carried from
-    the skin under each eye onto its painted lid (None: a smooth lid)."""
-    for eye in eyes:
+    the skin under each eye onto its painted lid (None: a smooth lid). ``dense``: per eye, the
+    driven outline, driven upper lid and source upper lid of the dense mesh (:mod:`.dense_mesh`,
+    ``out``'s pixels, corner to corner): the eye's interior and the lid follow them (None: the 68 points)."""
+    for k, eye in enumerate(eyes):
         if eye.opening <= 1e-3:
             continue
         ratio = eye_opening(drv_lm, eye.upper, eye.lower) / eye.opening
@@ -154,15 +160,19 @@ def draw_closing_eyes(out: np.ndarray, source: np.ndarray, src_lm: np.ndarray, d
         a, b = eye.corners
         fwd = _similarity(src_lm[a], src_lm[b], drv_lm[a], drv_lm[b])
         rigid_src = src_lm @ fwd[:, :2].T + fwd[:, 2]  # source eye carried by the eye's motion
-        box = _box(np.vstack([drv_lm[a:a + 6], rigid_src[a:a + 6]]), eye.opening, out.shape, PAD * unit)
+        poly, lids = drv_lm[a:a + 6], None
+        if dense is not None:
+            poly, drv_up, src_up = dense[k]
+            lids = (drv_up, src_up @ fwd[:, :2].T + fwd[:, 2])
+        box = _box(np.vstack([poly, rigid_src[a:a + 6]]), eye.opening, out.shape, PAD * unit)
         if box is None:
             continue
-        _draw_interior(out, source, drv_lm[a:a + 6], fwd, box, to_source)
+        _draw_interior(out, source, poly, fwd, box, to_source)
         # how far the upper lid came down (a lower lid rising, as in a smile's squint, paints no lid)
         _, _, uy, _ = _axes(drv_lm, a, b)
         descent = float(np.mean([(drv_lm[u] - rigid_src[u]) @ uy for u in eye.upper])) / eye.opening
         if descent > 0.0:
-            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0), unit, texture)
+            _draw_lid(out, drv_lm, rigid_src, eye, box, min(descent, 1.0), unit, texture, lids)
 
 
 def _box(pts: np.ndarray, opening: float, shape, pad: float = PAD) -> tuple[int, int, int, int] | None:
@@ -205,13 +215,14 @@ def _lid_texture(texture: np.ndarray, box, shift: int) -> np.ndarray | None:
 
 
 def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit: float = 1.0,
-              texture: np.ndarray | None = None) -> None:
+              texture: np.ndarray | None = None, lids=None) -> None:
     """Lid skin from the open lid's place down to the driven lid, and the lash line along it.
 
     Written for few array operations (the box is a few hundred pixels, so each operation costs
     mostly its call): the two end ramps of ``across`` as one ramp of the nearer end (the same
     values for any eye wider than 1.5 px), the lid profile from its samples and their differences,
-    ``max(inside, lash) * fade`` for the larger of the two faded alphas."""
+    ``max(inside, lash) * fade`` for the larger of the two faded alphas. ``lids``: the driven and
+    the carried source upper lid as point chains (dense mesh), None: the 68 points."""
     x0, y0, x1, y1 = box
     a, b = eye.corners
     origin, ux, uy, width = _axes(drv_lm, a, b)
@@ -219,8 +230,12 @@ def _draw_lid(out, drv_lm, rigid_src, eye: EyeSource, box, closure: float, unit:
     ys = np.arange(y0, y1, dtype=np.float64)[:, None] - origin[1]
     s = xs * ux[0] + ys * ux[1]
     t = xs * uy[0] + ys * uy[1]
-    t_lid = _lid_curve(drv_lm, a, eye.upper, b, origin, ux, uy, s)
-    t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s)
+    if lids is None:
+        t_lid = _lid_curve(drv_lm, a, eye.upper, b, origin, ux, uy, s)
+        t_open = _lid_curve(rigid_src, a, eye.upper, b, origin, ux, uy, s)
+    else:
+        t_lid = _curve_through(lids[0], origin, ux, uy, s)
+        t_open = _curve_through(lids[1], origin, ux, uy, s)
     t_open -= 0.2 * eye.opening
     across = _smooth_step(np.minimum(s, width - s) * (1 / (1.5 * unit)) + 0.5)
     span = np.maximum(t_lid - t_open, 1e-3)

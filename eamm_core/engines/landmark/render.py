@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 import cv2
 import numpy as np
 
-from eamm_core.engines.landmark import eyes, hires, mouth_interior, warp
+from eamm_core.engines.landmark import dense_mesh, eyes, hires, mouth_interior, warp
 from eamm_core.engines.landmark.mouth_colour import MouthLook
 from eamm_core.errors import EammError
 from eamm_core.types import PortraitCrop
@@ -45,13 +45,15 @@ class LandmarkRenderer:
 
     def __init__(self, crop: PortraitCrop, *, size: int | None = None, smooth_sigma: float = warp.SMOOTH_SIGMA,
                  interpolation: int = cv2.INTER_CUBIC, triangles: np.ndarray | None = None,
-                 sampled: np.ndarray | None = None, mouth_look: MouthLook | None = None):
+                 sampled: np.ndarray | None = None, mouth_look: MouthLook | None = None,
+                 triangles68: np.ndarray | None = None):
         """``triangles`` and ``sampled``: ``renderer.mesh.triangles`` and ``renderer.sampled`` of an
         earlier renderer of the same crop (cached by the pipeline): the same renderer without the
         triangulation and the supersampling; ignored if they do not fit. ``size``: render ``size`` x
         ``size`` frames from ``crop.original`` (None: 256 frames from ``crop.image``). ``mouth_look``:
         ``renderer.mouth.look`` of an earlier renderer of the same crop and size (its measuring is
-        most of a fresh process's setup: OpenCV builds its float CIELAB tables on the first use)."""
+        most of a fresh process's setup: OpenCV builds its float CIELAB tables on the first use).
+        ``triangles68``: ``renderer.mesh68.triangles`` likewise (crops with dense points)."""
         image = np.asarray(crop.image)
         if image.shape != (SIZE, SIZE, 3) or image.dtype != np.uint8:
             raise EammError(f"the portrait crop must be uint8 {SIZE}x{SIZE}x3, got {image.dtype} {image.shape}")
@@ -60,14 +62,16 @@ class LandmarkRenderer:
             raise EammError(f"the portrait crop needs 68 finite landmarks, got shape {lm.shape}")
         self.source = np.ascontiguousarray(image)
         self.src_lm = lm
-        self.mesh = None
-        if triangles is not None:
-            try:
-                self.mesh = warp.build_mesh(lm, triangles)
-            except ValueError as exc:
-                log.warning("cached mesh not used (%s); triangulating again", exc)
-        if self.mesh is None:
-            self.mesh = warp.build_mesh(lm)
+        #: the crop's dense points in the mesh (:mod:`.dense_mesh`), None for a 68-point model;
+        #: with them ``mesh`` holds them and ``mesh68`` (the 68-point mesh) drives the 68 points
+        self.rig = None if crop.dense_px is None else dense_mesh.build_rig(lm, crop.dense_px)
+        self.mesh68 = None
+        if self.rig is None:
+            self.mesh = _mesh(lm, triangles)
+        else:
+            self.mesh68 = _mesh(lm, triangles68)
+            self.mesh = dense_mesh.loosen_irises(_mesh(lm, triangles, self.rig), self.rig)
+            self._relax = dense_mesh.relax_mesh(self.mesh, len(self.mesh68.src))
         self.field = warp.WarpField(self.mesh, smooth_sigma)
         self.interpolation = interpolation
         self.size = SIZE if size is None else int(size)
@@ -108,20 +112,45 @@ class LandmarkRenderer:
         """The frame (uint8 [S,S,3] RGB, S = ``self.size``) for driven landmarks ``drv_lm_px`` [68,2]
         in 256-crop pixels; ``tongue`` in [0,1]: how far the tongue is raised into view
         (``Keypoints.tongue``)."""
-        drv_pts, head = warp.drive_points(self.mesh, self._check(drv_lm_px))
-        lm = drv_pts[:68]
-        sharp = [lm[48:60], self._lid_region(lm[36:42], 0), self._lid_region(lm[42:48], 1), _hull(lm[27:36])]
+        drv = self._check(drv_lm_px)
+        if self.rig is None:
+            drv_pts, head = warp.drive_points(self.mesh, drv)
+            lm = drv_pts[:68]
+            eye_lines, lids = (lm[36:42], lm[42:48]), None
+        else:
+            drv_pts, head = self.drive_dense(drv)
+            lm = drv_pts[:68]
+            eye_lines, lids = self._dense_eyes(drv_pts)
+        sharp = [lm[48:60], self._lid_region(eye_lines[0], 0), self._lid_region(eye_lines[1], 1), _hull(lm[27:36])]
         if self.hires is None:
             frame = self._resample(self.field.compute_map(drv_pts, sharp, scale=self._scale))
-            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes)
+            eyes.draw_closing_eyes(frame, self.source, self.src_lm, lm, self.eyes, dense=lids)
             mouth_interior.draw_mouth(frame, lm, head, self.mouth, tongue=tongue)
             return frame
         frame = self.hires.sample(self.field.displacement(drv_pts, sharp))
         lm_out = hires.to_out(lm, self.size)
+        lids_out = None if lids is None else [tuple(hires.to_out(p, self.size) for p in lid) for lid in lids]
         eyes.draw_closing_eyes(frame, self.hires.image, self._src_out, lm_out, self.eyes,
-                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail)
+                               to_source=self.hires.frame_to_image, unit=self.unit, texture=self._lid_detail,
+                               dense=lids_out)
         mouth_interior.draw_mouth(frame, lm_out, hires.affine_in_out(head, self.size), self.mouth, tongue=tongue)
         return frame
+
+    def drive_dense(self, drv_lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """All mesh vertices [V,2] (the dense points last) and the head's 2x3 affine for driven
+        landmarks [68,2] of a crop with dense points."""
+        plain, head = warp.drive_points(self.mesh68, drv_lm)
+        return dense_mesh.drive_vertices(self._relax, self.rig, self.src_lm, plain, head), head
+
+    def _dense_eyes(self, drv_pts: np.ndarray) -> tuple[list, list]:
+        """The driven eye outlines of the dense mesh and, per eye, what :func:`.eyes.draw_closing_eyes`
+        draws along (outline, driven upper lid, source upper lid)."""
+        rig, lm = self.rig, drv_pts[:68]
+        dense = drv_pts[len(drv_pts) - len(rig.ids):]
+        lines = [rig.outline(lm, dense, side) for side in ("right", "left")]
+        lids = [(line, rig.chain_points(lm, dense, f"{side}_upper"), rig.chain_points(self.src_lm, rig.src, f"{side}_upper"))
+                for line, side in zip(lines, ("right", "left"))]
+        return lines, lids
 
     def _resample(self, backward_map: np.ndarray) -> np.ndarray:
         """The source sampled at ``backward_map`` (float32 [256,256,2] source pixel coordinates,
@@ -142,6 +171,16 @@ class LandmarkRenderer:
         """Frames for a sequence of driven landmarks ([T,68,2] array or any iterable of [68,2]), lazily."""
         for lm in drv_lm:
             yield self.render(lm)
+
+
+def _mesh(lm: np.ndarray, triangles: np.ndarray | None, rig: dense_mesh.DenseRig | None = None) -> warp.Mesh:
+    """The warp mesh, from a cached triangulation when one is given and fits."""
+    if triangles is not None:
+        try:
+            return warp.build_mesh(lm, triangles, dense=rig)
+        except ValueError as exc:
+            log.warning("cached mesh not used (%s); triangulating again", exc)
+    return warp.build_mesh(lm, dense=rig)
 
 
 def _hull(points: np.ndarray) -> np.ndarray:

@@ -147,11 +147,12 @@ def _keep_apart(points: np.ndarray, fixed: np.ndarray, min_dist: float) -> np.nd
     return np.array(keep, dtype=int)
 
 
-def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None) -> Mesh:
+def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None, dense=None) -> Mesh:
     """The mesh of one portrait from its 68 crop-pixel landmarks (deterministic). ``triangles``:
     the ``Mesh.triangles`` of an earlier mesh of the same landmarks (a cached triangulation: the
     same mesh without the Delaunay step and its scipy import); raises ``ValueError`` if they do
-    not fit these landmarks' vertices."""
+    not fit these landmarks' vertices. ``dense``: a :class:`.dense_mesh.DenseRig` whose points
+    join the mesh after the border anchors, its contours replacing the 68-point eye outlines."""
     lm = np.asarray(landmarks_px, np.float64).reshape(N_LM, 2)
     fore = _forehead_points(lm)
     fore = fore[np.all((fore > 4) & (fore < SIZE - 5), axis=1)]
@@ -166,12 +167,16 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None) ->
     idx_b = np.arange(N_LM + n_f + n_r, len(src))
     layout = src.copy()
     layout[:N_LM] = _opened(lm)
-    tris = _triangulate(layout) if triangles is None else _checked_triangles(triangles, len(src))
+    edges, inner = _required_edges(), [set(INNER_LIP), set(RIGHT_EYE), set(LEFT_EYE)]
+    if dense is not None:
+        edges = [e for e in edges if not {*e} <= {*RIGHT_EYE, *LEFT_EYE}] + dense.edges(len(src))
+        inner = dense.inner_sets(len(src))
+        src, layout = np.vstack([src, dense.src]), np.vstack([layout, dense.layout])
+    tris = _triangulate(layout, edges) if triangles is None else _checked_triangles(triangles, len(src))
     # rasterised in this order, later wins: where a turn folds the nose over the cheek (beyond
     # about 25 deg of yaw) the nose, nearer the camera, covers it
     tris = tris[np.argsort(_flags(len(src), NOSE)[tris].any(axis=1), kind="stable")]
     areas = _signed_areas(layout, tris)
-    inner = [set(INNER_LIP), set(RIGHT_EYE), set(LEFT_EYE)]
     collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()])
     dist = np.minimum.reduce([src[idx_r, 0] + 1, src[idx_r, 1] + 1, SIZE - src[idx_r, 0], SIZE - src[idx_r, 1]])
     ring_w = RING_FOLLOW * np.clip(dist / RING_BORDER_FADE, 0.0, 1.0)
@@ -228,7 +233,7 @@ def _required_edges() -> list[tuple[int, int]]:
     return edges
 
 
-def _triangulate(layout: np.ndarray) -> np.ndarray:
+def _triangulate(layout: np.ndarray, edges: list[tuple[int, int]]) -> np.ndarray:
     """Delaunay on ``layout``, counter-clockwise, with the lip/eye/jaw outlines forced in as edges."""
     from scipy.spatial import Delaunay  # here: a job with a cached triangulation never imports scipy
 
@@ -236,7 +241,7 @@ def _triangulate(layout: np.ndarray) -> np.ndarray:
     area = _signed_areas(layout, tris)
     tris[area < 0] = tris[area < 0][:, [0, 2, 1]]
     tri_list = [list(t) for t in tris.tolist()]
-    for a, b in _required_edges():
+    for a, b in edges:
         _force_edge(layout, tri_list, a, b)
     out = np.array(tri_list, dtype=np.int32)
     keep = np.abs(_signed_areas(layout, out)) > 1e-9

@@ -115,6 +115,52 @@ def test_the_emotion_clip_tracks_with_either_model():
     assert np.corrcoef(rise(ref), rise(ours))[0, 1] > 0.6
 
 
+class _CountingDetector:
+    """The mediapipe478 landmarker with its detector calls counted."""
+
+    def __init__(self, inner):
+        self.inner, self.detections = inner, 0
+
+    def detect_boxes(self, rgb, upsample=None):
+        self.detections += 1
+        return self.inner.detect_boxes(rgb, upsample)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_mediapipe478_follows_a_clip_s_face_and_detects_again_when_it_jumps(tmp_path):
+    """The mesh follows the face from frame to frame (its detector runs for the first face only),
+    landing where per-frame detection would; a face that jumps is detected again."""
+    from conftest import sample_face_clip
+
+    from eamm_core.prepare.emotion import _frame_landmarks
+    from eamm_core.prepare.landmark_models import FaceTracker
+    from eamm_core.prepare.video import iter_frames
+
+    def on_canvas(face, x):  # the face on a wider grey canvas, its left edge at x
+        canvas = np.full((face.shape[0], 400, 3), 90, np.uint8)
+        canvas[:, x:x + face.shape[1]] = face
+        return canvas
+
+    clip = [f for _, f in iter_frames(sample_face_clip(tmp_path / "c.mp4", frames=20), 25.0, None)]
+    frames = [on_canvas(f, 0) for f in clip]
+    shifted = on_canvas(clip[-1], 144)  # the same face 144 px to the right
+    lmk = _CountingDetector(landmarker("mediapipe478"))
+    track = FaceTracker(lmk, lambda frame: _frame_landmarks(lmk, frame))
+    followed = [track(f) for f in frames]
+    assert lmk.detections <= 2  # the first frame (a second pass only if the first found nothing)
+    for f, lm in zip(frames, followed):
+        detected = _frame_landmarks(lmk.inner, f)[0]
+        assert np.linalg.norm(lm - detected, axis=1).mean() < 0.03 * _iod(detected)
+    before = lmk.detections
+    moved = track(shifted)
+    assert lmk.detections > before
+    expected = _frame_landmarks(lmk.inner, shifted)[0]
+    assert np.linalg.norm(moved - expected, axis=1).mean() < 0.03 * _iod(expected)
+    assert abs((moved - followed[-1]).mean(0)[0] - 144) < 3  # found on the moved face
+
+
 def test_an_unknown_model_is_one_line():
     assert check_landmark_model(None) in LANDMARK_MODELS
     with pytest.raises(InputError, match=r"^landmarks: unknown landmark model 'dlib5': use one of dlib68, mediapipe478$"):

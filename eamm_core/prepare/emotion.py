@@ -38,6 +38,7 @@ from eamm_core.prepare.faces import (
     apply_transform,
     warp_to_crop,
 )
+from eamm_core.prepare.landmark_models import FaceTracker
 from eamm_core.prepare.landmark_models import landmarker as get_landmarker
 from eamm_core.prepare.video import MODEL_FPS, iter_frames
 from eamm_core.types import EmotionClip
@@ -55,7 +56,8 @@ MAX_LEADING_WITHOUT_FACE = 25
 NO_FACE_FIX = "use a clip where one face is visible, frontal and at least 80 px wide"
 
 
-def _frame_landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
+def _frame_landmarks(landmarker, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The largest face's 68 points in ``frame`` and its detector box (full-resolution pixels)."""
     h, w = frame.shape[:2]
     factor = min(1.0, DETECT_SIDE / float(max(h, w)))
     small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
@@ -65,7 +67,8 @@ def _frame_landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
     if not boxes:
         return None
     box = tuple(int(round(v / factor)) for v in boxes[0])
-    return landmarker.landmarks(frame, box)
+    lm = landmarker.landmarks(frame, box)
+    return None if lm is None else (lm, box)
 
 
 def align_clip(path: Path, num_frames: int | None,
@@ -74,11 +77,12 @@ def align_clip(path: Path, num_frames: int | None,
     warnings), the landmarks from model ``landmarks`` (None = the default). Frames without a face
     reuse the previous landmarks."""
     landmarker = get_landmarker(landmarks)
+    track = FaceTracker(landmarker, lambda frame: _frame_landmarks(landmarker, frame))
     aligned, marks, sources, pending = [], [], [], []
     last, missing = None, 0
     for src, frame in iter_frames(path, MODEL_FPS, num_frames):
         check_cancelled()
-        lm = _frame_landmarks(landmarker, frame)
+        lm = track(frame)
         if lm is None:
             missing += 1
             if last is None:

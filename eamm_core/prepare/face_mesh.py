@@ -191,6 +191,12 @@ class MeshLandmarker:
         mesh = self.dense(rgb, box)
         return None if mesh is None else mesh_points_to_68(mesh)
 
+    def follow(self, rgb: np.ndarray, previous: np.ndarray, placement: np.ndarray) -> np.ndarray | None:
+        """68 points of the face that had ``previous`` [68,2] in the last video frame, the mesh run
+        on the box ``placement`` (:func:`box_placement`) puts around them, without the detector (as
+        MediaPipe's own video mode follows a face); None when the mesh finds no face there."""
+        return self.landmarks(rgb, place_box(previous, placement))
+
     def detect(self, rgb: np.ndarray, upsample: int | None = None) -> list[Face]:
         """Every face with its 68 points (and ``dense`` 478), largest first; a detection on which the
         mesh finds no face is dropped. The box is the 68 points' extent (jaw and brows), close to
@@ -204,6 +210,24 @@ class MeshLandmarker:
             faces.append(Face(_box_of(lm), lm, dense=mesh))
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces
+
+
+def box_placement(box: tuple[int, int, int, int], lm: np.ndarray) -> np.ndarray:
+    """Where a detector ``box`` sits on the face whose 68 points are ``lm``: its centre's offset and
+    its width and height, in units of the points' extent (float64 [4])."""
+    x0, y0, x1, y1 = _box_of(lm)
+    w, h = max(x1 - x0, 1), max(y1 - y0, 1)
+    return np.array([((box[0] + box[2]) - (x0 + x1)) / (2.0 * w), ((box[1] + box[3]) - (y0 + y1)) / (2.0 * h),
+                     (box[2] - box[0]) / w, (box[3] - box[1]) / h])
+
+
+def place_box(lm: np.ndarray, placement: np.ndarray) -> tuple[int, int, int, int]:
+    """The box that sits on the face with points ``lm`` as ``placement`` describes."""
+    x0, y0, x1, y1 = _box_of(lm)
+    w, h = max(x1 - x0, 1), max(y1 - y0, 1)
+    cx, cy = (x0 + x1) / 2.0 + placement[0] * w, (y0 + y1) / 2.0 + placement[1] * h
+    bw, bh = placement[2] * w, placement[3] * h
+    return (int(round(cx - bw / 2)), int(round(cy - bh / 2)), int(round(cx + bw / 2)), int(round(cy + bh / 2)))
 
 
 def _box_of(lm: np.ndarray) -> tuple[int, int, int, int]:

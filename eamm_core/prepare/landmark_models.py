@@ -14,6 +14,9 @@ Both give the same interface: ``detect(rgb)`` -> list of :class:`~eamm_core.prep
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+
+import numpy as np
 
 from eamm_core.errors import InputError
 
@@ -57,3 +60,53 @@ def landmarker(name: str | None = None):
 
                 _shared[name] = MeshLandmarker()
         return _shared[name]
+
+
+Detection = tuple[np.ndarray, tuple[int, int, int, int]]
+
+
+class FaceTracker:
+    """A video's 68 points frame after frame. ``detect(frame)`` -> (points, detector box) or None
+    finds the face afresh. A model that can follow a face from one frame to the next
+    (``follow``: MediaPipe's mesh, its box placed from the last frame's points, as MediaPipe's own
+    video mode does) detects only the first face and where the face is lost or jumps; dlib's
+    model detects every frame."""
+
+    #: a followed face whose size changes by more than this factor, or whose centre moves by more
+    #: than this fraction of its size, in one frame is detected again
+    MAX_SCALE_STEP = 1.25
+    MAX_SHIFT = 0.25
+
+    def __init__(self, model, detect: Callable[[np.ndarray], Detection | None]):
+        self.model, self.detect = model, detect
+        self.can_follow = callable(getattr(model, "follow", None))
+        self.previous: np.ndarray | None = None
+        self.placement: np.ndarray | None = None
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray | None:
+        """The face's 68 points in ``frame`` (the next frame of the video), or None."""
+        if self.can_follow and self.previous is not None:
+            lm = self.model.follow(frame, self.previous, self.placement)
+            if lm is not None and self._continuous(lm):
+                self.previous = lm
+                return lm
+        found = self.detect(frame)
+        if found is None:
+            self.previous = None
+            return None
+        lm, box = found
+        if self.can_follow:
+            from eamm_core.prepare.face_mesh import box_placement
+
+            self.previous, self.placement = lm, box_placement(box, lm)
+        return lm
+
+    def _continuous(self, lm: np.ndarray) -> bool:
+        a, b = _extent(self.previous), _extent(lm)
+        shift = float(np.linalg.norm(lm.mean(0) - self.previous.mean(0)))
+        return max(a, b) <= self.MAX_SCALE_STEP * min(a, b) and shift <= self.MAX_SHIFT * a
+
+
+def _extent(lm: np.ndarray) -> float:
+    """Mean of the points' width and height (px)."""
+    return float(np.ptp(lm[:, 0]) + np.ptp(lm[:, 1])) / 2.0

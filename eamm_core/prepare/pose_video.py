@@ -25,6 +25,7 @@ from eamm_core.geometry.face2d import load_template
 from eamm_core.geometry.head3d import estimate_pose
 from eamm_core.geometry.pose_units import pose_from_artist
 from eamm_core.prepare.common import extend_ping_pong
+from eamm_core.prepare.landmark_models import FaceTracker
 from eamm_core.prepare.landmark_models import landmarker as get_landmarker
 from eamm_core.prepare.video import iter_frames
 from eamm_core.types import PoseTrack
@@ -36,7 +37,8 @@ SMOOTH_WINDOW = 7
 NO_FACE_FIX = "use a video where one face is visible, frontal and at least 80 px wide"
 
 
-def _landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
+def _landmarks(landmarker, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
+    """The largest face's 68 points and its detector box (video pixels)."""
     h, w = frame.shape[:2]
     factor = min(1.0, DETECT_SIDE / float(max(h, w)))
     small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
@@ -45,7 +47,8 @@ def _landmarks(landmarker, frame: np.ndarray) -> np.ndarray | None:
     if not boxes:
         return None
     box = tuple(int(round(v / factor)) for v in boxes[0])
-    return landmarker.landmarks(frame, box)
+    lm = landmarker.landmarks(frame, box)
+    return None if lm is None else (lm, box)
 
 
 def poses_from_landmarks(marks: np.ndarray) -> np.ndarray:
@@ -65,10 +68,11 @@ def pose_from_video(path: str | Path, num_frames: int, landmarks: str | None = N
     model ``landmarks``, None = the default)."""
     path = Path(path)
     landmarker = get_landmarker(landmarks)
+    track = FaceTracker(landmarker, lambda frame: _landmarks(landmarker, frame))
     marks, last, missing = [], None, 0
     for _, frame in iter_frames(path, 25.0, max(1, int(num_frames))):
         check_cancelled()
-        lm = _landmarks(landmarker, frame)
+        lm = track(frame)
         if lm is None:
             missing += 1
             if last is None:

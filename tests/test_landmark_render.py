@@ -333,3 +333,39 @@ def test_cached_mouth_look_gives_the_same_bytes_and_skips_the_measuring(crop60, 
     [f for _, f in other.render(crop60, other.source_keypoints(crop60), kp, [0])]
     assert measured == [1]
     assert int(other.render_setup(crop60)["look_size"]) == 256
+
+
+def _inside(points: np.ndarray, poly: np.ndarray, margin: float) -> np.ndarray:
+    """Which ``points`` [N,2] lie inside ``poly`` or within ``margin`` px of it."""
+    import cv2
+
+    contour = np.asarray(poly, np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), True) >= -margin for x, y in points])
+
+
+@pytest.mark.parametrize("name", ["astronaut.png", "60.png"])
+def test_lips_closed_over_an_open_mouth_sample_only_the_lips(name):
+    """Closing a portrait's parted lips squeezes the triangles between them to slivers; every pixel
+    of the driven lips must still sample the source's lips (a sliver's edge pixels once
+    extrapolated its affine far into the source: stray skin and teeth along the closed lips)."""
+    crop = _load(name)
+    src = crop.landmarks_px.astype(np.float64)
+    drv = src.copy()
+    # inner lips meet halfway but for a hair's gap (as a bilabial's ramp passes), the lower lip rises
+    for (up, lo), hair in zip(((61, 67), (62, 66), (63, 65)), (0.05, 0.3, 0.1)):
+        mid = 0.5 * (src[up] + src[lo])
+        drv[lo] += mid - src[lo] + (0.0, hair / 2)
+        drv[up] = mid - (0.0, hair / 2)
+    drv[[56, 57, 58]] += drv[[65, 66, 67]] - src[[65, 66, 67]]
+    renderer = LandmarkRenderer(crop)
+    pts, _ = warp.drive_points(renderer.mesh, drv.astype(np.float32))
+    field = warp.WarpField(renderer.mesh, smooth_sigma=0.0)
+    backward = field.compute_map(pts, [])
+    import cv2
+
+    lips = np.zeros((256, 256), np.uint8)
+    cv2.fillPoly(lips, [np.round(drv[48:60]).astype(np.int32)], 1)
+    ys, xs = np.nonzero(lips)
+    sampled = backward[ys, xs]
+    stray = ~_inside(sampled, src[48:60], margin=1.5)
+    assert stray.sum() == 0, f"{stray.sum()} lip pixels sample outside the source's lips, e.g. {sampled[stray][:3]}"

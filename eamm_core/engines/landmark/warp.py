@@ -173,11 +173,13 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None, de
         inner = dense.inner_sets(len(src))
         src, layout = np.vstack([src, dense.src]), np.vstack([layout, dense.layout])
     tris = _triangulate(layout, edges) if triangles is None else _checked_triangles(triangles, len(src))
-    # rasterised in this order, later wins: where a turn folds the nose over the cheek (beyond
-    # about 25 deg of yaw) the nose, nearer the camera, covers it
-    tris = tris[np.argsort(_flags(len(src), NOSE)[tris].any(axis=1), kind="stable")]
+    # rasterised in this order, later wins: the triangles inside the lips and eyes first (squeezed
+    # to slivers, their edge pixels would extrapolate far into the source), the nose last (where a
+    # turn folds it over the cheek, beyond about 25 deg of yaw, the nose is nearer the camera)
+    inside = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()], bool)
+    tris = tris[np.argsort(np.where(inside, 0, 1 + _flags(len(src), NOSE)[tris].any(axis=1)), kind="stable")]
     areas = _signed_areas(layout, tris)
-    collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()])
+    collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()], bool)
     dist = np.minimum.reduce([src[idx_r, 0] + 1, src[idx_r, 1] + 1, SIZE - src[idx_r, 0], SIZE - src[idx_r, 1]])
     ring_w = RING_FOLLOW * np.clip(dist / RING_BORDER_FADE, 0.0, 1.0)
     nbs = _neighbours(tris, len(src))

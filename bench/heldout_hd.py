@@ -37,13 +37,9 @@ FIX = REPO.parent / "shared" / "fixtures"
 def make_inputs(d: Path) -> tuple[Path, Path]:
     import imageio_ffmpeg
 
-    cap = cv2.VideoCapture(str(FIX / "talking" / "M030_sad_3_001.mp4"))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 70)
-    ok, frame = cap.read()
-    if not ok:
-        raise SystemExit("bench: cannot read frame 70 of fixtures/talking/M030_sad_3_001.mp4")
-    photo = d / "photo807.png"
-    cv2.imwrite(str(photo), frame[80:1080, 534:1341])
+    from scripts.make_size_stills import hd_portrait  # the same photo as the docs' stills
+
+    photo = hd_portrait(d)
     mp3 = d / "speech4s.mp3"
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-t", "4",
                     "-i", str(FIX / "audio" / "speech_11s.wav"), str(mp3)], check=True)

@@ -134,8 +134,7 @@ def test_mediapipe478_follows_a_clip_s_face_and_detects_again_when_it_jumps(tmp_
     landing where per-frame detection would; a face that jumps is detected again."""
     from conftest import sample_face_clip
 
-    from eamm_core.prepare.emotion import _frame_landmarks
-    from eamm_core.prepare.landmark_models import FaceTracker
+    from eamm_core.prepare.landmark_models import FaceTracker, detect_in_frame
     from eamm_core.prepare.video import iter_frames
 
     def on_canvas(face, x):  # the face on a wider grey canvas, its left edge at x
@@ -147,16 +146,16 @@ def test_mediapipe478_follows_a_clip_s_face_and_detects_again_when_it_jumps(tmp_
     frames = [on_canvas(f, 0) for f in clip]
     shifted = on_canvas(clip[-1], 144)  # the same face 144 px to the right
     lmk = _CountingDetector(landmarker("mediapipe478"))
-    track = FaceTracker(lmk, lambda frame: _frame_landmarks(lmk, frame))
+    track = FaceTracker(lmk, upsamples=(0, None))
     followed = [track(f) for f in frames]
     assert lmk.detections <= 2  # the first frame (a second pass only if the first found nothing)
     for f, lm in zip(frames, followed):
-        detected = _frame_landmarks(lmk.inner, f)[0]
+        detected = detect_in_frame(lmk.inner, f, (0, None))[0]
         assert np.linalg.norm(lm - detected, axis=1).mean() < 0.03 * _iod(detected)
     before = lmk.detections
     moved = track(shifted)
     assert lmk.detections > before
-    expected = _frame_landmarks(lmk.inner, shifted)[0]
+    expected = detect_in_frame(lmk.inner, shifted, (0, None))[0]
     assert np.linalg.norm(moved - expected, axis=1).mean() < 0.03 * _iod(expected)
     assert abs((moved - followed[-1]).mean(0)[0] - 144) < 3  # found on the moved face
 

@@ -49,26 +49,9 @@ MOUTH_BOX = (85, 160, 185, 220)  # x0, y0, x1, y1 in the 256 crop (MouthCrop cen
 TEMPORAL_RADIUS = 2
 PERS_RANGE = (20, 30)
 ENLARGE_RANGE = (20, 40)
-#: frames are scaled to at most this (longest side) for face detection; landmarks use full res
-DETECT_SIDE = 640
 #: a clip must show a face within this many frames (one second at 25 fps)
 MAX_LEADING_WITHOUT_FACE = 25
 NO_FACE_FIX = "use a clip where one face is visible, frontal and at least 80 px wide"
-
-
-def _frame_landmarks(landmarker, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """The largest face's 68 points in ``frame`` and its detector box (full-resolution pixels)."""
-    h, w = frame.shape[:2]
-    factor = min(1.0, DETECT_SIDE / float(max(h, w)))
-    small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
-                                                    interpolation=cv2.INTER_AREA)
-    # clip faces are usually large: the cheap pass without upsampling first, then the full search
-    boxes = landmarker.detect_boxes(small, upsample=0) or landmarker.detect_boxes(small)
-    if not boxes:
-        return None
-    box = tuple(int(round(v / factor)) for v in boxes[0])
-    lm = landmarker.landmarks(frame, box)
-    return None if lm is None else (lm, box)
 
 
 def align_clip(path: Path, num_frames: int | None,
@@ -76,8 +59,8 @@ def align_clip(path: Path, num_frames: int | None,
     """Read and align the clip: (aligned uint8 [N,256,256,3], landmarks_px [N,68,2], source_index [N],
     warnings), the landmarks from model ``landmarks`` (None = the default). Frames without a face
     reuse the previous landmarks."""
-    landmarker = get_landmarker(landmarks)
-    track = FaceTracker(landmarker, lambda frame: _frame_landmarks(landmarker, frame))
+    # clip faces are usually large: the cheap pass without upsampling first, then the full search
+    track = FaceTracker(get_landmarker(landmarks), upsamples=(0, None))
     aligned, marks, sources, pending = [], [], [], []
     last, missing = None, 0
     for src, frame in iter_frames(path, MODEL_FPS, num_frames):

@@ -14,7 +14,6 @@ Both give the same interface: ``detect(rgb)`` -> list of :class:`~eamm_core.prep
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import numpy as np
 
@@ -63,22 +62,46 @@ def landmarker(name: str | None = None):
 
 
 Detection = tuple[np.ndarray, tuple[int, int, int, int]]
+#: video frames are scaled to at most this (longest side) for face detection; points use full res
+DETECT_SIDE = 640
+
+
+def detect_in_frame(model, frame: np.ndarray, upsamples: tuple[int | None, ...] = (None,)) -> Detection | None:
+    """The largest face in a video frame: its 68 points and detector box (full-resolution pixels),
+    found on the frame scaled to :data:`DETECT_SIDE`, trying the detector's ``upsamples`` in order
+    (None: the model's own search); None when no face is found."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    factor = min(1.0, DETECT_SIDE / float(max(h, w)))
+    small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
+                                                    interpolation=cv2.INTER_AREA)
+    boxes = []
+    for upsample in upsamples:
+        boxes = model.detect_boxes(small) if upsample is None else model.detect_boxes(small, upsample=upsample)
+        if boxes:
+            break
+    if not boxes:
+        return None
+    box = tuple(int(round(v / factor)) for v in boxes[0])
+    lm = model.landmarks(frame, box)
+    return None if lm is None else (lm, box)
 
 
 class FaceTracker:
-    """A video's 68 points frame after frame. ``detect(frame)`` -> (points, detector box) or None
-    finds the face afresh. A model that can follow a face from one frame to the next
-    (``follow``: MediaPipe's mesh, its box placed from the last frame's points, as MediaPipe's own
-    video mode does) detects only the first face and where the face is lost or jumps; dlib's
-    model detects every frame."""
+    """A video's 68 points frame after frame (:func:`detect_in_frame` with ``upsamples`` finds the
+    face afresh). A model that can follow a face from one frame to the next (``follow``:
+    MediaPipe's mesh, its box placed from the last frame's points, as MediaPipe's own video mode
+    does) detects only the first face and where the face is lost or jumps; dlib's model detects
+    every frame."""
 
     #: a followed face whose size changes by more than this factor, or whose centre moves by more
     #: than this fraction of its size, in one frame is detected again
     MAX_SCALE_STEP = 1.25
     MAX_SHIFT = 0.25
 
-    def __init__(self, model, detect: Callable[[np.ndarray], Detection | None]):
-        self.model, self.detect = model, detect
+    def __init__(self, model, upsamples: tuple[int | None, ...] = (None,)):
+        self.model, self.upsamples = model, upsamples
         self.can_follow = callable(getattr(model, "follow", None))
         self.previous: np.ndarray | None = None
         self.placement: np.ndarray | None = None
@@ -90,7 +113,7 @@ class FaceTracker:
             if lm is not None and self._continuous(lm):
                 self.previous = lm
                 return lm
-        found = self.detect(frame)
+        found = detect_in_frame(self.model, frame, self.upsamples)
         if found is None:
             self.previous = None
             return None

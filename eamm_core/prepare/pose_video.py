@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import cv2
 import numpy as np
 from scipy.signal import savgol_filter
 
@@ -32,23 +31,8 @@ from eamm_core.types import PoseTrack
 
 log = logging.getLogger(__name__)
 
-DETECT_SIDE = 640
 SMOOTH_WINDOW = 7
 NO_FACE_FIX = "use a video where one face is visible, frontal and at least 80 px wide"
-
-
-def _landmarks(landmarker, frame: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]] | None:
-    """The largest face's 68 points and its detector box (video pixels)."""
-    h, w = frame.shape[:2]
-    factor = min(1.0, DETECT_SIDE / float(max(h, w)))
-    small = frame if factor == 1.0 else cv2.resize(frame, (round(w * factor), round(h * factor)),
-                                                    interpolation=cv2.INTER_AREA)
-    boxes = landmarker.detect_boxes(small, upsample=1)
-    if not boxes:
-        return None
-    box = tuple(int(round(v / factor)) for v in boxes[0])
-    lm = landmarker.landmarks(frame, box)
-    return None if lm is None else (lm, box)
 
 
 def poses_from_landmarks(marks: np.ndarray) -> np.ndarray:
@@ -67,8 +51,7 @@ def pose_from_video(path: str | Path, num_frames: int, landmarks: str | None = N
     """The head pose of the person in the video at ``path`` for ``num_frames`` frames (landmark
     model ``landmarks``, None = the default)."""
     path = Path(path)
-    landmarker = get_landmarker(landmarks)
-    track = FaceTracker(landmarker, lambda frame: _landmarks(landmarker, frame))
+    track = FaceTracker(get_landmarker(landmarks), upsamples=(1,))
     marks, last, missing = [], None, 0
     for _, frame in iter_frames(path, 25.0, max(1, int(num_frames))):
         check_cancelled()

@@ -177,9 +177,9 @@ def build_mesh(landmarks_px: np.ndarray, triangles: np.ndarray | None = None, de
     # to slivers, their edge pixels would extrapolate far into the source), the nose last (where a
     # turn folds it over the cheek, beyond about 25 deg of yaw, the nose is nearer the camera)
     inside = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()], bool)
-    tris = tris[np.argsort(np.where(inside, 0, 1 + _flags(len(src), NOSE)[tris].any(axis=1)), kind="stable")]
+    order = np.argsort(np.where(inside, 0, 1 + _flags(len(src), NOSE)[tris].any(axis=1)), kind="stable")
+    tris, collapsible = tris[order], inside[order]
     areas = _signed_areas(layout, tris)
-    collapsible = np.array([any(set(t) <= s for s in inner) for t in tris.tolist()], bool)
     dist = np.minimum.reduce([src[idx_r, 0] + 1, src[idx_r, 1] + 1, SIZE - src[idx_r, 0], SIZE - src[idx_r, 1]])
     ring_w = RING_FOLLOW * np.clip(dist / RING_BORDER_FADE, 0.0, 1.0)
     nbs = _neighbours(tris, len(src))

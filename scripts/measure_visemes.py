@@ -146,20 +146,15 @@ def per_viseme(opening: np.ndarray, picks: list[tuple[str, int]]) -> dict[str, n
 
 
 def _detect_all(frames) -> np.ndarray:
-    """dlib's 68 points on each 256 crop (the quality bench's way; a miss reuses the previous box)."""
-    from eamm_core.prepare.faces import FaceLandmarker
+    """dlib's 68 points on each 256 crop, the quality bench's way (``crop_landmarks``: a miss reuses
+    the previous box)."""
+    sys.path.insert(0, str(REPO / "bench"))
+    from quality_helpers import crop_landmarks
 
-    lmk, box, out = FaceLandmarker.shared(), None, []
-    for f in frames:
-        faces = lmk.detect(f, upsample=0) or lmk.detect(f, upsample=1)
-        if faces:
-            box = faces[0].box
-            out.append(faces[0].landmarks)
-        elif box is not None:
-            out.append(lmk.landmarks(f, box))
-        else:
-            raise RuntimeError("no face in the first crop frames")
-    return np.asarray(out, np.float64)
+    lm = crop_landmarks(frames)
+    if np.isnan(lm).any():
+        raise RuntimeError("no face in the first crop frames")
+    return lm
 
 
 def render_gain(path: Path) -> float:

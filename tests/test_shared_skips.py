@@ -44,6 +44,9 @@ def test_no_test_skips_on_shared_data_by_itself():
                     offenders.append(f"{path.relative_to(REPO)}:{node.lineno} skips with its own reason")
             elif isinstance(node, ast.Name) and node.id in {"SHARED", "FIXTURES", "GOLDEN"}:
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno} reads {node.id} directly")
+            elif (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div)
+                  and isinstance(node.right, ast.Constant) and node.right.value == "shared"):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno} builds a ../shared path itself")
             elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "/work/shared" in node.value:
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno} names an absolute ../shared")
     assert offenders == [], "use conftest.shared_path(...) so the skip says what is missing and why:\n" + \

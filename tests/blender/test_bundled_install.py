@@ -19,7 +19,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, write_wav
+from conftest import REPO, SAMPLE_PORTRAIT, write_wav
 
 MOD = "bl_ext.user_default.eamm_talking_faces"
 
@@ -167,7 +167,7 @@ def _parse(stdout: str) -> dict:
 
 def test_zip_installs_sets_up_generates_upgrades_and_uninstalls(linux_zip, tmp_path):
     wav = write_wav(tmp_path / "speech.wav", 2.0)
-    portrait = REPO.parent / "shared" / "fixtures" / "portraits" / "7.png"
+    portrait = SAMPLE_PORTRAIT  # the repository's own: the add-on tests need nothing from ../shared
     zip2 = newer_copy(linux_zip, tmp_path / "eamm_talking_faces-0.1.1-linux_x64.zip")
     home = tmp_path / "home"
     home.mkdir()

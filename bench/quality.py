@@ -161,15 +161,19 @@ def run_engine(out: Path, portrait: Path, audio: Path, *, engine: str, model: Pa
     return _read_frames_dir(result.frames_dir)
 
 
-def render_real_landmarks(crop, real_lm: np.ndarray) -> np.ndarray:
-    """The landmark renderer driven by the real clip's own landmarks (upper bound for the renderer)."""
+def render_real_landmarks(crop, real: np.ndarray, real_lm: np.ndarray) -> np.ndarray:
+    """The landmark renderer driven by the real clip's own landmarks (upper bound for the renderer),
+    their inner lips read on each real frame as the engine reads its portrait's (``lip_edges``)."""
     from eamm_core.engines.landmark.render import LandmarkRenderer
+    from eamm_core.prepare.lip_edges import refine_inner_lips
 
     renderer = LandmarkRenderer(crop, size=256)  # the engine's path (from the photo), at the metrics' size
     lm = real_lm.copy()
     for t in range(len(lm)):  # a frame whose face was not found holds the previous landmarks
         if not np.isfinite(lm[t]).all():
             lm[t] = lm[t - 1] if t else crop.landmarks_px
+        elif t < len(real):
+            lm[t] = refine_inner_lips(real[t], lm[t])
     return np.stack([np.asarray(f) for f in renderer.render_many(lm.astype(np.float32))])
 
 
@@ -188,7 +192,7 @@ VARIANTS = ("real clip (reference)", "still source frame", "engine, α=0 (speech
             "renderer driven by the real landmarks (upper bound)")
 
 
-def generate_variants(clip: Path, work: Path, args, crop, real_lm, portrait: Path, times: dict) -> dict:
+def generate_variants(clip: Path, work: Path, args, crop, real, real_lm, portrait: Path, times: dict) -> dict:
     """Every generated sequence for one clip: label -> frames [T,256,256,3]."""
     from eamm_core.prepare.audio import load_audio
     from eamm_core.prepare.pose_video import pose_from_video
@@ -202,7 +206,7 @@ def generate_variants(clip: Path, work: Path, args, crop, real_lm, portrait: Pat
     out[MAIN] = _timed(times, "job α=1", run_engine, work / "alpha1", portrait, clip, emotion=clip,
                        strength=1.0, **common)
     if args.engine == "landmark":
-        out[VARIANTS[4]] = _timed(times, "render real landmarks", render_real_landmarks, crop, real_lm)
+        out[VARIANTS[4]] = _timed(times, "render real landmarks", render_real_landmarks, crop, real, real_lm)
     return out
 
 
@@ -221,7 +225,7 @@ def evaluate_clip(clip: Path, args, embedder) -> ClipResult:
     res = ClipResult(name=clip.name, source_frame=k, frames=len(real), seconds=times, portrait_png=portrait)
     src_lm = H.crop_landmarks([crop.image])[0]
     variants = {VARIANTS[0]: real}
-    variants.update(generate_variants(segment, work, args, crop, real_lm, portrait, times))
+    variants.update(generate_variants(segment, work, args, crop, real, real_lm, portrait, times))
     t0, all_lm = time.perf_counter(), {}
     for label, frames in variants.items():
         if label == VARIANTS[0]:

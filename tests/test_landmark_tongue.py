@@ -71,12 +71,15 @@ def test_renderer_shows_tongue_coloured_pixels_in_the_opening_only_when_raised()
     inside = mc.polygon_mask(vowel.shape, drv[60:68])
     ref = _lab(renderer.mouth.look.tongue.reshape(1, 3))[0]
 
-    def tongue_like(frame: np.ndarray) -> int:
+    def tongue_like(frame: np.ndarray) -> np.ndarray:
         lab = _lab(frame[inside])
         hue = np.linalg.norm(lab[:, 1:] - ref[1:], axis=1) < 8.0
-        return int((hue & (np.abs(lab[:, 0] - ref[0]) < 15.0)).sum())
+        return hue & (np.abs(lab[:, 0] - ref[0]) < 15.0)
 
-    assert tongue_like(tongue) > 0.12 * inside.sum() and tongue_like(tongue) > 3 * tongue_like(vowel)
+    # the tongue adds tongue-coloured pixels to the opening (the cavity's rim by the lower lip shares
+    # the lips' hue, so the vowel frame has some of its own)
+    added = tongue_like(tongue) & ~tongue_like(vowel)
+    assert added.sum() > 0.12 * inside.sum(), (added.sum(), inside.sum())
     diff = np.abs(tongue.astype(int) - vowel.astype(int)).sum(-1) > 0
     box = cv2.dilate(inside.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
     assert diff.any() and not diff[~box].any()  # the tongue stays inside the opening

@@ -3,7 +3,8 @@ implementation crops it, RGB throughout).
 
 One face is found (by the chosen landmark model, largest first), its 68 landmarks predicted at full resolution, and a
 least-squares similarity on landmarks 0-46 maps it onto the 68-point template; the image is
-resampled into a 256x256 crop (bilinear, black outside the image, as the reference). The inverse
+resampled into a 256x256 crop (bilinear, black outside the image, as the reference); the crop's
+inner-lip points are moved out to the lips' edges where teeth show between them (:mod:`.lip_edges`). The inverse
 transform, the source landmarks and the full-resolution original are kept for paste-back.
 """
 
@@ -27,6 +28,7 @@ from eamm_core.prepare.faces import (
 )
 from eamm_core.prepare.image_io import read_image
 from eamm_core.prepare.landmark_models import landmarker
+from eamm_core.prepare.lip_edges import refine_inner_lips
 from eamm_core.types import PortraitCrop
 
 log = logging.getLogger(__name__)
@@ -67,7 +69,7 @@ def crop_portrait(rgb: np.ndarray, alpha: np.ndarray | None, face: Face) -> dict
     coverage = np.ones(rgb.shape[:2], np.float32) if alpha is None else alpha.astype(np.float32)
     mask = np.clip(warp_to_crop(coverage, m, CROP_SIZE), 0.0, 1.0)
     return dict(image=image, mask=mask.astype(np.float32),
-                landmarks_px=apply_transform(m, face.landmarks),
+                landmarks_px=refine_inner_lips(image, apply_transform(m, face.landmarks)).astype(np.float32),
                 source_landmarks_px=face.landmarks.astype(np.float32),
                 crop_from_source=m, source_from_crop=np.linalg.inv(m),
                 dense_px=None if face.dense is None else apply_transform(m, face.dense))

@@ -31,8 +31,9 @@ REACH_S = 10.0 * SPREAD_S
 BLEND_BLOCK = 2000
 #: loudness (normalised to the clip's own range) below which a frame is silent
 SILENCE_LEVEL = 0.12
-#: opening gain at the quietest and loudest voiced frames
-GAIN_RANGE = (0.45, 1.35)
+#: opening gain at the quietest and loudest voiced frames (the visemes' openings are those of
+#: speech at about half the clip's loudness range)
+GAIN_RANGE = (0.3, 1.9)
 LEAD_FRAMES = 1
 #: how much full lip rounding narrows the mouth on top of the viseme's width (set with the width
 #: targets from scripts/measure_visemes.py, see docs/engine-landmark.md)

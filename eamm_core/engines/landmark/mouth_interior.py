@@ -32,9 +32,9 @@ UPPER_IN = [60, 61, 62, 63, 64]
 LOWER_IN = [60, 67, 66, 65, 64]
 PAIRS = ((61, 67), (62, 66), (63, 65))
 PAD = 2
-#: source gap (fraction of mouth width) below which the source interior is unusable, and above
-#: which the source's own interior is used entirely
-SOURCE_CLOSED, SOURCE_OPEN = 0.08, 0.2
+#: source gap (fraction of mouth width) below which the source interior is unusable (a thin band of
+#: teeth stretches into streaks), and above which the source's own interior is used entirely
+SOURCE_CLOSED, SOURCE_OPEN = 0.13, 0.2
 #: driven gap growth (fraction of mouth width) over which the synthetic interior fades in
 FADE_IN = 0.03
 #: upper teeth edge below the lip line at rest (fraction of mouth width)

@@ -6,9 +6,12 @@ RR, aa, E, ih, oh, ou). Each viseme is a target :class:`MouthShape` in the face'
 coarticulation blend: bilabials and labiodentals must be reached, K/G/N/T/D borrow their lips
 from the vowels around them).
 
-The opening amplitudes, rounding and dominances are ours, set by eye on the fixture portraits; the
-narrowing (widths below 1, with ``mouth.ROUND_NARROWING``) is set from scripts/measure_visemes.py
-on three MEAD speakers, which also finds no consistent reason to change the openings (see
+The vowel openings are published articulatory data: the vertical lip distance of the vowel shapes of
+VocalTractLab's JD2 speaker (Birkholz 2013, shapes fitted to MRI of one speaker), over a mean adult
+interpupillary distance (see :data:`VOWEL_LIP_DISTANCE_CM`). No per-consonant figure that includes
+the jaw was reachable, so the consonants keep the proportion to the vowels they had in the table set
+by eye. Rounding and dominances are ours; the narrowing (widths below 1, with
+``mouth.ROUND_NARROWING``) is set from scripts/measure_visemes.py on three MEAD speakers (see
 docs/engine-landmark.md, "Viseme amplitudes").
 """
 
@@ -52,22 +55,53 @@ class MouthShape:
     closed: bool = False
 
 
+#: vertical lip distance (cm) of the JD2 speaker's vowel shapes in VocalTractLab 2.3 (parameter LD
+#: of the shapes "a", "E", "e", "E:", "I", "i", "O", "o", "u", "U"), per viseme: its ARPAbet vowels'
+#: nearest German vowels (AA AH AY AW [a]; EH [E], EY [e], AE [E:]; IH [I], IY Y [i]; AO OY [O],
+#: OW [o]; UW W [u], UH [U])
+VOWEL_LIP_DISTANCE_CM: dict[str, tuple[float, ...]] = {
+    "aa": (0.9937,),
+    "E": (0.9761, 0.8441, 0.9343),
+    "ih": (0.8536, 0.9251),
+    "oh": (0.5159, 0.2607),
+    "ou": (0.3446, 0.3357),
+}
+#: mean adult interpupillary distance (cm, Dodgson 2004): the IOD unit of the shapes
+IPD_CM = 6.3
+#: the table set by eye before: its consonant openings keep their proportion to its vowels
+_BY_EYE_VOWELS = {"aa": 0.28, "E": 0.20, "ih": 0.14}
+
+
+def _vowel_open(viseme: str) -> float:
+    cm = VOWEL_LIP_DISTANCE_CM[viseme]
+    return round(sum(cm) / len(cm) / IPD_CM, 3)
+
+
+_V = {v: _vowel_open(v) for v in VOWEL_LIP_DISTANCE_CM}
+#: consonant openings: the by-eye ones times the ratio of the open vowels' means (new / by eye)
+CONSONANT_SCALE = (_V["aa"] + _V["E"] + _V["ih"]) / sum(_BY_EYE_VOWELS.values())
+
+
+def _cons(by_eye: float) -> float:
+    return round(by_eye * CONSONANT_SCALE, 3)
+
+
 VISEMES: dict[str, MouthShape] = {
     "sil": MouthShape(0.0, 1.0, 0.0, 0.0, 0.0, dominance=0.6),
     "PP": MouthShape(0.0, 0.992, 0.0, 0.0, 0.0, dominance=6.0, closed=True),
-    "FF": MouthShape(0.03, 0.994, 0.0, 0.03, 1.0, dominance=4.0),
-    "TH": MouthShape(0.10, 1.0, 0.0, 0.02, 0.0, dominance=1.5),
-    "DD": MouthShape(0.12, 1.02, 0.0, 0.02, 0.0, dominance=0.7),
-    "kk": MouthShape(0.14, 1.0, 0.0, 0.01, 0.0, dominance=0.5),
-    "CH": MouthShape(0.09, 0.966, 0.55, 0.03, 0.0, dominance=2.0),
-    "SS": MouthShape(0.06, 1.06, 0.0, 0.02, 0.0, dominance=1.5),
-    "nn": MouthShape(0.10, 1.0, 0.0, 0.01, 0.0, dominance=0.6),
-    "RR": MouthShape(0.11, 0.972, 0.45, 0.01, 0.0, dominance=1.2),
-    "aa": MouthShape(0.28, 1.03, 0.0, 0.03, 0.0, dominance=1.0),
-    "E": MouthShape(0.20, 1.08, 0.0, 0.03, 0.0, dominance=1.0),
-    "ih": MouthShape(0.14, 1.10, 0.0, 0.02, 0.0, dominance=1.0),
-    "oh": MouthShape(0.23, 0.961, 0.7, 0.01, 0.0, dominance=1.2),
-    "ou": MouthShape(0.12, 0.944, 1.0, 0.0, 0.0, dominance=1.5),
+    "FF": MouthShape(_cons(0.03), 0.994, 0.0, 0.03, 1.0, dominance=4.0),
+    "TH": MouthShape(_cons(0.10), 1.0, 0.0, 0.02, 0.0, dominance=1.5),
+    "DD": MouthShape(_cons(0.12), 1.02, 0.0, 0.02, 0.0, dominance=0.7),
+    "kk": MouthShape(_cons(0.14), 1.0, 0.0, 0.01, 0.0, dominance=0.5),
+    "CH": MouthShape(_cons(0.09), 0.966, 0.55, 0.03, 0.0, dominance=2.0),
+    "SS": MouthShape(_cons(0.06), 1.06, 0.0, 0.02, 0.0, dominance=1.5),
+    "nn": MouthShape(_cons(0.10), 1.0, 0.0, 0.01, 0.0, dominance=0.6),
+    "RR": MouthShape(_cons(0.11), 0.972, 0.45, 0.01, 0.0, dominance=1.2),
+    "aa": MouthShape(_V["aa"], 1.03, 0.0, 0.03, 0.0, dominance=1.0),
+    "E": MouthShape(_V["E"], 1.08, 0.0, 0.03, 0.0, dominance=1.0),
+    "ih": MouthShape(_V["ih"], 1.10, 0.0, 0.02, 0.0, dominance=1.0),
+    "oh": MouthShape(_V["oh"], 0.961, 0.7, 0.01, 0.0, dominance=1.2),
+    "ou": MouthShape(_V["ou"], 0.944, 1.0, 0.0, 0.0, dominance=1.5),
 }
 VISEME_NAMES = tuple(VISEMES)
 #: the rest shape in silence: lips closed, jaw relaxed

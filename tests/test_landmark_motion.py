@@ -268,3 +268,24 @@ def test_committed_demo_preset_loads_and_carries_emotion():
     preset = load_preset(Path(__file__).resolve().parents[1] / "samples" / "happy.npz")
     assert len(preset.displacements) > 25 and preset.meta["source"] == "happy.mp4"
     assert np.abs(preset.displacements.value).mean() > 0.005
+
+
+def test_long_silences_return_to_the_portraits_lips_and_short_pauses_close():
+    from eamm_core.engines.landmark import mouth
+    from eamm_core.engines.landmark.phonemes import PhoneSegments
+
+    n = 100  # speech, a 0.2 s pause, speech, a 1.2 s silence, speech, then silence to the end
+    loud = np.full(n, 0.8)
+    loud[20:25] = 0.0
+    loud[45:75] = 0.0
+    loud[85:] = 0.0
+    ph = PhoneSegments(("AA",), np.array([0.0]), np.array([n / 25.0]), "recognition")
+    tr = mouth.mouth_track(ph, loud, n, rest_open=0.05)
+    assert tr.open[22] == 0.0  # a short pause: lips together
+    assert np.allclose(tr.open[50:69], 0.05)  # deep in a long silence: the portrait's own lips
+    assert np.all(np.diff(tr.open[46:51]) > 0) and np.all(np.diff(tr.open[68:73]) < 0)  # easing in and out
+    assert np.allclose(tr.open[90:], 0.05)  # a silence that ends the clip stays at rest to the end
+    quiet = mouth.mouth_track(ph, np.zeros(n), n, rest_open=0.05)  # a silent clip: the portrait throughout
+    assert np.allclose(quiet.open, 0.05)
+    closed = mouth.mouth_track(ph, loud, n)  # a closed-lips portrait: every silence closed
+    assert closed.open[60] == 0.0 and closed.closed[60]

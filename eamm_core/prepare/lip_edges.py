@@ -3,9 +3,10 @@
 On a slightly parted mouth the landmark models put the inner-lip points on the teeth rather than on
 the lips' inner edges (``60.png``: a 2 px gap read, about 5 px of teeth showing). The landmark
 engine takes the crop's gap as the lips' opening at rest, so a "closed" frame then still showed a
-band of teeth between the lips. The crop's landmarks (:mod:`.portrait`) are refined here. Each inner-lip pair (61/67, 62/66, 63/65) is moved out to the edges of the
-band of non-lip pixels (teeth, the mouth's dark inside) on a vertical profile between the outer
-lips, read on CIELAB a* (red-green): lips are redder than teeth and the inside of the mouth.
+band of teeth between the lips. The crop's landmarks (:mod:`.portrait`) are refined here: each
+inner-lip pair (61/67, 62/66, 63/65) is moved out to the edges of the band of non-lip pixels (teeth,
+the mouth's dark inside) on a vertical profile between the outer lips, read on CIELAB a*
+(red-green): lips are redder than teeth and the inside of the mouth.
 
 Only widens, only where the band is clearly less red than the lips, at least :data:`MIN_BAND_PX`
 tall and wider than the models' gap by :data:`MIN_GAIN_PX` (closed lips, whose dark line is thinner,
@@ -80,4 +81,3 @@ def refine_inner_lips(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
         if (new_lo - new_up) - (lm[lo, 1] - lm[up, 1]) >= MIN_GAIN_PX:
             lm[up, 1], lm[lo, 1] = new_up, new_lo
     return lm
-

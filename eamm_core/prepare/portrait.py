@@ -4,8 +4,9 @@ implementation crops it, RGB throughout).
 One face is found (by the chosen landmark model, largest first), its 68 landmarks predicted at full resolution, and a
 least-squares similarity on landmarks 0-46 maps it onto the 68-point template; the image is
 resampled into a 256x256 crop (bilinear, black outside the image, as the reference); the crop's
-inner-lip points are moved out to the lips' edges where teeth show between them (:mod:`.lip_edges`). The inverse
-transform, the source landmarks and the full-resolution original are kept for paste-back.
+inner-lip points are moved out to the lips' edges where teeth show between them (:mod:`.lip_edges`).
+The inverse transform, the source landmarks (as detected) and the full-resolution original are kept
+for paste-back.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from eamm_core.engines.landmark.groups import (
     keypoints_from_landmarks,
     landmarks_from_keypoints,
 )
-from eamm_core.engines.landmark.mouth import apply_mouth, mouth_track
+from eamm_core.engines.landmark.mouth import apply_mouth, inner_gap, inter_ocular, mouth_track
 from eamm_core.engines.landmark.phonemes import PhoneSegments, phones_for_audio
 from eamm_core.engines.landmark.pose import repose_sequence, target_poses
 from eamm_core.engines.landmark.tongue import tongue_track
@@ -91,7 +91,7 @@ class LandmarkEngine(Engine):
         n = audio.num_frames
         phones = self.phones(audio)
         tongue = tongue_track(phones, n)
-        track = mouth_track(phones, audio.loudness, n)
+        track = mouth_track(phones, audio.loudness, n, rest_open=inner_gap(src) / inter_ocular(src))
         drv = apply_mouth(src, track)
         drv = apply_blinks(drv, blink_curve(n, self.options.seed, self.options.blink))
         portrait = estimate_pose(src)

@@ -6,8 +6,8 @@ outside it; the mouth shape at any instant is the dominance-weighted mean of the
 it. The blend is evaluated at 100 Hz and averaged over each 40 ms output frame, ``LEAD_S`` early
 (the mouth leads the sound: on real speech the opening correlates best with loudness about two
 frames ahead). Bilabials (P, B, M) then force the lips shut on the frame nearest their centre, even
-in fast speech. Loudness scales the opening (louder = wider) and silence returns to rest (lips
-closed, jaw relaxed).
+in fast speech. Loudness scales the opening (louder = wider) and silence returns to rest: the
+portrait's own lips (``rest_open``; closed lips stay closed, a photo's parted lips stay as taken).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ SILENCE_LEVEL = 0.12
 #: speech at about half the clip's loudness range)
 GAIN_RANGE = (0.3, 1.9)
 LEAD_FRAMES = 1
+#: silences at least this long return to the portrait's own lips, easing over REST_RAMP_S at each end
+REST_AFTER_S, REST_RAMP_S = 0.6, 0.24
 #: how much full lip rounding narrows the mouth on top of the viseme's width (set with the width
 #: targets from scripts/measure_visemes.py, see docs/engine-landmark.md)
 ROUND_NARROWING = 0.056
@@ -136,9 +138,10 @@ def _closure_frames(phones: PhoneSegments, shapes: list[MouthShape], num_frames:
 
 
 def mouth_track(phones: PhoneSegments, loudness: np.ndarray, num_frames: int,
-                visemes: Mapping[str, MouthShape] = VISEMES) -> MouthTrack:
+                visemes: Mapping[str, MouthShape] = VISEMES, rest_open: float = 0.0) -> MouthTrack:
     """Per-frame mouth shapes for ``num_frames`` 25 fps frames from timed phones and the per-frame
-    loudness (``AudioFeatures.loudness``); ``visemes`` replaces the targets (for measuring them)."""
+    loudness (``AudioFeatures.loudness``); ``visemes`` replaces the targets (for measuring them);
+    ``rest_open``: the portrait's own inner-lip gap (IOD units), which silent frames return to."""
     shapes = _segment_shapes(phones, visemes)
     sub = int(GRID_HZ / FPS)
     grid = (np.arange(num_frames * sub) + 0.5) / GRID_HZ + LEAD_S
@@ -151,11 +154,36 @@ def mouth_track(phones: PhoneSegments, loudness: np.ndarray, num_frames: int,
     silent = voiced < SILENCE_LEVEL
     gain = np.where(silent, 0.0, gain)
     gain = np.convolve(np.pad(gain, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-    open_ = p[:, 0] * gain
+    open_ = p[:, 0] * gain + max(float(rest_open), 0.0) * _long_silence(silent)
     raise_ = p[:, 3] * np.minimum(gain, 1.0)
-    closed = _closure_frames(phones, shapes, num_frames) | (silent & (p[:, 0] * gain < 0.02))
+    closed = _closure_frames(phones, shapes, num_frames) | (silent & (open_ < 0.02))
     open_ = np.where(closed, 0.0, open_)
     return MouthTrack(open_, p[:, 1], p[:, 2], raise_, p[:, 4], closed)
+
+
+def _long_silence(silent: np.ndarray) -> np.ndarray:
+    """Per frame, 0-1: how far a silence has gone back to the portrait's own lips. Pauses shorter than
+    :data:`REST_AFTER_S` keep the lips closed between phrases; longer ones ease to rest and back over
+    :data:`REST_RAMP_S` at each end, and a silence at the clip's start or end stays at rest there
+    (a silent clip is the portrait)."""
+    n = silent.size
+    out = np.zeros(n)
+    ramp = max(REST_RAMP_S * FPS, 1.0)
+    t = 0
+    while t < n:
+        if not silent[t]:
+            t += 1
+            continue
+        end = t
+        while end < n and silent[end]:
+            end += 1
+        if end - t >= REST_AFTER_S * FPS:
+            k = np.arange(t, end, dtype=np.float64)
+            d_start = np.inf if t == 0 else k - t + 1
+            d_end = np.inf if end == n else end - k
+            out[t:end] = np.clip(np.minimum(d_start, d_end) / ramp, 0.0, 1.0)
+        t = end
+    return out
 
 
 def inter_ocular(lm: np.ndarray) -> float:

@@ -20,7 +20,7 @@ import pytest
 from eamm_core.engines.base import EngineOptions, combine
 from eamm_core.engines.landmark import create
 from eamm_core.engines.landmark.groups import keypoints_from_landmarks
-from eamm_core.engines.landmark.mouth import inner_gap, mouth_track
+from eamm_core.engines.landmark.mouth import inner_gap, inter_ocular, mouth_track
 from eamm_core.geometry.head3d import estimate_pose
 from eamm_core.types import EmotionPreset, Keypoints, PortraitCrop, PoseTrack
 from tests.conftest import SAMPLE_PORTRAIT, SAMPLE_PRESET, SAMPLE_SPEECH, portrait_path, shared_path
@@ -101,7 +101,8 @@ def lipsync_run(crop60, speech7):
     frames = _frames(engine, crop60, kp, range(len(kp)))
     marks = np.stack([_detect(f) for f in frames])
     phones = engine.phones(speech7)  # the same decoding as the motion's (a pure function of the samples)
-    track = mouth_track(phones, speech7.loudness, speech7.num_frames)
+    src = crop60.landmarks_px  # the track the engine drove, its silences at the portrait's own lips
+    track = mouth_track(phones, speech7.loudness, speech7.num_frames, rest_open=inner_gap(src) / inter_ocular(src))
     return marks, track, phones
 
 
@@ -119,8 +120,6 @@ def test_inner_lip_gap_follows_loudness_at_a_small_lead(lipsync_run, speech7, cr
     reads them. That reading is held to 0.3, not 0.4: with the published lip openings the gap is a
     few pixels at 256 and dlib misreads the nearly closed lips of ``60.png`` (docs/engine-landmark.md,
     "Measurements": 0.37 there, 0.45-0.46 on the other fixture portraits, 0.62 on the sample)."""
-    from eamm_core.engines.landmark.mouth import inter_ocular
-
     marks, track, _ = lipsync_run
     gap = inner_gap(marks)
     loud = speech7.loudness.astype(np.float64)

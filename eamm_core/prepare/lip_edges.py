@@ -32,8 +32,9 @@ MAX_MOVE_IOD = 0.06
 EDGE_PX = 1.0
 
 
-def _a_star(image: np.ndarray) -> np.ndarray:
-    lab = cv2.cvtColor(np.asarray(image, np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+def _a_star(patch: np.ndarray) -> np.ndarray:
+    """CIELAB a* of an RGB uint8 patch (only the few columns a profile needs are converted)."""
+    lab = cv2.cvtColor(np.asarray(patch, np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     return lab[..., 1]
 
 
@@ -67,13 +68,12 @@ def refine_inner_lips(image: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
     lm = np.array(landmarks, np.float64, copy=True)
     h, w = image.shape[:2]
     iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
-    a = _a_star(image)
     for up, lo, ou, ol in PAIRS:
         x = int(round(0.5 * (lm[up, 0] + lm[lo, 0])))
         y0, y1 = int(np.floor(lm[ou, 1])), int(np.ceil(lm[ol, 1])) + 1
         if not (1 <= x < w - 1 and 0 <= y0 and y1 <= h and y1 - y0 >= 6):
             continue
-        band = _band(a[y0:y1, x - 1:x + 2].mean(1), y0, lm[up, 1], lm[lo, 1])
+        band = _band(_a_star(image[y0:y1, x - 1:x + 2]).mean(1), y0, lm[up, 1], lm[lo, 1])
         if band is None or band[1] - band[0] + 1 < MIN_BAND_PX:
             continue
         new_up = max(min(lm[up, 1], y0 + band[0] - EDGE_PX), lm[up, 1] - MAX_MOVE_IOD * iod)

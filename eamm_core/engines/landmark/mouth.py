@@ -169,20 +169,14 @@ def _long_silence(silent: np.ndarray) -> np.ndarray:
     n = silent.size
     out = np.zeros(n)
     ramp = max(REST_RAMP_S * FPS, 1.0)
-    t = 0
-    while t < n:
-        if not silent[t]:
-            t += 1
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], silent.astype(np.int8), [0]])))
+    for start, end in zip(edges[::2], edges[1::2]):  # each silent run [start, end)
+        if end - start < REST_AFTER_S * FPS:
             continue
-        end = t
-        while end < n and silent[end]:
-            end += 1
-        if end - t >= REST_AFTER_S * FPS:
-            k = np.arange(t, end, dtype=np.float64)
-            d_start = np.inf if t == 0 else k - t + 1
-            d_end = np.inf if end == n else end - k
-            out[t:end] = np.clip(np.minimum(d_start, d_end) / ramp, 0.0, 1.0)
-        t = end
+        k = np.arange(start, end, dtype=np.float64)
+        d_start = np.inf if start == 0 else k - start + 1
+        d_end = np.inf if end == n else end - k
+        out[start:end] = np.clip(np.minimum(d_start, d_end) / ramp, 0.0, 1.0)
     return out
 
 
